@@ -1,0 +1,221 @@
+"""Allowlists and the organisation's domains, read from the app's lookup CSVs.
+
+A row that cannot be used is reported (file, line, problem) and skipped; the rest apply.
+Files are read once per process.
+"""
+
+import calendar
+import csv
+import io
+import os
+import time
+
+from .wildcard import Wildcard
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+MAX_ROWS = 100000
+
+
+class AllowlistSpec:
+    """One allowlist lookup: which CSV columns are matched against which event facts."""
+
+    def __init__(self, filename, keys, description):
+        self.filename = filename
+        self.keys = keys                  # {column: MailEvent field path}, all given ones must match
+        self.description = description
+
+    @property
+    def columns(self):
+        return tuple(self.keys) + ("rules", "valid_from", "valid_until", "reason")
+
+
+ACCOUNTS = AllowlistSpec(
+    "t1114_allowlist_accounts.csv", {"account": "actor"},
+    "accounts whose actions are legitimate (service, migration and e-discovery accounts)")
+
+ALLOWLIST_SPECS = (ACCOUNTS,)
+ORG_DOMAINS_FILE = "t1114_org_domains.csv"
+
+
+class AllowlistRow:
+    __slots__ = ("filename", "line", "keys", "rules", "valid_from", "valid_until", "reason", "text")
+
+    def __init__(self, filename, line, keys, rules, valid_from, valid_until, reason, text):
+        self.filename = filename
+        self.line = line
+        self.keys = keys                  # ((field path, Wildcard), ...)
+        self.rules = rules                # (Wildcard, ...) or () for every rule
+        self.valid_from = valid_from      # epoch seconds or None
+        self.valid_until = valid_until
+        self.reason = reason
+        self.text = text
+
+    def applies(self, rule_id, event, when):
+        if self.rules and not any(pattern.matches(rule_id) for pattern in self.rules):
+            return False
+        if self.valid_from is not None and when < self.valid_from:
+            return False
+        if self.valid_until is not None and when > self.valid_until:
+            return False
+        for path, pattern in self.keys:
+            value = event.value(path)
+            if not isinstance(value, str) or not pattern.matches(value):
+                return False
+        return True
+
+    def describe(self):
+        """How a suppressed finding names the row that suppressed it."""
+        return "%s line %d (%s): %s" % (self.filename, self.line, self.text, self.reason)
+
+
+def parse_time(text, end_of_day):
+    """Lookup dates are UTC; a bare date in valid_until covers that whole day."""
+    for fmt in DATE_FORMATS:
+        try:
+            parsed = time.strptime(text, fmt)
+        except ValueError:
+            continue
+        seconds = calendar.timegm(parsed)
+        if fmt == "%Y-%m-%d" and end_of_day:
+            seconds += 86399
+        return seconds
+    raise ValueError(text)
+
+
+def _read_csv(path, problems):
+    """(header, [(line number, row dict)]) or (None, []) when the file cannot be used."""
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        problems.report("lookup_missing:" + name, "lookups/%s could not be read (%s); its rows do not apply." % (name, error.strerror or error))
+        return None, []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        problems.report("lookup_encoding:" + name,
+                        "lookups/%s is not UTF-8 (byte %d); undecodable bytes were replaced." % (name, error.start))
+        text = data.decode("utf-8-sig", "replace")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [column.strip().lower() for column in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    rows = []
+    try:
+        for row in reader:
+            if len(rows) >= MAX_ROWS:
+                problems.report("lookup_too_long:" + name, "lookups/%s has more than %d rows; the rest were ignored." % (name, MAX_ROWS))
+                break
+            rows.append((reader.line_num, row))
+    except csv.Error as error:
+        problems.report("lookup_csv:" + name, "lookups/%s line %d: %s; later rows were ignored." % (name, reader.line_num, error))
+    return header, rows
+
+
+def _cell(row, column):
+    value = row.get(column)
+    if isinstance(value, list):  # extra cells beyond the header
+        value = ",".join(value)
+    return (value or "").strip()
+
+
+def load_allowlist(lookups_dir, spec, problems):
+    path = os.path.join(lookups_dir, spec.filename)
+    header, rows = _read_csv(path, problems)
+    if header is None:
+        return []
+    missing = [column for column in spec.columns if column not in header]
+    if missing:
+        problems.report("lookup_header:" + spec.filename,
+                        "lookups/%s lacks the column(s) %s (expected %s); the file was ignored."
+                        % (spec.filename, ", ".join(missing), ",".join(spec.columns)))
+        return []
+    loaded = []
+    for line, row in rows:
+        if row.get(None):
+            problems.report("lookup_row:%s:%d" % (spec.filename, line),
+                            "lookups/%s line %d: more cells than columns; the extra cells were ignored." % (spec.filename, line))
+        try:
+            loaded.append(_allowlist_row(spec, line, row))
+        except ValueError as error:
+            problems.report("lookup_row:%s:%d" % (spec.filename, line),
+                            "lookups/%s line %d: %s; the row was skipped." % (spec.filename, line, error))
+    return loaded
+
+
+def _allowlist_row(spec, line, row):
+    keys = []
+    shown = []
+    for column, path in spec.keys.items():
+        value = _cell(row, column)
+        if value:
+            if value.strip("*") == "":
+                raise ValueError("column `%s` is only wildcards, which would allow everything" % column)
+            keys.append((path, Wildcard(value)))
+            shown.append("%s=%s" % (column, value))
+    if not keys:
+        raise ValueError("no value in %s" % " or ".join("`%s`" % column for column in spec.keys))
+    reason = _cell(row, "reason")
+    if not reason:
+        raise ValueError("column `reason` is empty; say why this is legitimate")
+    rules = tuple(Wildcard(item.strip()) for item in _cell(row, "rules").replace(",", ";").split(";") if item.strip())
+    valid_from = _date(row, "valid_from", end_of_day=False)
+    valid_until = _date(row, "valid_until", end_of_day=True)
+    if valid_from is not None and valid_until is not None and valid_until < valid_from:
+        raise ValueError("`valid_until` is before `valid_from`")
+    if rules:
+        shown.append("rules=%s" % _cell(row, "rules"))
+    if valid_until is not None:
+        shown.append("until %s" % _cell(row, "valid_until"))
+    return AllowlistRow(spec.filename, line, tuple(keys), rules, valid_from, valid_until, reason, ", ".join(shown))
+
+
+def _date(row, column, end_of_day):
+    text = _cell(row, column)
+    if not text:
+        return None
+    try:
+        return parse_time(text, end_of_day)
+    except ValueError:
+        raise ValueError("column `%s` is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC): %r" % (column, text))
+
+
+class OrganisationDomains:
+    """The organisation's own mail domains; a listed domain also covers its subdomains."""
+
+    def __init__(self, patterns):
+        self._exact = frozenset(p.pattern.lower() for p in patterns if "*" not in p.pattern and "?" not in p.pattern)
+        self._wildcards = tuple(p for p in patterns if "*" in p.pattern or "?" in p.pattern)
+
+    def __len__(self):
+        return len(self._exact) + len(self._wildcards)
+
+    def contains(self, domain):
+        domain = domain.lower().rstrip(".")
+        if not domain:
+            return False
+        parts = domain.split(".")
+        for start in range(len(parts) - 1):
+            if ".".join(parts[start:]) in self._exact:
+                return True
+        return any(pattern.matches(domain) for pattern in self._wildcards)
+
+
+def load_org_domains(lookups_dir, problems):
+    header, rows = _read_csv(os.path.join(lookups_dir, ORG_DOMAINS_FILE), problems)
+    if header is None:
+        return OrganisationDomains(())
+    if "domain" not in header:
+        problems.report("lookup_header:" + ORG_DOMAINS_FILE,
+                        "lookups/%s lacks the column `domain`; the file was ignored." % ORG_DOMAINS_FILE)
+        return OrganisationDomains(())
+    patterns = []
+    for line, row in rows:
+        domain = _cell(row, "domain").lstrip("@").lower()
+        if not domain or domain.strip("*.?") == "" or " " in domain or "@" in domain:
+            problems.report("lookup_row:%s:%d" % (ORG_DOMAINS_FILE, line),
+                            "lookups/%s line %d: %r is not a domain such as contoso.com or *.contoso.com; "
+                            "the row was skipped." % (ORG_DOMAINS_FILE, line, domain))
+            continue
+        patterns.append(Wildcard(domain))
+    return OrganisationDomains(patterns)

@@ -1,0 +1,170 @@
+"""The small matching language rules are written in, compiled once into plain functions.
+
+A condition is a mapping. Combinators: `all: [...]`, `any: [...]`, `not: {...}`.
+A test names a field path and one operator:
+
+    {field: operation, in: [New-InboxRule, Set-InboxRule]}
+    {field: param.forwardto, nonempty: true}
+    {field: inbox_rule.actions, contains_any: [forward, redirect]}
+    {field: text, matches: '(?i)outlook\\.application'}
+
+Operators: equals, in, nonempty, is_true, contains_any (substring of text, or member of a
+list field), startswith_any, endswith_any, matches (regex, searched), gte, lte.
+String comparisons ignore case. Field paths are checked when the rule loads.
+"""
+
+import re
+
+from .values import as_text, is_true
+
+FIELD_HEADS = frozenset((
+    "source", "operation", "actor", "mailbox", "src", "dest", "app_id", "client_info",
+    "user_type", "logon_type", "organization", "text",
+))
+PREFIXED_HEADS = frozenset(("param", "prop", "extra", "inbox_rule"))
+OPERATORS = frozenset((
+    "equals", "in", "nonempty", "is_true", "contains_any", "startswith_any", "endswith_any",
+    "matches", "gte", "lte",
+))
+
+
+class RuleError(ValueError):
+    """A rule document that cannot be used; the message says what to fix."""
+
+
+def check_field_path(path, where):
+    head, _, rest = path.partition(".")
+    if rest and head in PREFIXED_HEADS:
+        return path.lower() if head != "inbox_rule" else path
+    if not rest and head in FIELD_HEADS:
+        return path
+    raise RuleError("%s: unknown field %r (use one of %s, or param.X / prop.X / extra.X / "
+                    "inbox_rule.actions / inbox_rule.recipients)" % (where, path, ", ".join(sorted(FIELD_HEADS))))
+
+
+def _lowered(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(as_text(item).lower() for item in value)
+    return as_text(value).lower()
+
+
+def _as_tuple(value, where, operator):
+    if isinstance(value, (list, tuple)):
+        return tuple(str(item).lower() for item in value)
+    if isinstance(value, (str, int, float)):
+        return (str(value).lower(),)
+    raise RuleError("%s: `%s` needs a value or a list of values" % (where, operator))
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _compile_test(spec, where):
+    path = check_field_path(str(spec["field"]), where)
+    operators = [key for key in spec if key != "field"]
+    if len(operators) != 1 or operators[0] not in OPERATORS:
+        raise RuleError("%s: a test on %r needs exactly one operator from %s"
+                        % (where, path, ", ".join(sorted(OPERATORS))))
+    operator = operators[0]
+    operand = spec[operator]
+
+    def read(event):
+        return _lowered(event.value(path))
+
+    if operator == "equals":
+        expected = str(operand).lower()
+        return lambda event: _any_item(read(event), lambda item: item == expected)
+    if operator == "in":
+        choices = frozenset(_as_tuple(operand, where, operator))
+        return lambda event: _any_item(read(event), lambda item: item in choices)
+    if operator == "nonempty":
+        wanted = bool(operand)
+        return lambda event: _any_item(read(event), lambda item: item.strip() != "") == wanted
+    if operator == "is_true":
+        wanted = bool(operand)
+        return lambda event: is_true(event.value(path)) == wanted
+    if operator == "contains_any":
+        needles = _as_tuple(operand, where, operator)
+        return lambda event: _any_item(read(event), lambda item: any(n in item for n in needles))
+    if operator == "startswith_any":
+        prefixes = _as_tuple(operand, where, operator)
+        return lambda event: _any_item(read(event), lambda item: item.startswith(prefixes))
+    if operator == "endswith_any":
+        suffixes = _as_tuple(operand, where, operator)
+        return lambda event: _any_item(read(event), lambda item: item.endswith(suffixes))
+    if operator == "matches":
+        try:
+            pattern = re.compile(str(operand))
+        except re.error as error:
+            raise RuleError("%s: `matches` pattern %r does not compile: %s" % (where, operand, error))
+        return lambda event: _any_item(
+            tuple(as_text(v) for v in _items(event.value(path))), lambda item: pattern.search(item) is not None)
+    limit = _number(operand)
+    if limit is None:
+        raise RuleError("%s: `%s` needs a number, not %r" % (where, operator, operand))
+    if operator == "gte":
+        return lambda event: _any_item(read(event), lambda item: (_number(item) or float("-inf")) >= limit)
+    return lambda event: _any_item(read(event), lambda item: (_number(item) if _number(item) is not None else float("inf")) <= limit)
+
+
+def _items(value):
+    return value if isinstance(value, (list, tuple)) else (value,)
+
+
+def _any_item(value, predicate):
+    return any(predicate(item) for item in _items(value))
+
+
+def compile_condition(spec, where):
+    """A condition mapping -> function(MailEvent) -> bool."""
+    if not isinstance(spec, dict) or not spec:
+        raise RuleError("%s: a condition must be a non-empty mapping" % where)
+    if "field" in spec:
+        return _compile_test(spec, where)
+    if len(spec) != 1:
+        raise RuleError("%s: use one of all/any/not per mapping, got %s" % (where, sorted(spec)))
+    (combinator, body), = spec.items()
+    if combinator == "not":
+        inner = compile_condition(body, where + ".not")
+        return lambda event: not inner(event)
+    if combinator not in ("all", "any") or not isinstance(body, list) or not body:
+        raise RuleError("%s: `%s` must be all/any with a non-empty list, or not with a mapping" % (where, combinator))
+    parts = tuple(compile_condition(item, "%s.%s[%d]" % (where, combinator, index))
+                  for index, item in enumerate(body))
+    if combinator == "all":
+        return lambda event: all(part(event) for part in parts)
+    return lambda event: any(part(event) for part in parts)
+
+
+def operations_required(spec):
+    """The operations a condition insists on (lower-case), or None when it accepts any.
+
+    The engine indexes rules by these so an event is only tested against rules that
+    can match its operation.
+    """
+    if not isinstance(spec, dict):
+        return None
+    if spec.get("field") == "operation":
+        if "in" in spec:
+            return frozenset(_as_tuple(spec["in"], "", "in"))
+        if "equals" in spec:
+            return frozenset((str(spec["equals"]).lower(),))
+        return None
+    if "all" in spec and isinstance(spec["all"], list):
+        for item in spec["all"]:
+            found = operations_required(item)
+            if found is not None:
+                return found
+    if "any" in spec and isinstance(spec["any"], list):
+        collected = set()
+        for item in spec["any"]:
+            found = operations_required(item)
+            if found is None:
+                return None
+            collected |= found
+        return frozenset(collected)
+    return None

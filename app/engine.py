@@ -1,0 +1,152 @@
+"""The detection engine: Splunk event in, annotated event out.
+
+normalise -> candidate rules (indexed by operation) -> findings -> allowlists -> output fields.
+Built once per process from the app's rules and lookups; keeps no state between events.
+"""
+
+import os
+import time
+
+from .allowlist import ALLOWLIST_SPECS, load_allowlist, load_org_domains
+from .finding import Finding, output_fields
+from .normalise import NormaliseContext, normalise
+from .normalise.cmdlet_text import cmdlet_pattern
+from .problems import ProblemLog
+from .rules import compile_rules, read_rule_documents, severity_rank
+from .values import as_text, domain_of, split_addresses
+
+
+def app_paths(app_root):
+    return os.path.join(app_root, "app", "rules"), os.path.join(app_root, "lookups")
+
+
+class Engine:
+    def __init__(self, rules, allowlist_rows, org_domains, problems):
+        self.rules = rules
+        self.allowlist_rows = allowlist_rows
+        self.org_domains = org_domains
+        self.problems = problems
+        self._by_operation = {}
+        self._any_operation = []
+        parameter_fields = {}
+        for rule in rules:
+            if rule.operations is None:
+                self._any_operation.append(rule)
+            else:
+                for operation in rule.operations:
+                    self._by_operation.setdefault(operation, []).append(rule)
+            parameter_fields.update(rule.parameter_names)
+        cmdlets = [op for op in self._by_operation if "-" in op]
+        wanted = frozenset(self._by_operation) if not self._any_operation else _AnyOperation()
+        self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems)
+
+    @classmethod
+    def load(cls, app_root, problems=None):
+        problems = problems or ProblemLog()
+        rules_dir, lookups_dir = app_paths(app_root)
+        try:
+            documents = read_rule_documents(rules_dir)
+        except (OSError, ValueError) as error:
+            problems.report("rules_unreadable", "The detection rules could not be read (%s); no rule is on." % error)
+            documents = []
+        rules = compile_rules(documents, problems)
+        rows = []
+        for spec in ALLOWLIST_SPECS:
+            rows.extend(load_allowlist(lookups_dir, spec, problems))
+        domains = load_org_domains(lookups_dir, problems)
+        if not len(domains):
+            problems.report(
+                "org_domains_empty",
+                "lookups/t1114_org_domains.csv lists no domains: a destination counts as internal only when it "
+                "shares the acting account's or the organisation's own domain. Add your mail domains there.")
+        return cls(rules, rows, domains, problems)
+
+    def candidate_rules(self, event):
+        indexed = self._by_operation.get(event.operation.lower(), ())
+        if not self._any_operation:
+            return indexed
+        return list(indexed) + self._any_operation
+
+    def detect(self, record, use_allowlist=True):
+        """Findings for one Splunk event (empty for most), each marked if an allowlist row suppresses it."""
+        findings = []
+        for event in normalise(record, self.context):
+            event.time = _event_time(record)
+            for rule in self.candidate_rules(event):
+                if rule.sources is not None and event.source not in rule.sources:
+                    continue
+                if rule.matches(event):
+                    findings.append(self._finding(rule, event))
+        if use_allowlist and findings and self.allowlist_rows:
+            for finding in findings:
+                finding.suppressed_by = self._suppressor(finding)
+        return findings
+
+    def annotate(self, record, use_allowlist=True):
+        """Write the output fields onto `record`; True when it carries an unsuppressed finding.
+
+        Never raises: a failure on one event is reported once and the event passes through.
+        """
+        try:
+            findings = self.detect(record, use_allowlist)
+        except Exception as error:  # one bad event must not end the user's search
+            self.problems.report("internal:%s" % type(error).__name__,
+                                 "An event could not be checked (%s: %s); it was passed through unannotated."
+                                 % (type(error).__name__, as_text(str(error))[:300]))
+            findings = []
+        record.update(output_fields(findings, record))
+        return any(not f.suppressed_by for f in findings)
+
+    def _finding(self, rule, event):
+        destinations = []
+        for path in rule.destination_fields:
+            for address in split_addresses(event.value(path)):
+                if address not in destinations:
+                    destinations.append(address)
+        external = [d for d in destinations if self._is_external(d, event)]
+        # Escalations may test this like any other fact of the event.
+        event.extra["external_destination"] = "true" if external else ""
+        severity, risk = rule.severity, rule.risk_score
+        notes = []
+        for escalation in rule.escalations:
+            if escalation.condition(event):
+                if severity_rank(escalation.severity) > severity_rank(severity):
+                    severity = escalation.severity
+                risk = max(risk, escalation.risk_score)
+                if escalation.note:
+                    notes.append(escalation.note)
+        reason = rule.render_reason(event, destinations, external)
+        if notes:
+            reason = "%s (%s)" % (reason, "; ".join(notes))
+        return Finding(rule, event, severity, risk, reason, tuple(destinations), tuple(external))
+
+    def _is_external(self, address, event):
+        domain = domain_of(address)
+        if not domain:
+            return False  # a recipient name without a domain resolves inside Exchange
+        if self.org_domains.contains(domain):
+            return False
+        own = {domain_of(event.actor), domain_of(event.mailbox), event.organization.lower()}
+        own.discard("")
+        return not any(domain == d or domain.endswith("." + d) for d in own)
+
+    def _suppressor(self, finding):
+        when = finding.event.time if finding.event.time is not None else time.time()
+        for row in self.allowlist_rows:
+            if row.applies(finding.rule.id, finding.event, when):
+                return row.describe()
+        return ""
+
+
+class _AnyOperation:
+    """Stands in for the wanted-operation set when some rule accepts every operation."""
+
+    def __contains__(self, item):
+        return True
+
+
+def _event_time(record):
+    try:
+        return float(as_text(record.get("_time")))
+    except ValueError:
+        return None

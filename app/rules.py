@@ -1,0 +1,194 @@
+"""Detection rules: YAML documents in app/rules/, compiled once into Rule objects.
+
+The build turns the YAML into one JSON file (app/rules/rules.json) so Splunk's Python needs
+no YAML library; from a source checkout the YAML is read directly.
+"""
+
+import json
+import os
+import re
+
+from .conditions import RuleError, check_field_path, compile_condition, operations_required
+
+SEVERITIES = ("informational", "low", "medium", "high", "critical")
+TECHNIQUES = ("T1114", "T1114.001", "T1114.002", "T1114.003")
+COMPILED_RULES_FILE = "rules.json"
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{2,80}$")
+# {field} or {field|other|...}: the first of them with a value.
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.|]*)\}")
+_REASON_SPECIALS = ("destinations", "external_destinations")
+_SHOWN_CHARS = 200
+
+
+def severity_rank(severity):
+    return SEVERITIES.index(severity)
+
+
+class Escalation:
+    __slots__ = ("condition", "severity", "risk_score", "note")
+
+    def __init__(self, condition, severity, risk_score, note):
+        self.condition = condition
+        self.severity = severity
+        self.risk_score = risk_score
+        self.note = note
+
+
+class Rule:
+    """One detection, compiled from its YAML document."""
+
+    def __init__(self, document):
+        where = "rule %s" % document.get("id", "<no id>")
+        self.id = _required(document, "id", where)
+        if not _RULE_ID.match(self.id):
+            raise RuleError("%s: `id` must be lower-case letters, digits and underscores" % where)
+        where = "rule " + self.id
+        self.title = _required(document, "title", where)
+        self.technique = _required(document, "technique", where)
+        if self.technique not in TECHNIQUES:
+            raise RuleError("%s: `technique` must be one of %s" % (where, ", ".join(TECHNIQUES)))
+        self.severity = _severity(document.get("severity"), where + ".severity")
+        self.risk_score = _risk(document.get("risk_score"), where + ".risk_score")
+        self.action = str(document.get("action", ""))
+        self.matches = compile_condition(document.get("match"), where + ".match")
+        self.operations = operations_required(document.get("match"))
+        self.sources = _sources(document.get("match"))
+        self.destination_fields = tuple(
+            check_field_path(str(path), where + ".destinations") for path in document.get("destinations", ()) or ())
+        self.escalations = tuple(self._escalation(item, "%s.escalate[%d]" % (where, index))
+                                 for index, item in enumerate(document.get("escalate", ()) or ()))
+        self.reason_template = _required(document, "reason", where)
+        self._placeholder_paths = {
+            text: tuple(name if name in _REASON_SPECIALS else check_field_path(name, where + ".reason")
+                        for name in text.split("|"))
+            for text in _PLACEHOLDER.findall(self.reason_template)}
+        self.parameter_names = _parameter_names(document)
+
+    def _escalation(self, item, where):
+        if not isinstance(item, dict) or "when" not in item:
+            raise RuleError("%s: an escalation needs `when`" % where)
+        condition = compile_condition(item["when"], where + ".when")
+        severity = _severity(item.get("severity", self.severity), where + ".severity")
+        risk = _risk(item.get("risk_score", self.risk_score), where + ".risk_score")
+        return Escalation(condition, severity, risk, str(item.get("note", "")))
+
+    def render_reason(self, event, destinations, external):
+        def shown(path):
+            if path == "destinations":
+                value = destinations
+            elif path == "external_destinations":
+                value = external
+            else:
+                value = event.value(path)
+            if isinstance(value, (list, tuple)):
+                value = ", ".join(value)
+            value = str(value).strip()
+            return value[:_SHOWN_CHARS] + "..." if len(value) > _SHOWN_CHARS else value
+
+        def fill(match):
+            for path in self._placeholder_paths[match.group(1)]:
+                value = shown(path)
+                if value:
+                    return value
+            return "unknown"
+        return _PLACEHOLDER.sub(fill, self.reason_template)
+
+
+def _required(document, key, where):
+    value = document.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise RuleError("%s: `%s` is required and must be text" % (where, key))
+    return value.strip()
+
+
+def _severity(value, where):
+    if value not in SEVERITIES:
+        raise RuleError("%s: must be one of %s" % (where, ", ".join(SEVERITIES)))
+    return value
+
+
+def _risk(value, where):
+    if not isinstance(value, int) or not 0 <= value <= 100:
+        raise RuleError("%s: must be a whole number from 0 to 100" % where)
+    return value
+
+
+def _walk_tests(spec):
+    if isinstance(spec, dict):
+        if "field" in spec:
+            yield spec
+        for value in spec.values():
+            if isinstance(value, (dict, list)):
+                for test in _walk_tests(value):
+                    yield test
+    elif isinstance(spec, list):
+        for item in spec:
+            for test in _walk_tests(item):
+                yield test
+
+
+def _sources(match):
+    """The sources a rule is limited to by a top-level {field: source, ...} test, or None."""
+    for test in _walk_tests(match):
+        if test.get("field") == "source":
+            values = test.get("in", test.get("equals"))
+            if isinstance(values, str):
+                return frozenset((values,))
+            if isinstance(values, list):
+                return frozenset(values)
+    return None
+
+
+def _parameter_names(document):
+    """{lower-case name: spelling} of every param.X a rule reads, so flattened fields can be found."""
+    names = {}
+    text = json.dumps(document)
+    for spelled in re.findall(r"param\.([A-Za-z][A-Za-z0-9]*)", text):
+        names.setdefault(spelled.lower(), spelled)
+    return names
+
+
+def read_rule_documents(rules_dir):
+    """Rule documents from the compiled JSON when shipped, else from the YAML sources."""
+    compiled = os.path.join(rules_dir, COMPILED_RULES_FILE)
+    if os.path.exists(compiled):
+        with open(compiled, encoding="utf-8") as handle:
+            return json.load(handle)
+    return read_rule_sources(rules_dir)
+
+
+def rule_source_files(rules_dir):
+    return sorted(os.path.join(rules_dir, name) for name in os.listdir(rules_dir)
+                  if name.endswith(".yml") and not name.endswith(".test.yml"))
+
+
+def read_rule_sources(rules_dir):
+    import yaml  # only for source checkouts and the build; Splunk reads rules.json
+
+    documents = []
+    for path in rule_source_files(rules_dir):
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+        if isinstance(document, dict):
+            document.setdefault("_file", os.path.basename(path))
+        documents.append(document)
+    return documents
+
+
+def compile_rules(documents, problems):
+    """Rules that compile; each one that does not is reported and left out."""
+    rules = []
+    seen = set()
+    for document in documents:
+        try:
+            if not isinstance(document, dict):
+                raise RuleError("a rule document must be a mapping")
+            rule = Rule(document)
+            if rule.id in seen:
+                raise RuleError("rule %s: the id is used twice" % rule.id)
+        except RuleError as error:
+            problems.report("rule:%s" % error, "A detection rule could not be loaded and is off: %s." % error)
+            continue
+        seen.add(rule.id)
+        rules.append(rule)
+    return rules

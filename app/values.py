@@ -1,0 +1,97 @@
+"""Reading values the way Splunk hands them over: strings, lists for multivalue, or missing."""
+
+import re
+
+# A value this long is data an attacker padded or a broken extraction; rules only
+# ever need the head of it, and slicing keeps per-event cost bounded.
+MAX_VALUE_CHARS = 65536
+
+_PORT_SUFFIX = re.compile(r"^(?P<host>[^:\[\]]+):\d+$")
+_BRACKETED = re.compile(r"^\[(?P<host>[^\]]*)\](?::\d+)?$")
+_ADDRESS_SEPARATORS = re.compile(r"[;,]+")
+# "John Doe [SMTP:john@x.com]" is how Exchange prints a recipient with a display name.
+_BRACKETED_SMTP = re.compile(r"\[(?:smtp|ex):([^\]]+)\]", re.IGNORECASE)
+_SMTP_PREFIX = re.compile(r"^(?:smtp|sip|x500):", re.IGNORECASE)
+_TRUE_WORDS = frozenset(("true", "$true", "1", "yes", "on"))
+
+
+def as_text(value):
+    """One string from a Splunk value: a list becomes its first non-empty item."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            text = as_text(item)
+            if text:
+                return text
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    elif not isinstance(value, str):
+        value = str(value)
+    return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS]
+
+
+def as_list(value):
+    """A list of strings from a Splunk value (missing -> [], scalar -> [scalar])."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return [as_text(item) for item in value]
+    return [as_text(value)]
+
+
+def first_field(record, names):
+    """The first non-empty value among `names` in a record, as text."""
+    for name in names:
+        value = record.get(name)
+        if value:
+            text = as_text(value)
+            if text:
+                return text
+    return ""
+
+
+def clean_ip(value):
+    """ClientIP as the O365 API writes it (ip, ip:port, [v6]:port, ::ffff:ip) -> bare address."""
+    text = value.strip()
+    if not text:
+        return ""
+    bracketed = _BRACKETED.match(text)
+    if bracketed:
+        text = bracketed.group("host")
+    else:
+        with_port = _PORT_SUFFIX.match(text)
+        if with_port:
+            text = with_port.group("host")
+    if text.lower().startswith("::ffff:") and "." in text:
+        text = text[7:]
+    return text
+
+
+def is_true(value):
+    """PowerShell and audit-log booleans: True, $true, 1."""
+    return as_text(value).strip().lower() in _TRUE_WORDS
+
+
+def split_addresses(value):
+    """Destinations as users write them: 'a@x.com; smtp:b@y.com', lists, quotes -> ['a@x.com', 'b@y.com']."""
+    addresses = []
+    for item in as_list(value) if not isinstance(value, str) else [value]:
+        for part in _ADDRESS_SEPARATORS.split(item):
+            inner = _BRACKETED_SMTP.search(part)
+            if inner:
+                part = inner.group(1)
+            part = part.strip().strip("\"'[]()<>{} \t\r\n")
+            part = _SMTP_PREFIX.sub("", part)
+            if part and part not in addresses:
+                addresses.append(part)
+    return addresses
+
+
+def domain_of(address):
+    """'Bob@Evil.com' -> 'evil.com'; '' when it is not an address."""
+    at = address.rfind("@")
+    if at < 0:
+        return ""
+    return address[at + 1:].strip().rstrip(".").lower()

@@ -1,0 +1,51 @@
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATASETS = os.path.join(os.path.dirname(REPO), "shared", "datasets")
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from app.engine import Engine  # noqa: E402
+from app.problems import ProblemLog  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """The engine as the repository's rules and shipped lookups make it."""
+    return Engine.load(REPO)
+
+
+@pytest.fixture(scope="session")
+def built_app(tmp_path_factory):
+    """The app staged exactly as it ships (splunklib vendored, rules compiled), no tarball."""
+    from tools.build import build
+
+    app_dir, _ = build(build_dir=str(tmp_path_factory.mktemp("build")), package=False)
+    return app_dir
+
+
+@pytest.fixture()
+def engine_with_lookups(tmp_path):
+    """Engine over the repository's rules and lookup files the test writes: make(files)."""
+    import shutil
+
+    def make(files):
+        root = tmp_path / "approot"
+        shutil.copytree(os.path.join(REPO, "app"), str(root / "app"))
+        (root / "lookups").mkdir()
+        for name in os.listdir(os.path.join(REPO, "lookups")):
+            shutil.copy(os.path.join(REPO, "lookups", name), str(root / "lookups" / name))
+        for name, text in files.items():
+            (root / "lookups" / name).write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+        return Engine.load(str(root), ProblemLog())
+
+    return make
+
+
+def shared_datasets():
+    if not os.path.isdir(SHARED_DATASETS):
+        pytest.skip("../shared/datasets is not present; the public-sample replay needs it")
+    return SHARED_DATASETS

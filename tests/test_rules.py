@@ -1,0 +1,56 @@
+"""Every rule against the positive and negative events kept beside it (app/rules/<id>.test.yml).
+
+Office 365 events are tried in both shapes Splunk can hand over (_raw only, extracted
+fields only), which must agree.
+"""
+
+import os
+
+import pytest
+
+from app.problems import ProblemLog
+from app.rules import compile_rules, read_rule_sources, rule_source_files
+from tests.rule_events import RULES_DIR, all_cases, presentations, rule_id_of, rule_test_files
+
+CASES = list(all_cases())
+
+
+def _case_id(item):
+    rule_id, polarity, case = item
+    return "%s-%s-%s" % (rule_id, polarity, case.get("name", "?")[:40])
+
+
+def test_every_rule_has_positive_and_negative_events():
+    rules = {os.path.basename(p)[:-4] for p in rule_source_files(RULES_DIR)}
+    with_tests = {rule_id_of(p) for p in rule_test_files()}
+    assert rules == with_tests, "rules without a .test.yml beside them: %s" % sorted(rules - with_tests)
+    for rule_id in rules:
+        polarities = {polarity for rid, polarity, _ in CASES if rid == rule_id}
+        assert polarities == {"positive", "negative"}, rule_id
+
+
+def test_rule_files_compile_without_problems():
+    problems = ProblemLog()
+    documents = read_rule_sources(RULES_DIR)
+    rules = compile_rules(documents, problems)
+    assert problems.messages() == []
+    assert len(rules) == len(documents)
+    for rule, document in zip(rules, documents):
+        assert document["_file"] == rule.id + ".yml", "file name must be the rule id"
+
+
+@pytest.mark.parametrize("item", CASES, ids=[_case_id(c) for c in CASES])
+def test_rule_event(engine, item):
+    rule_id, polarity, case = item
+    for shape, record in presentations(case):
+        findings = engine.detect(record, use_allowlist=False)
+        matched = [f.rule.id for f in findings]
+        if polarity == "positive":
+            assert rule_id in matched, "%s (%s shape): expected %s, got %s" % (case["name"], shape, rule_id, matched)
+            annotated = dict(record)
+            engine.annotate(annotated, use_allowlist=False)
+            for field, expected in (case.get("expect") or {}).items():
+                assert annotated[field] == expected, "%s (%s shape): %s" % (case["name"], shape, field)
+            assert annotated["t1114_reason"] and "unknown" not in annotated["t1114_reason"].split(" ")[0]
+        else:
+            assert rule_id not in matched, "%s (%s shape): %s fired" % (case["name"], shape, rule_id)

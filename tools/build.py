@@ -1,0 +1,152 @@
+"""Build the installable app: stage exactly what ships, vendor splunklib, pack the tarball.
+
+    python tools/build.py            -> build/<app_id>/ and dist/<app_id>-<version>.tar.gz
+
+Staging leaves out tests, rule test events, caches and dotfiles; rules are compiled from
+YAML to app/rules/rules.json so Splunk's Python needs no YAML library.
+"""
+
+import argparse
+import configparser
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from app.problems import ProblemLog  # noqa: E402
+from app.rules import COMPILED_RULES_FILE, compile_rules, read_rule_sources  # noqa: E402
+
+# Why 2.1.1: the newest splunk-sdk whose declared Python support includes 3.9, which
+# commands.conf promises (python.required = 3.9, 3.13). 3.0.x requires Python >= 3.13 and
+# ships a subpackage that is not 3.9 syntax. See README, "Why splunk-sdk 2.1.1".
+SPLUNK_SDK = "splunk-sdk==2.1.1"
+SHIPPED_DIRS = ("bin", "default", "lookups", "metadata", "static", "appserver", "README")
+SHIPPED_FILES = ("README.md", "LICENSE")
+CACHE = os.path.join(REPO, ".cache")
+
+
+def app_identity():
+    """(id, version, label) from default/app.conf, the one place they are written."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(os.path.join(REPO, "default", "app.conf"))
+    return conf["package"]["id"], conf["id"]["version"], conf["ui"]["label"]
+
+
+def _ignore(directory, names):
+    return [n for n in names if n.startswith(".") or n == "__pycache__" or n.endswith((".pyc", ".pyo", ".test.yml"))]
+
+
+def stage(app_dir):
+    if os.path.exists(app_dir):
+        shutil.rmtree(app_dir)
+    os.makedirs(app_dir)
+    for name in SHIPPED_DIRS:
+        source = os.path.join(REPO, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(app_dir, name), ignore=_ignore)
+    for name in SHIPPED_FILES:
+        source = os.path.join(REPO, name)
+        if os.path.exists(source):
+            shutil.copy2(source, os.path.join(app_dir, name))
+    engine_ignore = lambda d, names: _ignore(d, names) + [n for n in names if n.endswith(".yml")]  # noqa: E731
+    shutil.copytree(os.path.join(REPO, "app"), os.path.join(app_dir, "app"), ignore=engine_ignore)
+    compile_rule_set(os.path.join(app_dir, "app", "rules", COMPILED_RULES_FILE))
+    vendor_splunklib(os.path.join(app_dir, "lib"))
+    normalise_permissions(app_dir)
+
+
+def compile_rule_set(target):
+    rules_dir = os.path.join(REPO, "app", "rules")
+    documents = read_rule_sources(rules_dir)
+    problems = ProblemLog()
+    compile_rules(documents, problems)
+    if problems.messages():
+        raise SystemExit("build stopped, a rule does not compile:\n  " + "\n  ".join(problems.messages()))
+    with open(target, "w", encoding="utf-8") as handle:
+        json.dump(documents, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+
+
+def vendor_splunklib(lib_dir):
+    """splunklib, unmodified, from the package registry (cached under .cache/)."""
+    cached = os.path.join(CACHE, SPLUNK_SDK.replace("==", "-"))
+    if not os.path.isdir(os.path.join(cached, "splunklib")):
+        tmp = cached + ".partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                               "--no-deps", "--no-compile", "--target", tmp, SPLUNK_SDK])
+        shutil.rmtree(cached, ignore_errors=True)
+        os.rename(tmp, cached)
+    os.makedirs(lib_dir, exist_ok=True)
+    shutil.copytree(os.path.join(cached, "splunklib"), os.path.join(lib_dir, "splunklib"), ignore=_ignore)
+
+
+def normalise_permissions(app_dir):
+    """No execute bits anywhere (AppInspect rejects them outside bin/, and splunkd runs
+    scripts through its interpreter)."""
+    for root, dirs, files in os.walk(app_dir):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def write_manifest(app_dir):
+    """app.manifest from the app's conf files, by Splunk's packaging toolkit."""
+    manifest = os.path.join(app_dir, "app.manifest")
+    subprocess.check_call([sys.executable, "-m", "slim", "--quiet", "generate-manifest", app_dir, "-o", manifest])
+    os.chmod(manifest, 0o644)
+
+
+def pack(app_dir, tarball):
+    """A reproducible tarball: sorted entries, no './' prefix, root-owned, fixed times."""
+    top = os.path.basename(app_dir)
+    os.makedirs(os.path.dirname(tarball), exist_ok=True)
+
+    def clean(info):
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mtime = 0
+        return info
+
+    with tarfile.open(tarball, "w:gz", format=tarfile.PAX_FORMAT) as archive:
+        archive.add(app_dir, arcname=top, recursive=False, filter=clean)
+        for root, dirs, files in os.walk(app_dir):
+            dirs.sort()
+            for name in dirs + sorted(files):
+                path = os.path.join(root, name)
+                archive.add(path, arcname=os.path.join(top, os.path.relpath(path, app_dir)),
+                            recursive=False, filter=clean)
+
+
+def build(build_dir=None, dist_dir=None, package=True):
+    app_id, version, _ = app_identity()
+    app_dir = os.path.join(build_dir or os.path.join(REPO, "build"), app_id)
+    stage(app_dir)
+    tarball = None
+    if package:
+        write_manifest(app_dir)
+        tarball = os.path.join(dist_dir or os.path.join(REPO, "dist"), "%s-%s.tar.gz" % (app_id, version))
+        pack(app_dir, tarball)
+    return app_dir, tarball
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build-dir", help="where to stage the app (default: build/)")
+    parser.add_argument("--dist-dir", help="where to write the tarball (default: dist/)")
+    parser.add_argument("--stage-only", action="store_true", help="stage the app folder, make no tarball")
+    options = parser.parse_args()
+    app_dir, tarball = build(options.build_dir, options.dist_dir, package=not options.stage_only)
+    print("staged  %s" % app_dir)
+    if tarball:
+        print("tarball %s" % tarball)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Runs a search command the way splunkd does: a subprocess speaking the chunked protocol
+(SCP v2) on stdin/stdout, started with no arguments, given splunkd's getinfo metadata, then
+execute chunks of CSV records, the last one marked finished.
+
+Used by the protocol tests, the demo and the benchmark; never shipped.
+"""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HEADER_PREFIX = b"chunked 1.0,"
+
+
+def getinfo_metadata(args, dispatch_dir, search="| t1114", app="t1114_email_collection"):
+    """The getinfo metadata splunkd sends (Splunk 9.x/10.x field set)."""
+    return {
+        "action": "getinfo",
+        "preview": False,
+        "streaming_command_will_restart": False,
+        "searchinfo": {
+            "args": list(args),
+            "raw_args": list(args),
+            "dispatch_dir": dispatch_dir,
+            "sid": "1764216000.42",
+            "app": app,
+            "owner": "admin",
+            "username": "admin",
+            "session_key": "0123456789abcdef-not-a-real-session-key",
+            "splunkd_uri": "https://127.0.0.1:8089",
+            "splunk_version": "10.0.0",
+            "search": search.replace(" ", "%20").replace("|", "%7C"),
+            "command": "t1114",
+            "maxresultrows": 50000,
+            "earliest_time": "0",
+            "latest_time": "0",
+        },
+    }
+
+
+def encode_records(records):
+    """CSV body with splunkd's multivalue encoding (value lines + __mv_ column)."""
+    fieldnames = []
+    seen = set()
+    multivalue = set()
+    for record in records:
+        for name, value in record.items():
+            if name not in seen:
+                seen.add(name)
+                fieldnames.append(name)
+            if isinstance(value, (list, tuple)):
+                multivalue.add(name)
+    columns = []
+    for name in fieldnames:
+        columns.append(name)
+        if name in multivalue:
+            columns.append("__mv_" + name)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for record in records:
+        row = []
+        for name in fieldnames:
+            value = record.get(name, "")
+            if isinstance(value, (list, tuple)):
+                row.append("\n".join(str(v) for v in value))
+                row.append(";".join("$" + str(v).replace("$", "$$") + "$" for v in value))
+            else:
+                row.append("" if value is None else str(value))
+                if name in multivalue:
+                    row.append("")
+        writer.writerow(row)
+    return out.getvalue().encode("utf-8") if records else b""
+
+
+def _decode_mv(text):
+    values, current, index = [], [], 0
+    inside = False
+    while index < len(text):
+        char = text[index]
+        if not inside:
+            if char == "$":
+                inside = True
+                current = []
+        else:
+            if char == "$":
+                if index + 1 < len(text) and text[index + 1] == "$":
+                    current.append("$")
+                    index += 1
+                else:
+                    values.append("".join(current))
+                    inside = False
+            else:
+                current.append(char)
+        index += 1
+    return values
+
+
+def decode_records(body):
+    if not body:
+        return []
+    reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    records = []
+    for row in reader:
+        record = {}
+        for name, value in zip(header, row):
+            if name.startswith("__mv_"):
+                if value:
+                    record[name[5:]] = _decode_mv(value)
+            elif name not in record:
+                record[name] = value
+        records.append(record)
+    return records
+
+
+class ChunkedCommand:
+    """One command process; use as a context manager."""
+
+    def __init__(self, script, args=(), python=None, cwd=None, env=None):
+        self.script = script
+        self.args = list(args)
+        self.python = python or sys.executable
+        self.dispatch_dir = tempfile.mkdtemp(prefix="dispatch-")
+        self.cwd = cwd or self.dispatch_dir  # splunkd runs commands from the dispatch folder
+        self.env = env
+        self.process = None
+        self._stderr = None
+        self.messages = []   # (level, text) from every inspector seen
+
+    def __enter__(self):
+        self._stderr = tempfile.TemporaryFile()
+        # No arguments: splunkd starts chunked commands bare; any argument means protocol v1.
+        self.process = subprocess.Popen([self.python, self.script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self._stderr, cwd=self.cwd, env=self.env)
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _send(self, metadata, body=b""):
+        meta = json.dumps(metadata).encode("utf-8")
+        self.process.stdin.write(b"%s%d,%d\n" % (HEADER_PREFIX, len(meta), len(body)))
+        self.process.stdin.write(meta)
+        self.process.stdin.write(body)
+        self.process.stdin.flush()
+
+    def _receive(self):
+        line = self.process.stdout.readline()
+        if not line.startswith(HEADER_PREFIX):
+            raise RuntimeError("command sent no chunk header (got %r); stderr: %s" % (line[:200], self.stderr()[-2000:]))
+        meta_length, body_length = (int(part) for part in line[len(HEADER_PREFIX):].split(b","))
+        metadata = json.loads(self.process.stdout.read(meta_length).decode("utf-8")) if meta_length else {}
+        body = self.process.stdout.read(body_length) if body_length else b""
+        for level, text in (metadata.get("inspector") or {}).get("messages", []):
+            self.messages.append((level, text))
+        return metadata, body
+
+    def getinfo(self, search="| t1114"):
+        self._send(getinfo_metadata(self.args, self.dispatch_dir, search))
+        metadata, _ = self._receive()
+        return metadata
+
+    def execute(self, records, finished=False):
+        """Send one chunk of records; returns (metadata, output records)."""
+        self._send({"action": "execute", "finished": finished}, encode_records(records))
+        metadata, body = self._receive()
+        return metadata, decode_records(body)
+
+    def stderr(self):
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def close(self, timeout=60):
+        if self.process is None:
+            return None
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self.process.stdout.close()
+        return code
+
+    @property
+    def returncode(self):
+        return self.process.returncode if self.process else None
+
+
+def run(script, records, args=(), chunk_size=50000, python=None):
+    """All output records, the inspector messages and the exit code of one full run."""
+    output = []
+    with ChunkedCommand(script, args, python=python) as command:
+        info = command.getinfo()
+        chunks = [records[i:i + chunk_size] for i in range(0, len(records), chunk_size)] or [[]]
+        for index, chunk in enumerate(chunks):
+            metadata, out = command.execute(chunk, finished=index == len(chunks) - 1)
+            output.extend(out)
+            if metadata.get("finished"):
+                break
+        code = command.close()
+        return {"getinfo": info, "records": output, "messages": command.messages, "exit_code": code,
+                "stderr": command.stderr()}
+
+
+def script_path(app_dir):
+    return os.path.join(app_dir, "bin", "t1114_command.py")
