@@ -14,6 +14,8 @@ import sys
 import tempfile
 
 HEADER_PREFIX = b"chunked 1.0,"
+# Splunk values can be megabytes long (a whole _raw); the csv module refuses > 128 KiB by default.
+csv.field_size_limit(2 ** 31 - 1)
 
 
 def getinfo_metadata(args, dispatch_dir, search="| t1114", app="t1114_email_collection"):
@@ -125,7 +127,7 @@ class ChunkedCommand:
     """One command process; use as a context manager."""
 
     def __init__(self, script, args=(), python=None, cwd=None, env=None):
-        self.script = script
+        self.script = os.path.abspath(script)
         self.args = list(args)
         self.python = python or sys.executable
         self.dispatch_dir = tempfile.mkdtemp(prefix="dispatch-")
@@ -205,6 +207,11 @@ def run(script, records, args=(), chunk_size=50000, python=None):
     output = []
     with ChunkedCommand(script, args, python=python) as command:
         info = command.getinfo()
+        if any(level == "ERROR" for level, _ in command.messages):
+            # splunkd stops here too: the command refused its arguments and exits.
+            code = command.close()
+            return {"getinfo": info, "records": [], "messages": command.messages, "exit_code": code,
+                    "stderr": command.stderr()}
         chunks = [records[i:i + chunk_size] for i in range(0, len(records), chunk_size)] or [[]]
         for index, chunk in enumerate(chunks):
             metadata, out = command.execute(chunk, finished=index == len(chunks) - 1)

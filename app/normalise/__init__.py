@@ -23,7 +23,8 @@ class NormaliseContext:
 def _is_o365(record, sourcetype):
     if sourcetype.startswith(("o365", "ms:o365", "ms365")):
         return True
-    if "Operation" in record and ("Workload" in record or "RecordType" in record):
+    # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
+    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
         return True
     raw = record.get("_raw")
     if raw and not sourcetype:
@@ -46,6 +47,6 @@ def normalise(record, context):
     if "msexchange" in sourcetype and "management" in sourcetype or "msexchange management" in source:
         return normalise_exchange_cmdlet_log(record, context)
     event_code = as_text(record.get("EventCode") or record.get("EventID"))
-    if event_code == "4104" or "ScriptBlockText" in record or "powershell" in sourcetype:
+    if event_code == "4104" or record.get("ScriptBlockText") or "powershell" in sourcetype:
         return normalise_powershell(record, context)
     return []

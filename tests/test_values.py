@@ -1,0 +1,61 @@
+from app.normalise.cmdlet_text import cmdlet_pattern, find_invocations
+from app.values import clean_ip, domain_of, is_true, split_addresses
+from app.wildcard import Wildcard
+
+
+def test_clean_ip_shapes():
+    assert clean_ip("1.2.3.4:63070") == "1.2.3.4"
+    assert clean_ip("[2001:db8::1]:443") == "2001:db8::1"
+    assert clean_ip("::ffff:10.0.0.1") == "10.0.0.1"
+    assert clean_ip("[::ffff:10.0.0.1]:80") == "10.0.0.1"
+    assert clean_ip("2001:db8::1") == "2001:db8::1"
+    assert clean_ip("FE80::") == "FE80::"
+    assert clean_ip("localhost:8080") == "localhost"
+
+
+def test_split_addresses():
+    assert split_addresses("smtp:a@x.com; b@y.com") == ["a@x.com", "b@y.com"]
+    assert split_addresses(['"c@z.com"', "SMTP:a@x.com", "a@x.com"]) == ["c@z.com", "a@x.com"]
+    assert split_addresses("John Doe [SMTP:john@x.com]") == ["john@x.com"]
+    assert split_addresses("") == []
+    assert domain_of("Bob@Evil.COM.") == "evil.com" and domain_of("Manager Name") == ""
+
+
+def test_is_true():
+    assert is_true("True") and is_true("$true") and is_true(["1"])
+    assert not is_true("False") and not is_true("") and not is_true(None)
+
+
+def test_wildcards():
+    assert Wildcard("svc-*@contoso.com").matches("SVC-backup@contoso.com")
+    assert Wildcard("a?c").matches("abc") and not Wildcard("a?c").matches("abbc")
+    assert not Wildcard("svc-*").matches("xsvc-1")
+    assert Wildcard("*").matches("")
+    assert Wildcard("[abc").matches("[ABC")  # brackets are literal, not a class
+
+
+def test_wildcard_is_linear_on_hostile_patterns():
+    import time
+
+    pattern = Wildcard("*a" * 50 + "b")
+    text = "a" * 100000
+    start = time.perf_counter()
+    assert not pattern.matches(text)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_cmdlet_parameters():
+    pattern = cmdlet_pattern(["New-InboxRule", "Set-Mailbox"])
+    text = ('New-InboxRule -Name "a b" -ForwardTo "x@y.com",\'z@y.com\' -DeleteMessage $true -StopProcessingRules\n'
+            'Set-Mailbox -Identity:bob -ForwardingSmtpAddress $null; Set-Mailbox bob -ForwardingAddress `\n  "mgr"')
+    found = find_invocations(text, pattern)
+    assert found[0] == ("New-InboxRule", {"name": "a b", "forwardto": "x@y.com;z@y.com", "deletemessage": "$true",
+                                          "stopprocessingrules": "True"})
+    assert found[1] == ("Set-Mailbox", {"identity": "bob", "forwardingsmtpaddress": ""})
+    assert found[2] == ("Set-Mailbox", {"forwardingaddress": "mgr"})
+
+
+def test_cmdlet_names_must_be_whole_words():
+    pattern = cmdlet_pattern(["Set-Mailbox"])
+    assert find_invocations("Set-MailboxFolderPermission -Identity x", pattern) == []
+    assert find_invocations("Get-Set-Mailbox", pattern) == []
