@@ -343,6 +343,9 @@ def test_saved_searches_are_scheduled_lagged_staggered_and_ship_disabled():
         assert earliest.startswith("-") and "@" in earliest, (name, earliest)
         assert latest != "now" and "@" in latest, "%s: the window ends on a snapped, lagged time" % name
         assert "rt" not in earliest + latest, "%s: no real-time searches" % name
+        if cron[1:] == ["*"] * 4:
+            # Hourly windows are contiguous only if the scheduler never skips a period.
+            assert keys.get("realtime_schedule") == "0", "%s: continuous scheduling" % name
 
 
 def test_detections_carry_mitre_annotations_and_risk_settings():
