@@ -469,3 +469,33 @@ def test_appinspect_cloud_precert_has_no_failures(tmp_path):
                    check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
     summary = json.loads(report.read_text())["summary"]
     assert (summary["failure"], summary["error"], summary["future_failure"]) == (0, 0, 0), summary
+
+
+def _set_mailbox_forwarding(mailbox, destination):
+    record = {"CreationTime": "2026-11-22T13:00:00", "Operation": "Set-Mailbox", "RecordType": 1,
+              "ResultStatus": "True", "UserType": 2, "Workload": "Exchange", "ClientIP": "203.0.113.50",
+              "UserId": "helpdesk@contoso.com", "ObjectId": mailbox.split("@")[0],
+              "Parameters": [{"Name": "Identity", "Value": mailbox},
+                             {"Name": "ForwardingSmtpAddress", "Value": "smtp:" + destination}]}
+    return {"_time": "1795352400", "sourcetype": "o365:management:activity", "_raw": json.dumps(record)}
+
+
+def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
+    """The aggregation counts mailboxes (object) per t1114_external_destination among
+    mitre_technique_id=T1114.003 results, and the data-check probe needs t1114_status on a bare
+    record: check both against the real command, run as splunkd runs it."""
+    from tools.chunked_client import run, script_path
+
+    mailboxes = ["ann@contoso.com", "bob@contoso.com", "cy@contoso.com"]
+    records = [_set_mailbox_forwarding(m, "drop@collector.example") for m in mailboxes]
+    records.append({"_time": "1795352400", "sourcetype": "o365:management:activity"})  # | makeresults probe
+    result = run(script_path(built_app), records, args=["mode=all"])
+    assert result["exit_code"] == 0, result["stderr"][-2000:]
+    findings, probe = result["records"][:3], result["records"][3]
+    for record, mailbox in zip(findings, mailboxes):
+        assert record["mitre_technique_id"] == "T1114.003"
+        assert record["object"].lower() == mailbox
+        assert record["t1114_external_destination"] == "drop@collector.example"
+    threshold = int(macro_table()["t1114_forwarding_destination_min_mailboxes"]["definition"])
+    assert len({r["object"].lower() for r in findings}) >= threshold
+    assert "t1114_status" in probe and probe["t1114_status"] == ""
