@@ -1,0 +1,501 @@
+"""The SOC content of the app: conf files, saved searches, macros, dashboards, navigation,
+search-bar help, and AppInspect over the built package.
+
+There is no Splunk here, so SPL is checked statically: macros are expanded the way splunkd
+expands them, pipelines are split on top-level pipes (quotes and subsearches respected), and
+every command, macro, lookup, t1114 option and t1114_* field a query names must exist.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from app.finding import OUTPUT_FIELDS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT = os.path.join(REPO, "default")
+VIEWS = os.path.join(DEFAULT, "data", "ui", "views")
+NAV = os.path.join(DEFAULT, "data", "ui", "nav", "default.xml")
+APP_ID = "t1114_email_collection"
+
+# Splunk's own search commands that the app's content may use (Search Reference). A name not
+# here and not in commands.conf is a typo or a command Splunk Cloud does not have.
+SPLUNK_COMMANDS = {
+    "append", "appendcols", "bin", "bucket", "chart", "convert", "dedup", "eval", "eventstats",
+    "fields", "fillnull", "head", "inputlookup", "lookup", "makeresults", "map", "mvexpand",
+    "outputlookup", "rename", "rest", "return", "rex", "search", "sort", "stats", "streamstats",
+    "table", "tail", "timechart", "top", "tstats", "where",
+}
+# Views Splunk provides to every app, which the navigation menu may name.
+BUILTIN_VIEWS = {"search", "datasets", "reports", "alerts", "dashboards", "analytics_workspace"}
+BOOLEAN_VALUES = {"1", "0", "t", "f", "true", "false", "y", "n", "yes", "no"}
+T1114_OPTIONS = {"mode": {"findings", "all"}, "allowlist": BOOLEAN_VALUES}
+
+
+# --- reading .conf files the way splunkd does -------------------------------------------------
+
+def read_conf(path):
+    """({stanza: {key: value}}, [problems]). A line ending in a backslash continues on the next
+    line; '#' starts a comment only at the start of a line; keys before any stanza belong to
+    [default]. Duplicate stanzas and keys are problems: splunkd would silently merge them."""
+    stanzas = {"default": {}}
+    problems = []
+    current = "default"
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    index = 0
+    while index < len(lines):
+        number = index + 1
+        line = lines[index].strip()
+        index += 1
+        while line.endswith("\\") and index < len(lines):
+            line = line[:-1] + "\n" + lines[index].strip()
+            index += 1
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                problems.append("line %d: stanza header without ']': %r" % (number, line))
+                continue
+            current = line[1:-1]
+            if current in stanzas and current != "default":
+                problems.append("line %d: stanza [%s] appears twice" % (number, current))
+            stanzas.setdefault(current, {})
+            continue
+        if "=" not in line:
+            problems.append("line %d: not 'key = value': %r" % (number, line))
+            continue
+        key, value = (part.strip() for part in line.split("=", 1))
+        if key in stanzas[current]:
+            problems.append("line %d: [%s] sets %s twice" % (number, current, key))
+        stanzas[current][key] = value
+    return stanzas, problems
+
+
+def conf(name):
+    stanzas, problems = read_conf(os.path.join(DEFAULT, name + ".conf"))
+    assert not problems, problems
+    return stanzas
+
+
+# --- reading SPL -------------------------------------------------------------------------------
+
+MACRO_CALL = re.compile(r"`([^`(]+?)(?:\(([^`]*)\))?`")
+DASHBOARD_TOKEN = re.compile(r"\$[\w.:|]+\$")
+T1114_FIELD = re.compile(r"\bt1114_[a-z0-9_]+")
+
+
+def macro_table():
+    table = {}
+    for stanza, keys in conf("macros").items():
+        if stanza != "default":
+            table[stanza] = keys
+    return table
+
+
+def expand_macros(spl, macros, used, missing, depth=0):
+    """spl with every macro call replaced by its definition, recursively."""
+    if depth > 10:
+        missing.append("macro nesting deeper than 10 (a macro calls itself?)")
+        return spl
+
+    def replace(match):
+        name = match.group(1).strip()
+        args = [a.strip() for a in match.group(2).split(",")] if match.group(2) is not None else []
+        key = "%s(%d)" % (name, len(args)) if args else name
+        if key not in macros:
+            missing.append(key)
+            return "MISSING_MACRO"
+        used.add(key)
+        definition = macros[key].get("definition", "")
+        names = [a.strip() for a in macros[key].get("args", "").split(",") if a.strip()]
+        for arg_name, value in zip(names, args):
+            definition = definition.replace("$%s$" % arg_name, value)
+        return expand_macros(definition, macros, used, missing, depth + 1)
+
+    return MACRO_CALL.sub(replace, spl)
+
+
+def split_pipeline(spl):
+    """(top-level segments, subsearch texts): pipes inside quotes or [subsearches] do not split."""
+    segments, subsearches, buffer = [], [], []
+    depth, quoted, start, index = 0, False, 0, 0
+    while index < len(spl):
+        char = spl[index]
+        if quoted:
+            if char == "\\" and index + 1 < len(spl):
+                buffer.append(spl[index:index + 2])
+                index += 2
+                continue
+            if char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == "[":
+            depth += 1
+            if depth == 1:
+                start = index + 1
+        elif char == "]":
+            depth -= 1
+            if depth == 0:
+                subsearches.append(spl[start:index])
+        elif char == "|" and depth == 0:
+            segments.append("".join(buffer))
+            buffer = []
+            index += 1
+            continue
+        buffer.append(char)
+        index += 1
+    segments.append("".join(buffer))
+    assert depth == 0 and not quoted, "unbalanced brackets or quotes in: %s" % spl
+    return segments, subsearches
+
+
+def pipeline_commands(spl, postprocess=False):
+    """[(command, arguments)] of a pipeline and all its subsearches and map searches. The first
+    segment of a pipeline that does not start with '|' is the implicit search command."""
+    segments, subsearches = split_pipeline(spl)
+    commands = []
+    for position, segment in enumerate(segments):
+        text = segment.strip()
+        if position == 0 and not postprocess:
+            if not text:
+                continue  # the pipeline starts with '|': a generating command follows
+            commands.append(("search", text))
+            continue
+        name, _, arguments = text.partition(" ")
+        commands.append((name.strip().lower(), arguments.strip()))
+        if name.strip().lower() == "map":
+            inner = re.search(r'search="((?:[^"\\]|\\.)*)"', arguments)
+            assert inner, "map without search=\"...\": %s" % text
+            commands.extend(pipeline_commands(inner.group(1).replace('\\"', '"')))
+    for subsearch in subsearches:
+        commands.extend(pipeline_commands(subsearch.strip()))
+    return commands
+
+
+def lookup_names():
+    names = {s for s in conf("transforms") if s != "default"}
+    names.update(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "lookups", "*.csv")))
+    return names
+
+
+def lookup_argument(arguments):
+    """The lookup a lookup/inputlookup/outputlookup names: its first argument that is not option=value."""
+    for word in arguments.split():
+        if "=" not in word:
+            return word
+    return None
+
+
+def problems_in_query(spl, macros, postprocess=False, dashboard=False):
+    """Sentences naming what a query gets wrong, and the macros it used."""
+    problems, used, missing = [], set(), []
+    if dashboard:
+        spl = spl.replace("$$", "\x00")       # Simple XML's escaped dollar (map's $field$)
+        spl = DASHBOARD_TOKEN.sub('"TOKEN"', spl).replace("\x00", "$")
+    expanded = expand_macros(spl, macros, used, missing)
+    problems.extend("macro `%s` is not defined in macros.conf" % m for m in missing)
+    try:
+        commands = pipeline_commands(expanded, postprocess)
+    except AssertionError as error:
+        return problems + [str(error)], used
+    known = SPLUNK_COMMANDS | {s for s in conf("commands") if s != "default"}
+    lookups = lookup_names()
+    for name, arguments in commands:
+        if name not in known:
+            problems.append("command %r is neither a Splunk command in the allowed set nor in commands.conf" % name)
+        if name in ("lookup", "inputlookup", "outputlookup"):
+            table = lookup_argument(arguments)
+            if table and not table.startswith(('"TOKEN"', "$")) and table not in lookups:
+                problems.append("%s names %r, which transforms.conf and lookups/ do not define" % (name, table))
+        if name == "t1114":
+            seen = set()
+            for word in arguments.split():
+                option, _, value = word.partition("=")
+                if option not in T1114_OPTIONS or value.lower() not in T1114_OPTIONS[option]:
+                    problems.append("t1114 does not take %r (mode=findings|all, allowlist=<bool>)" % word)
+                if option in seen:
+                    problems.append("t1114 option %s given twice" % option)
+                seen.add(option)
+    known_names = set(OUTPUT_FIELDS) | lookup_names() | set(macros) | set(view_names()) | {APP_ID, "t1114_allowlist_"}
+    for field in set(T1114_FIELD.findall(MACRO_CALL.sub(" ", spl))):
+        if field not in known_names:
+            problems.append("%s is not a t1114 output field, lookup, macro or view" % field)
+    return problems, used
+
+
+# --- the content under test --------------------------------------------------------------------
+
+def saved_searches():
+    return {name: keys for name, keys in conf("savedsearches").items() if name != "default"}
+
+
+def view_names():
+    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(VIEWS, "*.xml")))
+
+
+def dashboard_queries():
+    """(view, search id or index, query text, is post-process) for every search in every view."""
+    found = []
+    for view in view_names():
+        root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
+        for index, search in enumerate(root.iter("search")):
+            query = search.findtext("query")
+            if query is not None:
+                found.append((view, search.get("id") or str(index), query, search.get("base") is not None))
+    return found
+
+
+CONF_FILES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(DEFAULT, "*.conf")))
+
+
+@pytest.mark.parametrize("name", CONF_FILES)
+def test_conf_file_parses_without_duplicates(name):
+    _, problems = read_conf(os.path.join(DEFAULT, name))
+    assert problems == []
+
+
+def test_metadata_parses():
+    _, problems = read_conf(os.path.join(REPO, "metadata", "default.meta"))
+    assert problems == []
+
+
+@pytest.mark.parametrize("name", sorted(saved_searches()))
+def test_saved_search_query_names_only_what_exists(name):
+    problems, _ = problems_in_query(saved_searches()[name]["search"], macro_table())
+    assert problems == []
+
+
+@pytest.mark.parametrize("view,search_id,query,postprocess", dashboard_queries(),
+                         ids=["%s:%s" % (q[0], q[1]) for q in dashboard_queries()])
+def test_dashboard_query_names_only_what_exists(view, search_id, query, postprocess):
+    problems, _ = problems_in_query(query, macro_table(), postprocess=postprocess, dashboard=True)
+    assert problems == []
+
+
+def test_every_macro_definition_expands():
+    macros = macro_table()
+    for name, keys in macros.items():
+        assert keys.get("definition"), "%s has no definition" % name
+        missing = []
+        expand_macros("`%s`" % name, macros, set(), missing)
+        assert missing == [], "%s calls undefined macros %s" % (name, missing)
+
+
+def test_data_source_macros_are_parenthesised_index_time_terms():
+    """They are ORed together and run through | tstats, so: one parenthesised group of
+    index/sourcetype/source/host terms."""
+    sources = ("t1114_o365", "t1114_windows_security", "t1114_sysmon", "t1114_powershell",
+               "t1114_exchange_management", "t1114_exchange_message_tracking", "t1114_entra")
+    macros = macro_table()
+    for name in sources:
+        definition = macros[name]["definition"]
+        assert definition.startswith("(") and definition.endswith(")"), name
+        fields = set(re.findall(r"\b(\w+)\s*=", definition))
+        assert fields <= {"index", "sourcetype", "source", "host"}, (name, fields)
+        assert "index" not in fields, "%s: the shipped macros carry no index (site-specific)" % name
+
+
+def test_each_saved_search_has_its_own_filter_macro():
+    macros = macro_table()
+    owners = {}
+    for name, keys in saved_searches().items():
+        filters = [m.group(1) for m in MACRO_CALL.finditer(keys["search"]) if m.group(1).endswith("_filter")]
+        assert len(filters) == 1, "%s should end in exactly one _filter macro, has %s" % (name, filters)
+        assert macros[filters[0]]["definition"] == "search *", filters[0]
+        assert filters[0] not in owners, "%s and %s share %s" % (name, owners.get(filters[0]), filters[0])
+        owners[filters[0]] = name
+    unused = {m for m in macros if m.endswith("_filter")} - set(owners)
+    assert unused == set(), "filter macros no saved search uses: %s" % sorted(unused)
+
+
+def test_every_macro_is_used_somewhere():
+    macros = macro_table()
+    used = set()
+    texts = [keys["search"] for keys in saved_searches().values()] + [q[2] for q in dashboard_queries()]
+    texts += [v for k, v in conf("searchbnf")["t1114-command"].items() if k.startswith("example")]
+    for text in texts:
+        expand_macros(DASHBOARD_TOKEN.sub('"TOKEN"', text.replace("$$", "")), macros, used, [])
+    assert set(macros) - used == set()
+
+
+CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+
+def test_saved_searches_are_scheduled_lagged_staggered_and_ship_disabled():
+    minutes = {}
+    for name, keys in saved_searches().items():
+        assert keys.get("disabled") == "1", "%s: detections ship disabled (docs/soc_content.md)" % name
+        assert keys.get("enableSched") == "1", name
+        cron = keys["cron_schedule"].split()
+        assert len(cron) == 5 and all(CRON_FIELD.match(f) for f in cron), (name, cron)
+        assert cron[0].isdigit(), "%s: a fixed minute, so searches can be staggered" % name
+        assert cron[0] not in minutes, "%s starts at minute %s like %s" % (name, cron[0], minutes.get(cron[0]))
+        minutes[cron[0]] = name
+        earliest, latest = keys["dispatch.earliest_time"], keys["dispatch.latest_time"]
+        assert earliest.startswith("-") and "@" in earliest, (name, earliest)
+        assert latest != "now" and "@" in latest, "%s: the window ends on a snapped, lagged time" % name
+        assert "rt" not in earliest + latest, "%s: no real-time searches" % name
+        if cron[1:] == ["*"] * 4:
+            # Hourly windows are contiguous only if the scheduler never skips a period.
+            assert keys.get("realtime_schedule") == "0", "%s: continuous scheduling" % name
+
+
+def test_detections_carry_mitre_annotations_and_risk_settings():
+    detections = {n: k for n, k in saved_searches().items() if n.endswith(" - Rule")}
+    assert len(detections) >= 6
+    for name, keys in detections.items():
+        technique = name.split(" ")[0]
+        annotations = json.loads(keys["action.correlationsearch.annotations"])
+        assert technique in annotations["mitre_attack"], name
+        assert keys["action.correlationsearch.label"] == name
+        assert keys["action.risk"] == "1"
+        risk = json.loads(keys["action.risk.param._risk"])
+        objects = [r for r in risk if "risk_object_field" in r]
+        assert objects, "%s: no risk object" % name
+        for entry in objects:
+            assert entry["risk_object_type"] in ("user", "system", "other")
+            assert 0 < int(entry["risk_score"]) <= 100
+        produced = final_table_fields(keys["search"])
+        wanted = {r.get("risk_object_field") or r.get("threat_object_field") for r in risk}
+        wanted |= set(re.findall(r"\$(\w+)\$", keys["action.risk.param._risk_message"]))
+        wanted |= {"mitre_technique_id", "t1114_severity", "risk_score", "t1114_reason"}
+        assert wanted <= produced, "%s does not output %s" % (name, sorted(wanted - produced))
+
+
+def final_table_fields(search):
+    segments, _ = split_pipeline(search)
+    tables = [s.strip() for s in segments if s.strip().startswith("table ")]
+    assert tables, "the search ends with a table of its output fields"
+    return set(tables[-1].split()[1:])
+
+
+def test_one_detection_per_sub_technique_runs_the_command():
+    searches = saved_searches()
+    for technique in ("T1114.001", "T1114.002", "T1114.003"):
+        runs = [n for n, k in searches.items() if n.startswith(technique + " ")
+                and any(c == "t1114" for c, _ in pipeline_commands(expand_macros(k["search"], macro_table(), set(), [])))
+                and 'mitre_technique_id="%s"' % technique in k["search"]]
+        assert runs, "no scheduled t1114 detection for %s" % technique
+
+
+def test_mail_client_baseline_is_a_kvstore_lookup_the_searches_share():
+    transforms = conf("transforms")["t1114_mail_client_baseline"]
+    collections = conf("collections")
+    assert transforms["external_type"] == "kvstore"
+    assert transforms["collection"] in collections
+    fields = {f.strip() for f in transforms["fields_list"].split(",")} - {"_key"}
+    assert fields == {k[len("field."):] for k in collections[transforms["collection"]] if k.startswith("field.")}
+    generator = saved_searches()["T1114 - Mail Client Baseline - Lookup Gen"]["search"]
+    assert "outputlookup" in generator and "t1114_mail_client_baseline" in generator
+    detection = saved_searches()["T1114.002 - First Time A Client App Reads Mail - Rule"]
+    baseline = saved_searches()["T1114 - Mail Client Baseline - Lookup Gen"]
+    # Same window; the detection runs before the baseline absorbs that hour.
+    for key in ("dispatch.earliest_time", "dispatch.latest_time"):
+        assert detection[key] == baseline[key]
+    assert int(detection["cron_schedule"].split()[0]) < int(baseline["cron_schedule"].split()[0])
+
+
+def test_views_are_simple_xml_1_1_and_post_process_bases_exist():
+    assert set(view_names()) >= {"t1114_overview", "t1114_investigation", "t1114_allowlist_audit", "t1114_data_check"}
+    for view in view_names():
+        root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
+        assert root.tag in ("form", "dashboard") and root.get("version") == "1.1", view
+        assert root.findtext("label"), view
+        ids = {s.get("id") for s in root.iter("search") if s.get("id")}
+        for search in root.iter("search"):
+            if search.get("base"):
+                assert search.get("base") in ids, (view, search.get("base"))
+        for link in root.iter("link"):
+            target = link.text.strip().split("?")[0]
+            assert target in view_names(), (view, target)
+
+
+def test_nav_names_existing_views_and_shows_the_dashboards():
+    root = ElementTree.parse(NAV).getroot()
+    named = [v.get("name") for v in root.iter("view")]
+    for name in named:
+        assert name in view_names() or name in BUILTIN_VIEWS, name
+    assert set(view_names()) <= set(named)
+    assert [v.get("name") for v in root.iter("view") if v.get("default") == "true"] == ["t1114_overview"]
+
+
+def test_searchbnf_describes_the_command_options_and_examples():
+    bnf = conf("searchbnf")
+    command = bnf["t1114-command"]
+    for key in ("syntax", "shortdesc", "description", "usage", "example1", "comment1"):
+        assert command.get(key), key
+    referenced = re.findall(r"<([\w-]+)>", command["syntax"])
+    assert referenced, "the syntax names its option stanzas"
+    for option in referenced:
+        assert option in bnf and bnf[option].get("syntax") and bnf[option].get("description"), option
+    assert "mode" in bnf["t1114-mode-option"]["syntax"] and "allowlist" in bnf["t1114-allowlist-option"]["syntax"]
+    macros = macro_table()
+    for key in sorted(k for k in command if k.startswith("example")):
+        problems, _ = problems_in_query(command[key], macros)
+        assert problems == [], (key, problems)
+        assert command.get(key.replace("example", "comment")), "%s has no comment" % key
+
+
+def test_static_checker_catches_mistakes():
+    """The checks above would pass vacuously if the SPL reader saw nothing."""
+    macros = macro_table()
+    assert problems_in_query("`t1114_events` | t1114 mode=some", macros)[0]
+    assert problems_in_query("`t1114_nope` | t1114", macros)[0]
+    assert problems_in_query("| inputlookup t1114_nope | stats count", macros)[0]
+    assert problems_in_query("`t1114_o365` | statz count", macros)[0]
+    assert problems_in_query("`t1114_o365` | t1114 | table t1114_reasons", macros)[0]
+    assert problems_in_query('| makeresults | map search="| inputlookup t1114_nope"', macros)[0]
+    assert problems_in_query("`t1114_o365` | eval n=[| inputlookup t1114_nope | return $count]", macros)[0]
+    assert problems_in_query("`t1114_o365` | t1114 allowlist=false mode=all | table _time", macros)[0] == []
+
+
+def test_appinspect_cloud_precert_has_no_failures(tmp_path):
+    if shutil.which("splunk-appinspect") is None:
+        pytest.skip("splunk-appinspect is not installed")
+    from tools.build import build
+
+    _, tarball = build(build_dir=str(tmp_path / "build"), dist_dir=str(tmp_path / "dist"), package=True)
+    report = tmp_path / "appinspect.json"
+    subprocess.run(["splunk-appinspect", "inspect", tarball, "--mode", "precert", "--included-tags", "cloud",
+                    "--skip-trusted-libraries-update", "--data-format", "json", "--output-file", str(report)],
+                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    summary = json.loads(report.read_text())["summary"]
+    assert (summary["failure"], summary["error"], summary["future_failure"]) == (0, 0, 0), summary
+
+
+def _set_mailbox_forwarding(mailbox, destination):
+    record = {"CreationTime": "2026-11-22T13:00:00", "Operation": "Set-Mailbox", "RecordType": 1,
+              "ResultStatus": "True", "UserType": 2, "Workload": "Exchange", "ClientIP": "203.0.113.50",
+              "UserId": "helpdesk@contoso.com", "ObjectId": mailbox.split("@")[0],
+              "Parameters": [{"Name": "Identity", "Value": mailbox},
+                             {"Name": "ForwardingSmtpAddress", "Value": "smtp:" + destination}]}
+    return {"_time": "1795352400", "sourcetype": "o365:management:activity", "_raw": json.dumps(record)}
+
+
+def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
+    """The aggregation counts mailboxes (object) per t1114_external_destination among
+    mitre_technique_id=T1114.003 results, and the data-check probe needs t1114_status on a bare
+    record: check both against the real command, run as splunkd runs it."""
+    from tools.chunked_client import run, script_path
+
+    mailboxes = ["ann@contoso.com", "bob@contoso.com", "cy@contoso.com"]
+    records = [_set_mailbox_forwarding(m, "drop@collector.example") for m in mailboxes]
+    records.append({"_time": "1795352400", "sourcetype": "o365:management:activity"})  # | makeresults probe
+    result = run(script_path(built_app), records, args=["mode=all"])
+    assert result["exit_code"] == 0, result["stderr"][-2000:]
+    findings, probe = result["records"][:3], result["records"][3]
+    for record, mailbox in zip(findings, mailboxes):
+        assert record["mitre_technique_id"] == "T1114.003"
+        assert record["object"].lower() == mailbox
+        assert record["t1114_external_destination"] == "drop@collector.example"
+    threshold = int(macro_table()["t1114_forwarding_destination_min_mailboxes"]["definition"])
+    assert len({r["object"].lower() for r in findings}) >= threshold
+    assert "t1114_status" in probe and probe["t1114_status"] == ""
