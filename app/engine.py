@@ -7,7 +7,7 @@ Built once per process from the app's rules and lookups; keeps no state between 
 import os
 import time
 
-from .allowlist import ALLOWLIST_SPECS, load_allowlist, load_org_domains
+from .allowlist import ALLOWLIST_SPECS, ProcessIdentities, load_allowlist, load_org_domains
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
@@ -26,6 +26,7 @@ class Engine:
         self.allowlist_rows = allowlist_rows
         self.org_domains = org_domains
         self.problems = problems
+        self.process_identities = ProcessIdentities(allowlist_rows)
         self._by_operation = {}
         self._any_operation = []
         parameter_fields = {}
@@ -72,6 +73,10 @@ class Engine:
         findings = []
         for event in normalise(record, self.context):
             event.time = _event_time(record)
+            if event.extra.get("process_name"):
+                # A fact from the processes lookup, so rules can raise a masquerading reader.
+                event.extra["allowlisted_name_elsewhere"] = "true" if self.process_identities.name_elsewhere(
+                    event.extra["process_name"], event.extra.get("process_path", "")) else ""
             for rule in self.candidate_rules(event):
                 if rule.sources is not None and event.source not in rule.sources:
                     continue
