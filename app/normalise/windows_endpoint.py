@@ -7,6 +7,8 @@ command line, file and access facts in `extra`; process command lines also yield
 cmdlet MailEvent per Exchange cmdlet they call, as 4104 script blocks do.
 """
 
+import base64
+import binascii
 import html
 import re
 
@@ -38,6 +40,9 @@ _XML_DATA = re.compile(r"<Data Name=['\"]([A-Za-z0-9_]+)['\"]\s*>(.*?)</Data>", 
 _XML_EVENT_ID = re.compile(r"<EventID[^>]*>(\d+)</EventID>")
 _XML_COMPUTER = re.compile(r"<Computer>([^<]*)</Computer>")
 _XML_CHANNEL = re.compile(r"<Channel>([^<]*)</Channel>")
+# powershell -enc/-EncodedCommand <base64 of UTF-16LE>: the script is only readable decoded.
+_ENCODED_COMMAND = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s+['\"]?([A-Za-z0-9+/]{8,}={0,2})")
+_MAX_DECODED = 100000
 _ACCESS_CODE = re.compile(r"%%(\d{4})")
 _ACCESS_WORD = re.compile(r"[A-Za-z_]+")
 
@@ -204,7 +209,10 @@ def normalise_windows_endpoint(record, context):
         event.extra["parent_process_path"] = parent_path
         event.extra["parent_process_name"] = parent_name
         event.extra["command_line"] = command_line
-        event.text = command_line
+        decoded = decoded_command(command_line)
+        event.extra["decoded_command"] = decoded
+        # Rules reading `text` see the decoded script too, as 4104 would show it.
+        event.text = command_line + ("\n" + decoded if decoded else "")
     else:
         event.actor = _account(fields, ("User", "user", "SubjectUserName"), "SubjectDomainName")
         process_path = fields.get("Image", "ProcessName", "process_path")
@@ -230,12 +238,36 @@ def normalise_windows_endpoint(record, context):
     return events
 
 
+def decoded_command(command_line):
+    """The script a `powershell -EncodedCommand` line carries, or ''."""
+    if "-e" not in command_line.lower() and "/e" not in command_line.lower():
+        return ""
+    found = _ENCODED_COMMAND.search(command_line)
+    if not found:
+        return ""
+    try:
+        data = base64.b64decode(found.group(1)[:_MAX_DECODED * 2], validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    text = data.decode("utf-16-le", "replace").replace("\x00", "")
+    # A word that merely looks like base64 decodes to noise; a script is mostly printable ASCII.
+    printable = sum(1 for char in text if " " <= char <= "~" or char in "\r\n\t")
+    return text if text and printable >= 0.9 * len(text) else ""
+
+
+def _strip_outer_quote(value):
+    """`powershell -c "... -FilePath x.pst"` leaves the closing quote of the whole script on the last value."""
+    if value.endswith(("\"", "'")) and value.count(value[-1]) % 2 == 1:
+        return value[:-1]
+    return value
+
+
 def _cmdlet_events(process_event, context):
     """Exchange cmdlets called on a command line, as the same events 4104 script blocks give."""
     events = []
     for cmdlet, parameters in find_invocations(process_event.text, context.cmdlet_pattern):
         event = MailEvent("process", cmdlet)
-        event.parameters = parameters
+        event.parameters = {name: _strip_outer_quote(value) for name, value in parameters.items()}
         event.actor = process_event.actor
         event.dest = process_event.dest
         event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
