@@ -47,7 +47,7 @@ def normalise(record, context):
     if "msexchange" in sourcetype and "management" in sourcetype or "msexchange management" in source:
         return normalise_exchange_cmdlet_log(record, context)
     event_code = as_text(record.get("EventCode") or record.get("EventID"))
-    if event_code == "4104" or "ScriptBlockText" in record or "powershell" in sourcetype:
+    if event_code == "4104" or record.get("ScriptBlockText") or "powershell" in sourcetype:
         return normalise_powershell(record, context)
     if looks_like_windows_endpoint(record, sourcetype, source, event_code):
         return normalise_windows_endpoint(record, context)

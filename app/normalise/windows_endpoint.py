@@ -75,16 +75,13 @@ class _Fields:
         self.parsed = parsed
 
     def get(self, *names):
+        # Empty counts as missing: in a chunk every record carries every field, most empty.
         for name in names:
-            value = self.record.get(name)
-            if value is None:
-                for prefix in _DATA_MODEL_PREFIXES:
-                    value = self.record.get(prefix + name)
-                    if value is not None:
-                        break
-            if value is None:
-                value = self.parsed.get(name)
-            text = as_text(value).strip()
+            for candidate in (name,) + tuple(prefix + name for prefix in _DATA_MODEL_PREFIXES):
+                text = as_text(self.record.get(candidate)).strip()
+                if text and text.lower() not in _EMPTY_VALUES:
+                    return text
+            text = as_text(self.parsed.get(name)).strip() if self.parsed else ""
             if text and text.lower() not in _EMPTY_VALUES:
                 return text
         return ""
@@ -114,7 +111,7 @@ def looks_like_windows_endpoint(record, sourcetype, source, event_code):
         return True
     if event_code in SYSMON_EVENT_CODES and ("sysmon" in sourcetype or "sysmon" in source):
         return True
-    if any(name in record for name in _TELL_TALE_FIELDS):
+    if any(record.get(name) for name in _TELL_TALE_FIELDS):
         return True
     raw = record.get("_raw")
     if raw is not None and not event_code:
@@ -191,7 +188,7 @@ def _operation(fields, event_code):
 
 def normalise_windows_endpoint(record, context):
     parsed = {}
-    if "_raw" in record and not any(name in record for name in _TELL_TALE_FIELDS):
+    if record.get("_raw") and not any(record.get(name) for name in _TELL_TALE_FIELDS):
         parsed = _parse_xml_raw(record)
     fields = _Fields(record, parsed)
     event_code = fields.get("EventCode", "EventID", "signature_id")
