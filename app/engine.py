@@ -73,10 +73,6 @@ class Engine:
         findings = []
         for event in normalise(record, self.context):
             event.time = _event_time(record)
-            if event.extra.get("process_name"):
-                # A fact from the processes lookup, so rules can raise a masquerading reader.
-                event.extra["allowlisted_name_elsewhere"] = "true" if self.process_identities.name_elsewhere(
-                    event.extra["process_name"], event.extra.get("process_path", "")) else ""
             for rule in self.candidate_rules(event):
                 if rule.sources is not None and event.source not in rule.sources:
                     continue
@@ -111,6 +107,10 @@ class Engine:
         external = [d for d in destinations if self._is_external(d, event)]
         # Escalations may test this like any other fact of the event.
         event.extra["external_destination"] = "true" if external else ""
+        if event.extra.get("process_name"):
+            # From the processes lookup: the name is an allowlisted reader's, the path is not.
+            event.extra["allowlisted_name_elsewhere"] = "true" if self.process_identities.name_elsewhere(
+                event.extra["process_name"], event.extra.get("process_path", "")) else ""
         severity, risk = rule.severity, rule.risk_score
         notes = []
         for escalation in rule.escalations:

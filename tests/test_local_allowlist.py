@@ -169,3 +169,11 @@ def test_process_identities_ignore_rows_without_both_keys():
     assert not identities.name_elsewhere("MsMpEng.exe", r"C:\Program Files\Windows Defender\MsMpEng.exe")
     assert not identities.name_elsewhere("notepad.exe", r"C:\Windows\Temp\notepad.exe")
     assert not identities.name_elsewhere("MsMpEng.exe", "")
+
+
+def test_rule_ids_named_by_shipped_rows_exist(engine):
+    # A renamed rule would silently stop being allowlisted; catch it here.
+    known = {rule.id for rule in engine.rules}
+    for row in shipped_rows():
+        for rule_id in filter(None, (item.strip() for item in row["rules"].split(";"))):
+            assert "*" in rule_id or rule_id in known, (row["process_path"], rule_id)

@@ -63,6 +63,8 @@ _ACCESS_BITS = (
     (0x20000000, "generic_execute"), (0x40000000, "generic_write"), (0x80000000, "generic_read"),
 )
 _EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown"))
+# {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
+_CANDIDATE_KEYS = {}
 
 
 class _Fields:
@@ -76,14 +78,21 @@ class _Fields:
 
     def get(self, *names):
         # Empty counts as missing: in a chunk every record carries every field, most empty.
+        record = self.record
         for name in names:
-            for candidate in (name,) + tuple(prefix + name for prefix in _DATA_MODEL_PREFIXES):
-                text = as_text(self.record.get(candidate)).strip()
+            candidates = _CANDIDATE_KEYS.get(name)
+            if candidates is None:
+                candidates = _CANDIDATE_KEYS[name] = (name,) + tuple(prefix + name for prefix in _DATA_MODEL_PREFIXES)
+            for candidate in candidates:
+                value = record.get(candidate)
+                if value:
+                    text = as_text(value).strip()
+                    if text and text.lower() not in _EMPTY_VALUES:
+                        return text
+            if self.parsed:
+                text = as_text(self.parsed.get(name)).strip()
                 if text and text.lower() not in _EMPTY_VALUES:
                     return text
-            text = as_text(self.parsed.get(name)).strip() if self.parsed else ""
-            if text and text.lower() not in _EMPTY_VALUES:
-                return text
         return ""
 
 
