@@ -42,6 +42,12 @@ SCRIPT_4104 = {
     "sourcetype": "XmlWinEventLog", "EventCode": "4104", "Computer": "ws-017",
     "ScriptBlockText": "$o = New-Object -ComObject Outlook.Application; $o.GetNamespace('MAPI').GetDefaultFolder(6).Items",
 }
+# An Office 365 record in the same chunk gives every endpoint record empty Operation/Workload columns.
+O365_FORWARD = {
+    "sourcetype": "o365:management:activity", "Operation": "Set-Mailbox", "Workload": "Exchange", "RecordType": "1",
+    "UserId": "admin@contoso.com", "ObjectId": "ceo", "Parameters{}.Name": ["Identity", "ForwardingSmtpAddress"],
+    "Parameters{}.Value": ["ceo", "smtp:drop@exfil.example"], "ForwardingSmtpAddress": "smtp:drop@exfil.example",
+}
 NOISE = {"sourcetype": "XmlWinEventLog", "EventCode": "1", "Image": "C:\\Windows\\System32\\notepad.exe",
          "CommandLine": "notepad.exe C:\\notes.txt", "Computer": "ws-1"}
 
@@ -49,7 +55,7 @@ NOISE = {"sourcetype": "XmlWinEventLog", "EventCode": "1", "Image": "C:\\Windows
 @pytest.fixture(scope="module")
 def results(built_app):
     records = [SYSMON_ROBOCOPY, SECURITY_READ_MASQUERADE, SECURITY_READ_DEFENDER, CIM_FILESYSTEM_TSTATS,
-               CIM_PROCESSES, SHARE_5145, SCRIPT_4104, NOISE]
+               CIM_PROCESSES, SHARE_5145, SCRIPT_4104, NOISE, O365_FORWARD]
     outcome = run(script_path(built_app), [dict(r) for r in records], args=["mode=all"], python=PYTHON)
     assert outcome["exit_code"] == 0, outcome["stderr"]
     assert len(outcome["records"]) == len(records)
@@ -85,6 +91,10 @@ def test_share_and_script_block(results):
 
 def test_noise_passes_unannotated(results):
     assert results[7]["t1114_status"] == ""
+
+
+def test_o365_record_in_the_same_chunk(results):
+    assert results[8]["t1114_rule"] == "t1114_003_mailbox_forwarding"
 
 
 def test_findings_mode_keeps_only_unsuppressed(built_app):

@@ -24,7 +24,8 @@ class NormaliseContext:
 def _is_o365(record, sourcetype):
     if sourcetype.startswith(("o365", "ms:o365", "ms365")):
         return True
-    if "Operation" in record and ("Workload" in record or "RecordType" in record):
+    # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
+    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
         return True
     raw = record.get("_raw")
     if raw and not sourcetype:
