@@ -215,6 +215,8 @@ def normalise_windows_endpoint(record, context):
         event.extra["parent_process_path"] = parent_path
         event.extra["parent_process_name"] = parent_name
         event.extra["command_line"] = command_line
+        # Sysmon's PE OriginalFileName survives renaming a tool (7z.exe copied as svc.exe).
+        event.extra["original_file_name"] = fields.get("OriginalFileName", "original_file_name")
         decoded = decoded_command(command_line)
         event.extra["decoded_command"] = decoded
         # Rules reading `text` see the decoded script too, as 4104 would show it.
