@@ -19,10 +19,12 @@ MAX_ROWS = 100000
 class AllowlistSpec:
     """One allowlist lookup: which CSV columns are matched against which event facts."""
 
-    def __init__(self, filename, keys, description):
+    def __init__(self, filename, keys, description, required=(), anchored=()):
         self.filename = filename
         self.keys = keys                  # {column: MailEvent field path}, all given ones must match
         self.description = description
+        self.required = required          # key columns every row must fill
+        self.anchored = anchored          # key columns that may not start with a wildcard
 
     @property
     def columns(self):
@@ -33,7 +35,16 @@ ACCOUNTS = AllowlistSpec(
     "t1114_allowlist_accounts.csv", {"account": "actor"},
     "accounts whose actions are legitimate (service, migration and e-discovery accounts)")
 
-ALLOWLIST_SPECS = (ACCOUNTS,)
+# A process is legitimate by where it runs from and what it is called, together: a name
+# alone is what a masquerading binary copies. Account and host narrow a row further.
+PROCESSES = AllowlistSpec(
+    "t1114_allowlist_processes.csv",
+    {"process_path": "extra.process_path", "process_name": "extra.process_name",
+     "account": "extra.account_name", "host": "dest"},
+    "processes that legitimately read or write mail stores (mail clients, AV/EDR, backup, migration)",
+    required=("process_path", "process_name"), anchored=("process_path",))
+
+ALLOWLIST_SPECS = (ACCOUNTS, PROCESSES)
 ORG_DOMAINS_FILE = "t1114_org_domains.csv"
 
 
@@ -155,6 +166,14 @@ def _allowlist_row(spec, line, row):
             shown.append("%s=%s" % (column, value))
     if not keys:
         raise ValueError("no value in %s" % " or ".join("`%s`" % column for column in spec.keys))
+    for column in spec.required:
+        if not _cell(row, column):
+            raise ValueError("column `%s` is empty; this lookup needs %s in every row"
+                             % (column, " and ".join("`%s`" % c for c in spec.required)))
+    for column in spec.anchored:
+        if _cell(row, column)[:1] in ("*", "?") and not _cell(row, column).startswith("?:"):
+            raise ValueError("column `%s` starts with a wildcard, so a copy of the program in any folder would "
+                             "match; start it with the drive (C:\\... or ?:\\...)" % column)
     reason = _cell(row, "reason")
     if not reason:
         raise ValueError("column `reason` is empty; say why this is legitimate")
@@ -178,6 +197,35 @@ def _date(row, column, end_of_day):
         return parse_time(text, end_of_day)
     except ValueError:
         raise ValueError("column `%s` is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC): %r" % (column, text))
+
+
+class ProcessIdentities:
+    """Which process names the processes allowlist vouches for, and from which paths.
+
+    Lets rules see a masquerade: a process bearing a listed name (MsMpEng.exe) that runs
+    from a path no row with that name allows. Built once from the loaded rows.
+    """
+
+    def __init__(self, rows):
+        self._by_name = {}        # lower-case literal name -> [path Wildcard, ...]
+        self._wild_names = []     # [(name Wildcard, path Wildcard)]
+        for row in rows:
+            keys = dict(row.keys)
+            name, path = keys.get("extra.process_name"), keys.get("extra.process_path")
+            if name is None or path is None:
+                continue
+            if "*" in name.pattern or "?" in name.pattern:
+                self._wild_names.append((name, path))
+            else:
+                self._by_name.setdefault(name.pattern.strip().lower(), []).append(path)
+
+    def name_elsewhere(self, process_name, process_path):
+        """True when the name is listed but no row with that name allows this path."""
+        if not process_name or not process_path:
+            return False
+        paths = list(self._by_name.get(process_name.strip().lower(), ()))
+        paths.extend(path for name, path in self._wild_names if name.matches(process_name))
+        return bool(paths) and not any(path.matches(process_path) for path in paths)
 
 
 class OrganisationDomains:

@@ -7,7 +7,7 @@ Built once per process from the app's rules and lookups; keeps no state between 
 import os
 import time
 
-from .allowlist import ALLOWLIST_SPECS, load_allowlist, load_org_domains
+from .allowlist import ALLOWLIST_SPECS, ProcessIdentities, load_allowlist, load_org_domains
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
@@ -26,6 +26,7 @@ class Engine:
         self.allowlist_rows = allowlist_rows
         self.org_domains = org_domains
         self.problems = problems
+        self.process_identities = ProcessIdentities(allowlist_rows)
         self._by_operation = {}
         self._any_operation = []
         parameter_fields = {}
@@ -106,6 +107,10 @@ class Engine:
         external = [d for d in destinations if self._is_external(d, event)]
         # Escalations may test this like any other fact of the event.
         event.extra["external_destination"] = "true" if external else ""
+        if event.extra.get("process_name"):
+            # From the processes lookup: the name is an allowlisted reader's, the path is not.
+            event.extra["allowlisted_name_elsewhere"] = "true" if self.process_identities.name_elsewhere(
+                event.extra["process_name"], event.extra.get("process_path", "")) else ""
         severity, risk = rule.severity, rule.risk_score
         notes = []
         for escalation in rule.escalations:

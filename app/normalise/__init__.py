@@ -7,6 +7,7 @@ renamed sourcetypes and `| tstats`/data-model results still reach the right norm
 from ..values import as_text
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
 from .o365 import normalise_o365, operation_of
+from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_text import normalise_exchange_cmdlet_log, normalise_powershell
 
 
@@ -49,4 +50,6 @@ def normalise(record, context):
     event_code = as_text(record.get("EventCode") or record.get("EventID"))
     if event_code == "4104" or record.get("ScriptBlockText") or "powershell" in sourcetype:
         return normalise_powershell(record, context)
+    if looks_like_windows_endpoint(record, sourcetype, source, event_code):
+        return normalise_windows_endpoint(record, context)
     return []

@@ -1,0 +1,285 @@
+"""Windows endpoint events: Sysmon 1/11, Security 4663/4688/5145 and the CIM Endpoint
+data model (Processes, Filesystem), with vendor or CIM field names, `| tstats` prefixes
+(`Processes.process_path`) or only an XML `_raw`.
+
+Each event becomes one MailEvent (source `process` or `file`) carrying the process, parent,
+command line, file and access facts in `extra`; process command lines also yield one
+cmdlet MailEvent per Exchange cmdlet they call, as 4104 script blocks do.
+"""
+
+import base64
+import binascii
+import html
+import re
+
+from ..event import MailEvent
+from ..values import as_text, clean_ip
+from .cmdlet_text import find_invocations
+
+PROCESS_CREATE = "ProcessCreate"
+FILE_CREATE = "FileCreate"
+FILE_ACCESS = "FileAccess"
+SHARE_ACCESS = "ShareAccess"
+FILE_CHANGE = "FileChange"   # CIM Filesystem deleted / acl_modified: no rule reads it today
+
+SECURITY_EVENT_CODES = frozenset(("4663", "4688", "5145"))
+SYSMON_EVENT_CODES = frozenset(("1", "11"))
+_DATA_MODEL_PREFIXES = ("Processes.", "Filesystem.", "All_Processes.", "All_Filesystem.")
+# Field names only the endpoint sources use; finding one is enough to take the event.
+_TELL_TALE_FIELDS = (
+    "Image", "TargetFilename", "NewProcessName", "ObjectName", "RelativeTargetName",
+    "process_path", "process_name", "file_path", "file_name",
+    "Processes.process_name", "Processes.process_path", "Processes.process",
+    "Filesystem.file_path", "Filesystem.file_name",
+)
+# CIM Filesystem actions (Endpoint data model): created, modified, deleted, read, acl_modified.
+_CIM_READ_ACTIONS = frozenset(("read", "accessed", "access"))
+_CIM_WRITE_ACTIONS = frozenset(("created", "modified", "write", "written", "create"))
+
+_XML_DATA = re.compile(r"<Data Name=['\"]([A-Za-z0-9_]+)['\"]\s*>(.*?)</Data>", re.DOTALL)
+_XML_EVENT_ID = re.compile(r"<EventID[^>]*>(\d+)</EventID>")
+_XML_COMPUTER = re.compile(r"<Computer>([^<]*)</Computer>")
+_XML_CHANNEL = re.compile(r"<Channel>([^<]*)</Channel>")
+# powershell -enc/-EncodedCommand <base64 of UTF-16LE>: the script is only readable decoded.
+_ENCODED_COMMAND = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s+['\"]?([A-Za-z0-9+/]{8,}={0,2})")
+_MAX_DECODED = 100000
+_ACCESS_CODE = re.compile(r"%%(\d{4})")
+_ACCESS_WORD = re.compile(r"[A-Za-z_]+")
+
+# Object access rights as Security events write them: %%codes in XML, words when rendered,
+# bits in AccessMask. Names are lower-case so rules can test `extra.access`.
+_ACCESS_CODES = {
+    "1537": "delete", "1538": "read_control", "1539": "write_dac", "1540": "write_owner",
+    "1541": "synchronize", "1542": "access_sys_sec", "4416": "readdata", "4417": "writedata",
+    "4418": "appenddata", "4419": "readea", "4420": "writeea", "4421": "execute",
+    "4422": "deletechild", "4423": "readattributes", "4424": "writeattributes",
+}
+_ACCESS_WORDS = frozenset(_ACCESS_CODES.values()) | frozenset(("generic_read", "generic_write", "generic_all", "generic_execute"))
+_ACCESS_BITS = (
+    (0x1, "readdata"), (0x2, "writedata"), (0x4, "appenddata"), (0x8, "readea"), (0x10, "writeea"),
+    (0x20, "execute"), (0x40, "deletechild"), (0x80, "readattributes"), (0x100, "writeattributes"),
+    (0x10000, "delete"), (0x20000, "read_control"), (0x40000, "write_dac"), (0x80000, "write_owner"),
+    (0x100000, "synchronize"), (0x1000000, "access_sys_sec"), (0x10000000, "generic_all"),
+    (0x20000000, "generic_execute"), (0x40000000, "generic_write"), (0x80000000, "generic_read"),
+)
+_EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown"))
+# {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
+_CANDIDATE_KEYS = {}
+
+
+class _Fields:
+    """Read-only view of a record: vendor names, CIM names, tstats prefixes and XML `_raw`."""
+
+    __slots__ = ("record", "parsed")
+
+    def __init__(self, record, parsed):
+        self.record = record
+        self.parsed = parsed
+
+    def get(self, *names):
+        # Empty counts as missing: in a chunk every record carries every field, most empty.
+        record = self.record
+        for name in names:
+            candidates = _CANDIDATE_KEYS.get(name)
+            if candidates is None:
+                candidates = _CANDIDATE_KEYS[name] = (name,) + tuple(prefix + name for prefix in _DATA_MODEL_PREFIXES)
+            for candidate in candidates:
+                value = record.get(candidate)
+                if value:
+                    text = as_text(value).strip()
+                    if text and text.lower() not in _EMPTY_VALUES:
+                        return text
+            if self.parsed:
+                text = as_text(self.parsed.get(name)).strip()
+                if text and text.lower() not in _EMPTY_VALUES:
+                    return text
+        return ""
+
+
+def _parse_xml_raw(record):
+    """Fields of an XmlWinEventLog `_raw` when Splunk extracted none (Fast mode)."""
+    raw = as_text(record.get("_raw"))
+    if "<Event" not in raw or "<Data" not in raw:
+        return {}
+    parsed = {name: html.unescape(value) for name, value in _XML_DATA.findall(raw)}
+    found = _XML_EVENT_ID.search(raw)
+    if found:
+        parsed["EventCode"] = found.group(1)
+    found = _XML_COMPUTER.search(raw)
+    if found:
+        parsed["Computer"] = html.unescape(found.group(1))
+    found = _XML_CHANNEL.search(raw)
+    if found:
+        parsed["Channel"] = found.group(1)
+    return parsed
+
+
+def looks_like_windows_endpoint(record, sourcetype, source, event_code):
+    """True for Sysmon 1/11, Security 4663/4688/5145 and CIM Endpoint results."""
+    if event_code in SECURITY_EVENT_CODES:
+        return True
+    if event_code in SYSMON_EVENT_CODES and ("sysmon" in sourcetype or "sysmon" in source):
+        return True
+    if any(record.get(name) for name in _TELL_TALE_FIELDS):
+        return True
+    raw = record.get("_raw")
+    if raw is not None and not event_code:
+        text = as_text(raw)
+        return "<Event" in text and ("Microsoft-Windows-Sysmon" in text or "Microsoft-Windows-Security-Auditing" in text)
+    return False
+
+
+def base_name(path):
+    """'C:\\Windows\\System32\\cmd.exe' -> 'cmd.exe' (either slash)."""
+    cut = max(path.rfind("\\"), path.rfind("/"))
+    return path[cut + 1:] if cut >= 0 else path
+
+
+def bare_account(account):
+    """'CONTOSO\\svc_backup' or 'svc_backup@contoso.com' -> 'svc_backup', for allowlist rows."""
+    name = account.rsplit("\\", 1)[-1]
+    at = name.find("@")
+    return name[:at] if at > 0 else name
+
+
+def access_names(access_list, access_mask):
+    """The access rights an object-access event names, from AccessList and AccessMask."""
+    names = []
+    for code in _ACCESS_CODE.findall(access_list):
+        name = _ACCESS_CODES.get(code)
+        if name and name not in names:
+            names.append(name)
+    for word in _ACCESS_WORD.findall(access_list):
+        lowered = word.lower()
+        if lowered in _ACCESS_WORDS and lowered not in names:
+            names.append(lowered)
+    mask_text = access_mask.strip().lower()
+    if mask_text:
+        try:
+            mask = int(mask_text, 16) if mask_text.startswith("0x") else int(mask_text)
+        except ValueError:
+            mask = 0
+        for bit, name in _ACCESS_BITS:
+            if mask & bit and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def _account(fields, user_names, domain_name):
+    user = fields.get(*user_names)
+    if not user:
+        return ""
+    domain = fields.get(domain_name) if domain_name else ""
+    if domain and "\\" not in user and "@" not in user:
+        return "%s\\%s" % (domain, user)
+    return user
+
+
+def _operation(fields, event_code):
+    if event_code in ("1", "4688"):
+        return PROCESS_CREATE
+    if event_code == "11":
+        return FILE_CREATE
+    if event_code == "4663":
+        return FILE_ACCESS
+    if event_code == "5145":
+        return SHARE_ACCESS
+    if fields.get("file_path", "file_name", "TargetFilename", "ObjectName"):
+        action = fields.get("action").lower()
+        if action in _CIM_READ_ACTIONS:
+            return FILE_ACCESS
+        # Most Filesystem data comes from Sysmon 11, which has no action: treat that as a create.
+        return FILE_CREATE if not action or action in _CIM_WRITE_ACTIONS else FILE_CHANGE
+    if fields.get("process_path", "process_name", "process", "Image", "NewProcessName"):
+        return PROCESS_CREATE
+    return ""
+
+
+def normalise_windows_endpoint(record, context):
+    parsed = {}
+    if record.get("_raw") and not any(record.get(name) for name in _TELL_TALE_FIELDS):
+        parsed = _parse_xml_raw(record)
+    fields = _Fields(record, parsed)
+    event_code = fields.get("EventCode", "EventID", "signature_id")
+    operation = _operation(fields, event_code)
+    if not operation:
+        return []
+    event = MailEvent("process" if operation == PROCESS_CREATE else "file", operation)
+    event.dest = fields.get("Computer", "dest", "ComputerName", "host")
+    if operation == PROCESS_CREATE:
+        event.actor = _account(fields, ("User", "user", "SubjectUserName"), "SubjectDomainName")
+        process_path = fields.get("Image", "NewProcessName", "process_path")
+        command_line = fields.get("CommandLine", "process", "process_command_line")
+        parent_path = fields.get("ParentImage", "ParentProcessName", "parent_process_path")
+        parent_name = base_name(fields.get("parent_process_name") or parent_path)
+        event.extra["parent_process_path"] = parent_path
+        event.extra["parent_process_name"] = parent_name
+        event.extra["command_line"] = command_line
+        # Sysmon's PE OriginalFileName survives renaming a tool (7z.exe copied as svc.exe).
+        event.extra["original_file_name"] = fields.get("OriginalFileName", "original_file_name")
+        decoded = decoded_command(command_line)
+        event.extra["decoded_command"] = decoded
+        # Rules reading `text` see the decoded script too, as 4104 would show it.
+        event.text = command_line + ("\n" + decoded if decoded else "")
+    else:
+        event.actor = _account(fields, ("User", "user", "SubjectUserName"), "SubjectDomainName")
+        process_path = fields.get("Image", "ProcessName", "process_path")
+        file_path = fields.get("TargetFilename", "ObjectName", "RelativeTargetName", "file_path")
+        file_name = fields.get("file_name")
+        if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
+            file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
+        event.extra["file_path"] = file_path or file_name
+        event.extra["file_name"] = file_name or base_name(file_path)
+        event.extra["access"] = access_names(fields.get("AccessList", "Accesses"), fields.get("AccessMask"))
+        event.extra["share_name"] = fields.get("ShareName", "share")
+        event.src = clean_ip(fields.get("IpAddress", "src", "src_ip"))
+        event.extra["action"] = fields.get("action").lower()
+        event.mailbox = event.extra["file_path"]  # the mail store is the object acted on
+    process_name = base_name(fields.get("process_name") or process_path)
+    event.extra["process_path"] = process_path
+    event.extra["process_name"] = process_name
+    event.extra["account_name"] = bare_account(event.actor)
+    event.extra["event_code"] = event_code
+    events = [event]
+    if operation == PROCESS_CREATE and event.text:
+        events.extend(_cmdlet_events(event, context))
+    return events
+
+
+def decoded_command(command_line):
+    """The script a `powershell -EncodedCommand` line carries, or ''."""
+    if "-e" not in command_line.lower() and "/e" not in command_line.lower():
+        return ""
+    found = _ENCODED_COMMAND.search(command_line)
+    if not found:
+        return ""
+    try:
+        data = base64.b64decode(found.group(1)[:_MAX_DECODED * 2], validate=True)
+    except (binascii.Error, ValueError):
+        return ""
+    text = data.decode("utf-16-le", "replace").replace("\x00", "")
+    # A word that merely looks like base64 decodes to noise; a script is mostly printable ASCII.
+    printable = sum(1 for char in text if " " <= char <= "~" or char in "\r\n\t")
+    return text if text and printable >= 0.9 * len(text) else ""
+
+
+def _strip_outer_quote(value):
+    """`powershell -c "... -FilePath x.pst"` leaves the closing quote of the whole script on the last value."""
+    if value.endswith(("\"", "'")) and value.count(value[-1]) % 2 == 1:
+        return value[:-1]
+    return value
+
+
+def _cmdlet_events(process_event, context):
+    """Exchange cmdlets called on a command line, as the same events 4104 script blocks give."""
+    events = []
+    for cmdlet, parameters in find_invocations(process_event.text, context.cmdlet_pattern):
+        event = MailEvent("process", cmdlet)
+        event.parameters = {name: _strip_outer_quote(value) for name, value in parameters.items()}
+        event.actor = process_event.actor
+        event.dest = process_event.dest
+        event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
+        event.text = process_event.text
+        event.extra = dict(process_event.extra)
+        events.append(event)
+    return events

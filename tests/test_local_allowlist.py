@@ -1,0 +1,179 @@
+"""The processes allowlist (lookups/t1114_allowlist_processes.csv): every shipped row
+suppresses its reader, a name alone never does, masquerades are raised, and service-account
+rows need account, path and time window together."""
+
+import csv
+import os
+
+import pytest
+
+from app.allowlist import PROCESSES, ProcessIdentities, load_allowlist
+from app.problems import ProblemLog
+from tests.conftest import REPO
+
+LOOKUP = os.path.join(REPO, "lookups", PROCESSES.filename)
+HEADER = "process_path,process_name,account,host,rules,valid_from,valid_until,reason,source\n"
+
+
+def shipped_rows():
+    with open(LOOKUP, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def concrete_path(pattern):
+    """A real-looking path the row's pattern matches (a version folder for `*`, C for `?`)."""
+    return pattern.replace("*", "4.18.25010.7-0").replace("?", "6")
+
+
+def read_event(process_path, target=r"C:\Users\bob\AppData\Local\Microsoft\Outlook\bob@contoso.com.ost",
+               user="SYSTEM", domain="NT AUTHORITY", time="1764216000", computer="ws-017.contoso.com"):
+    return {
+        "_time": time, "sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Security", "EventCode": "4663",
+        "Computer": computer, "SubjectUserName": user, "SubjectDomainName": domain, "ObjectType": "File",
+        "ObjectName": target, "ProcessName": process_path, "AccessList": "%%4416", "AccessMask": "0x1",
+    }
+
+
+def test_shipped_lookup_loads_without_problems_and_cites_a_source():
+    problems = ProblemLog()
+    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems)
+    assert problems.messages() == []
+    assert len(rows) == len(shipped_rows()) >= 8
+    for row in shipped_rows():
+        assert row["process_path"] and row["process_name"] and row["reason"]
+        assert row["source"].startswith("https://"), row
+        assert row["process_path"].lower().endswith("\\" + row["process_name"].lower())
+
+
+@pytest.mark.parametrize("row", shipped_rows(), ids=lambda r: r["process_path"])
+def test_each_shipped_row_suppresses_its_reader(engine, row):
+    if "t1114_001_mail_file_read" not in row["rules"]:
+        pytest.skip("row does not cover PST/OST reads")
+    path = concrete_path(row["process_path"])
+    findings = engine.detect(read_event(path))
+    assert [f.rule.id for f in findings] == ["t1114_001_mail_file_read"]
+    assert findings[0].suppressed_by.startswith(PROCESSES.filename)
+    assert findings[0].severity == "medium"
+    record = read_event(path)
+    assert engine.annotate(record) is False
+    assert record["t1114_status"] == "suppressed"
+
+
+@pytest.mark.parametrize("row", shipped_rows(), ids=lambda r: r["process_name"] + "-masquerade")
+def test_each_shipped_name_outside_its_folder_is_a_masquerade(engine, row):
+    record = read_event("C:\\Users\\Public\\" + row["process_name"])
+    assert engine.annotate(record) is True
+    assert record["t1114_status"] == "finding"
+    assert record["t1114_severity"] == "high"
+    assert "masquerades" in record["t1114_reason"]
+    assert record["t1114_suppressed_by"] == ""
+
+
+def test_msmpeng_in_users_public_reading_a_pst(engine):
+    record = read_event(r"C:\Users\Public\MsMpEng.exe", target=r"C:\Users\bob\Documents\Outlook Files\bob.pst")
+    assert engine.annotate(record)
+    assert (record["t1114_rule"], record["t1114_severity"], record["risk_score"]) == ("t1114_001_mail_file_read", "high", "85")
+    assert "masquerades" in record["t1114_reason"] and r"C:\Users\Public\MsMpEng.exe" in record["t1114_reason"]
+
+
+def test_masquerade_is_raised_even_with_allowlist_off(engine):
+    findings = engine.detect(read_event(r"C:\Temp\SentinelAgent.exe"), use_allowlist=False)
+    assert findings[0].severity == "high"
+
+
+def test_a_row_scoped_to_other_rules_does_not_suppress(engine):
+    # Defender's rows cover reads, not PST files created outside the Outlook folders.
+    record = {"sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", "EventCode": "11",
+              "Image": r"C:\ProgramData\Microsoft\Windows Defender\Platform\4.18.1-0\MsMpEng.exe",
+              "TargetFilename": r"C:\Users\Public\bob.pst"}
+    assert engine.annotate(record)
+    assert record["t1114_rule"] == "t1114_001_mail_file_written_outside_outlook"
+    assert record["t1114_severity"] == "medium"   # the right path: not a masquerade
+
+
+def test_outlook_row_does_not_hide_outlook_started_by_a_script(engine):
+    record = {"sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational", "EventCode": "1",
+              "Image": r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE",
+              "ParentImage": r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"}
+    assert engine.annotate(record)
+    assert record["t1114_rule"] == "t1114_001_outlook_started_by_script_host"
+
+
+MIGRATION = HEADER + (
+    "C:\\Program Files\\PstMover\\pstmover.exe,pstmover.exe,svc_pstmig,,t1114_001_*,"
+    "2025-11-20,2025-11-30,PST migration project CHG-1234,internal change record\n")
+
+
+def test_service_account_row_needs_account_path_and_window(engine_with_lookups):
+    engine = engine_with_lookups({PROCESSES.filename: MIGRATION})
+    assert [m for m in engine.problems.messages() if PROCESSES.filename in m] == []
+    inside = 1764216000  # 2025-11-27
+    tool = r"C:\Program Files\PstMover\pstmover.exe"
+
+    def status(**kwargs):
+        record = read_event(kwargs.pop("path", tool), **kwargs)
+        engine.annotate(record)
+        return record["t1114_status"]
+
+    assert status(user="svc_pstmig", domain="CONTOSO", time=str(inside)) == "suppressed"
+    assert status(user="svc_pstmig@contoso.com", domain="", time=str(inside)) == "suppressed"
+    assert status(user="bob", domain="CONTOSO", time=str(inside)) == "finding"          # other account
+    assert status(user="svc_pstmig", domain="CONTOSO", time=str(inside + 10 * 86400)) == "finding"  # after window
+    assert status(user="svc_pstmig", domain="CONTOSO", time=str(inside - 10 * 86400)) == "finding"  # before window
+    assert status(user="svc_pstmig", domain="CONTOSO", time=str(inside),
+                  path=r"C:\Users\svc_pstmig\pstmover.exe") == "finding"              # right name, wrong folder
+
+
+def test_host_column_narrows_a_row(engine_with_lookups):
+    engine = engine_with_lookups({PROCESSES.filename: HEADER + (
+        "C:\\Tools\\pstscan.exe,pstscan.exe,,ediscovery01*,,,,e-discovery collector\n")})
+    on_host = read_event(r"C:\Tools\pstscan.exe", computer="ediscovery01.contoso.com")
+    elsewhere = read_event(r"C:\Tools\pstscan.exe", computer="ws-017.contoso.com")
+    engine.annotate(on_host)
+    engine.annotate(elsewhere)
+    assert on_host["t1114_status"] == "suppressed"
+    assert elsewhere["t1114_status"] == "finding"
+
+
+@pytest.mark.parametrize("line, problem", [
+    (",MsMpEng.exe,,,,,,name alone,x", "column `process_path` is empty"),
+    ("C:\\Program Files\\Windows Defender\\MsMpEng.exe,,,,,,,path alone,x", "column `process_name` is empty"),
+    ("*\\MsMpEng.exe,MsMpEng.exe,,,,,,any folder,x", "starts with a wildcard"),
+    ("C:\\Tools\\x.exe,x.exe,,,,,,,x", "column `reason` is empty"),
+])
+def test_unsafe_rows_are_refused_with_a_sentence(engine_with_lookups, line, problem):
+    good = "C:\\Tools\\ok.exe,ok.exe,,,,,,fine,x\n"
+    engine = engine_with_lookups({PROCESSES.filename: HEADER + line + "\n" + good})
+    messages = [m for m in engine.problems.messages() if PROCESSES.filename in m]
+    assert len(messages) == 1 and "line 2" in messages[0] and problem in messages[0], messages
+    ok = read_event(r"C:\Tools\ok.exe")
+    engine.annotate(ok)
+    assert ok["t1114_status"] == "suppressed"   # the other rows still apply
+
+
+def test_drive_wildcard_is_allowed():
+    problems = ProblemLog()
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, PROCESSES.filename), "w", encoding="utf-8") as handle:
+            handle.write(HEADER + "?:\\Tools\\x.exe,x.exe,,,,,,any drive,x\n")
+        rows = load_allowlist(folder, PROCESSES, problems)
+    assert problems.messages() == [] and len(rows) == 1
+
+
+def test_process_identities_ignore_rows_without_both_keys():
+    problems = ProblemLog()
+    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems)
+    identities = ProcessIdentities(rows)
+    assert identities.name_elsewhere("msmpeng.exe", r"C:\Windows\Temp\msmpeng.exe")
+    assert not identities.name_elsewhere("MsMpEng.exe", r"C:\Program Files\Windows Defender\MsMpEng.exe")
+    assert not identities.name_elsewhere("notepad.exe", r"C:\Windows\Temp\notepad.exe")
+    assert not identities.name_elsewhere("MsMpEng.exe", "")
+
+
+def test_rule_ids_named_by_shipped_rows_exist(engine):
+    # A renamed rule would silently stop being allowlisted; catch it here.
+    known = {rule.id for rule in engine.rules}
+    for row in shipped_rows():
+        for rule_id in filter(None, (item.strip() for item in row["rules"].split(";"))):
+            assert "*" in rule_id or rule_id in known, (row["process_path"], rule_id)
