@@ -150,8 +150,12 @@ def test_script_block_from_raw_xml_when_fields_are_not_extracted(engine):
     assert record["t1114_destination"] == "b@evil.example"
 
 
-def test_a_failing_normaliser_passes_the_event_through(engine, monkeypatch):
+def test_a_failing_normaliser_passes_the_event_through(monkeypatch):
     import app.engine as engine_module
+    from app.engine import Engine
+    from tests.conftest import REPO
+
+    engine = Engine.load(REPO)  # its own problem log, not the session engine's
 
     def explode(record, context):
         raise RuntimeError("boom")
