@@ -19,21 +19,29 @@ MAX_ROWS = 100000
 class AllowlistSpec:
     """One allowlist lookup: which CSV columns are matched against which event facts."""
 
-    def __init__(self, filename, keys, description):
+    def __init__(self, filename, keys, description, optional=()):
         self.filename = filename
         self.keys = keys                  # {column: MailEvent field path}, all given ones must match
         self.description = description
+        self.optional = frozenset(optional)  # key columns added later: files written before them still load
 
     @property
     def columns(self):
-        return tuple(self.keys) + ("rules", "valid_from", "valid_until", "reason")
+        """The columns a file must have."""
+        return tuple(k for k in self.keys if k not in self.optional) + ("rules", "valid_from", "valid_until", "reason")
 
 
 ACCOUNTS = AllowlistSpec(
-    "t1114_allowlist_accounts.csv", {"account": "actor"},
-    "accounts whose actions are legitimate (service, migration and e-discovery accounts)")
+    "t1114_allowlist_accounts.csv", {"account": "actor", "mailbox": "mailbox", "grantee": "param.user"},
+    "accounts whose actions are legitimate (service, migration and e-discovery accounts); `mailbox` and "
+    "`grantee` narrow a row to actions on that mailbox or granting that user",
+    optional=("mailbox", "grantee"))
 
-ALLOWLIST_SPECS = (ACCOUNTS,)
+APPLICATIONS = AllowlistSpec(
+    "t1114_allowlist_applications.csv", {"app_id": "extra.calling_app_id"},
+    "applications (AppId or ClientAppId) that read mail legitimately: archiving, compliance, backup")
+
+ALLOWLIST_SPECS = (ACCOUNTS, APPLICATIONS)
 ORG_DOMAINS_FILE = "t1114_org_domains.csv"
 
 
