@@ -14,13 +14,18 @@ LOGON_OPERATION = "WindowsLogon"
 LOGON_EVENT_CODES = frozenset(("4624", "4625", "4776"))
 _DATA_IN_XML = re.compile(r"<Data Name=['\"](WorkstationName|Workstation|TargetUserName|IpAddress|"
                           r"TargetDomainName|LogonType|Status)['\"]>([^<]{0,512})</Data>")
+_COMPUTER_IN_XML = re.compile(r"<Computer>([^<]{0,512})</Computer>")
 
 
 def _xml_fields(record):
     raw = as_text(record.get("_raw"))
     if "<Data" not in raw:
         return {}
-    return {name: html.unescape(value) for name, value in _DATA_IN_XML.findall(raw)}
+    fields = {name: html.unescape(value) for name, value in _DATA_IN_XML.findall(raw)}
+    computer = _COMPUTER_IN_XML.search(raw)
+    if computer:
+        fields["Computer"] = html.unescape(computer.group(1))
+    return fields
 
 
 class _Fields:
