@@ -11,12 +11,9 @@ Management API record).
 """
 
 import csv
-import io
 import json
 import os
 import re
-
-import pytest
 
 from tests.conftest import shared_datasets
 from tests.splunk_shapes import extracted, raw_only
