@@ -17,6 +17,8 @@ from .permission_changes import added_tokens
 _OPERATION_IN_RAW = re.compile(r'"Operation"\s*:\s*"([^"\\]{1,200})"')
 # EWS and REST callers name their app in the client string: "...python-requests/2.25.1[AppId=<guid>];"
 _APP_ID_IN_CLIENT_INFO = re.compile(r"\[AppId=([0-9A-Fa-f-]{8,64})\]")
+# Azure AD records name the app they changed in ExtendedProperties additionalDetails: {"AppId":"..."}
+_APP_ID_IN_DETAILS = re.compile(r'"AppId"\s*:\s*"([^"]{1,100})"')
 _ACTION_SUFFIXES = ("torecipientsaction", "action")
 
 
@@ -149,7 +151,7 @@ def _add_directory_changes(event, modified, extended):
     if not target_app and isinstance(extended, list):
         for item in extended:
             if isinstance(item, dict) and item.get("Name") == "additionalDetails":
-                found = re.search(r'"AppId"\s*:\s*"([^"]+)"', as_text(item.get("Value")))
+                found = _APP_ID_IN_DETAILS.search(as_text(item.get("Value")))
                 if found:
                     target_app = found.group(1)
     event.extra["calling_app_id"] = target_app
