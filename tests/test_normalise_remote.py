@@ -92,3 +92,16 @@ def test_o365_folder_permission_facts_in_both_shapes():
                  "Item.ParentFolder.MemberRights": "Reviewer"}
     (event,) = normalise(flattened, _context())
     assert (event.extra["folders"], event.extra["folder_member"]) == ("\\Inbox", "Default")
+
+
+def test_o365_directory_change_as_flattened_fields():
+    record = {"sourcetype": "o365:management:activity", "Operation": "Update application.", "Workload": "AzureActiveDirectory",
+              "ModifiedProperties{}.Name": ["RequiredResourceAccess", "Included Updated Properties"],
+              "ModifiedProperties{}.NewValue": ['[{"EntitlementId":"810c84a8-4a9e-49e6-bf7d-12d183f40d01"}]',
+                                               "RequiredResourceAccess"],
+              "ModifiedProperties{}.OldValue": "[]",
+              "ExtendedProperties{}.Value": ['{"User-Agent":"x","AppId":"5d0c1d2e-0000-4000-8000-00000000d002"}',
+                                             "Application"]}
+    (event,) = normalise(record, _context())
+    assert "810c84a8-4a9e-49e6-bf7d-12d183f40d01" in event.extra["added_values"]
+    assert event.extra["calling_app_id"] == "5d0c1d2e-0000-4000-8000-00000000d002"

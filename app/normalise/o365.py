@@ -246,6 +246,12 @@ def _from_fields(record, operation, context):
                 event.properties.setdefault(name.lower(), value)
         event.extra["added_values"] = added_tokens(new_values, old_values)
         event.extra["calling_app_id"] = _unquoted(event.properties.get("serviceprincipal.appid", ""))
+        if not event.extra["calling_app_id"]:
+            for value in as_list(record.get("ExtendedProperties{}.Value")):
+                found = _APP_ID_IN_DETAILS.search(value)
+                if found:
+                    event.extra["calling_app_id"] = found.group(1)
+                    break
     return event
 
 
