@@ -19,21 +19,25 @@ MAX_ROWS = 100000
 class AllowlistSpec:
     """One allowlist lookup: which CSV columns are matched against which event facts."""
 
-    def __init__(self, filename, keys, description, required=(), anchored=()):
+    def __init__(self, filename, keys, description, required=(), anchored=(), optional=()):
         self.filename = filename
         self.keys = keys                  # {column: MailEvent field path}, all given ones must match
         self.description = description
         self.required = required          # key columns every row must fill
         self.anchored = anchored          # key columns that may not start with a wildcard
+        self.optional = frozenset(optional)  # key columns added later: files written before them still load
 
     @property
     def columns(self):
-        return tuple(self.keys) + ("rules", "valid_from", "valid_until", "reason")
+        """The columns a file must have."""
+        return tuple(k for k in self.keys if k not in self.optional) + ("rules", "valid_from", "valid_until", "reason")
 
 
 ACCOUNTS = AllowlistSpec(
-    "t1114_allowlist_accounts.csv", {"account": "actor"},
-    "accounts whose actions are legitimate (service, migration and e-discovery accounts)")
+    "t1114_allowlist_accounts.csv", {"account": "actor", "mailbox": "mailbox", "grantee": "param.user"},
+    "accounts whose actions are legitimate (service, migration and e-discovery accounts); `mailbox` and "
+    "`grantee` narrow a row to actions on that mailbox or granting that user",
+    optional=("mailbox", "grantee"))
 
 # A process is legitimate by where it runs from and what it is called, together: a name
 # alone is what a masquerading binary copies. Account and host narrow a row further.
@@ -44,7 +48,11 @@ PROCESSES = AllowlistSpec(
     "processes that legitimately read or write mail stores (mail clients, AV/EDR, backup, migration)",
     required=("process_path", "process_name"), anchored=("process_path",))
 
-ALLOWLIST_SPECS = (ACCOUNTS, PROCESSES)
+APPLICATIONS = AllowlistSpec(
+    "t1114_allowlist_applications.csv", {"app_id": "extra.calling_app_id"},
+    "applications (AppId or ClientAppId) that read mail legitimately: archiving, compliance, backup")
+
+ALLOWLIST_SPECS = (ACCOUNTS, PROCESSES, APPLICATIONS)
 ORG_DOMAINS_FILE = "t1114_org_domains.csv"
 
 

@@ -10,6 +10,8 @@ A test names a field path and one operator:
 
 Operators: equals, in, nonempty, is_true, contains_any (substring of text, or member of a
 list field), startswith_any, endswith_any, matches (regex, searched), gte, lte.
+gte and lte also take `{setting: name}`: a number from default/t1114.conf (local/ overrides),
+looked up once when the rule compiles.
 String comparisons ignore case. Field paths are checked when the rule loads.
 """
 
@@ -63,7 +65,24 @@ def _number(text):
         return None
 
 
-def _compile_test(spec, where):
+def _limit(operand, where, operator, settings):
+    """The number a gte/lte test compares with: given in the rule, or named in the settings."""
+    if isinstance(operand, dict) and set(operand) == {"setting"}:
+        name = str(operand["setting"]).lower()
+        if settings is None or name not in settings:
+            raise RuleError("%s: `%s` refers to setting %r, which default/t1114.conf does not define"
+                            % (where, operator, name))
+        limit = _number(settings[name])
+        if limit is None:
+            raise RuleError("%s: setting %s = %r in t1114.conf is not a number" % (where, name, settings[name]))
+        return limit
+    limit = _number(operand)
+    if limit is None:
+        raise RuleError("%s: `%s` needs a number, not %r" % (where, operator, operand))
+    return limit
+
+
+def _compile_test(spec, where, settings=None):
     path = check_field_path(str(spec["field"]), where)
     operators = [key for key in spec if key != "field"]
     if len(operators) != 1 or operators[0] not in OPERATORS:
@@ -103,9 +122,7 @@ def _compile_test(spec, where):
             raise RuleError("%s: `matches` pattern %r does not compile: %s" % (where, operand, error))
         return lambda event: _any_item(
             tuple(as_text(v) for v in _items(event.value(path))), lambda item: pattern.search(item) is not None)
-    limit = _number(operand)
-    if limit is None:
-        raise RuleError("%s: `%s` needs a number, not %r" % (where, operator, operand))
+    limit = _limit(operand, where, operator, settings)
     if operator == "gte":
         return lambda event: _any_item(read(event), lambda item: (_number(item) or float("-inf")) >= limit)
     return lambda event: _any_item(read(event), lambda item: (_number(item) if _number(item) is not None else float("inf")) <= limit)
@@ -119,21 +136,22 @@ def _any_item(value, predicate):
     return any(predicate(item) for item in _items(value))
 
 
-def compile_condition(spec, where):
-    """A condition mapping -> function(MailEvent) -> bool."""
+def compile_condition(spec, where, settings=None):
+    """A condition mapping -> function(MailEvent) -> bool. `settings` names the numbers
+    `{setting: name}` operands may use."""
     if not isinstance(spec, dict) or not spec:
         raise RuleError("%s: a condition must be a non-empty mapping" % where)
     if "field" in spec:
-        return _compile_test(spec, where)
+        return _compile_test(spec, where, settings)
     if len(spec) != 1:
         raise RuleError("%s: use one of all/any/not per mapping, got %s" % (where, sorted(spec)))
     (combinator, body), = spec.items()
     if combinator == "not":
-        inner = compile_condition(body, where + ".not")
+        inner = compile_condition(body, where + ".not", settings)
         return lambda event: not inner(event)
     if combinator not in ("all", "any") or not isinstance(body, list) or not body:
         raise RuleError("%s: `%s` must be all/any with a non-empty list, or not with a mapping" % (where, combinator))
-    parts = tuple(compile_condition(item, "%s.%s[%d]" % (where, combinator, index))
+    parts = tuple(compile_condition(item, "%s.%s[%d]" % (where, combinator, index), settings)
                   for index, item in enumerate(body))
     if combinator == "all":
         return lambda event: all(part(event) for part in parts)

@@ -13,6 +13,7 @@ from .normalise import NormaliseContext, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
+from .settings import load_settings
 from .values import as_text, domain_of, split_addresses
 
 
@@ -50,7 +51,7 @@ class Engine:
         except (OSError, ValueError) as error:
             problems.report("rules_unreadable", "The detection rules could not be read (%s); no rule is on." % error)
             documents = []
-        rules = compile_rules(documents, problems)
+        rules = compile_rules(documents, problems, load_settings(app_root, problems))
         rows = []
         for spec in ALLOWLIST_SPECS:
             rows.extend(load_allowlist(lookups_dir, spec, problems))

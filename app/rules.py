@@ -37,7 +37,8 @@ class Escalation:
 class Rule:
     """One detection, compiled from its YAML document."""
 
-    def __init__(self, document):
+    def __init__(self, document, settings=None):
+        self._settings = settings
         where = "rule %s" % document.get("id", "<no id>")
         self.id = _required(document, "id", where)
         if not _RULE_ID.match(self.id):
@@ -50,7 +51,7 @@ class Rule:
         self.severity = _severity(document.get("severity"), where + ".severity")
         self.risk_score = _risk(document.get("risk_score"), where + ".risk_score")
         self.action = str(document.get("action", ""))
-        self.matches = compile_condition(document.get("match"), where + ".match")
+        self.matches = compile_condition(document.get("match"), where + ".match", settings)
         self.operations = operations_required(document.get("match"))
         self.sources = _sources(document.get("match"))
         self.destination_fields = tuple(
@@ -67,7 +68,7 @@ class Rule:
     def _escalation(self, item, where):
         if not isinstance(item, dict) or "when" not in item:
             raise RuleError("%s: an escalation needs `when`" % where)
-        condition = compile_condition(item["when"], where + ".when")
+        condition = compile_condition(item["when"], where + ".when", self._settings)
         severity = _severity(item.get("severity", self.severity), where + ".severity")
         risk = _risk(item.get("risk_score", self.risk_score), where + ".risk_score")
         return Escalation(condition, severity, risk, str(item.get("note", "")))
@@ -175,15 +176,16 @@ def read_rule_sources(rules_dir):
     return documents
 
 
-def compile_rules(documents, problems):
-    """Rules that compile; each one that does not is reported and left out."""
+def compile_rules(documents, problems, settings=None):
+    """Rules that compile; each one that does not is reported and left out.
+    `settings` ({name: value}, app/settings.py) feeds `{setting: name}` operands."""
     rules = []
     seen = set()
     for document in documents:
         try:
             if not isinstance(document, dict):
                 raise RuleError("a rule document must be a mapping")
-            rule = Rule(document)
+            rule = Rule(document, settings)
             if rule.id in seen:
                 raise RuleError("rule %s: the id is used twice" % rule.id)
         except RuleError as error:

@@ -35,6 +35,9 @@ def engine_with_lookups(tmp_path):
     def make(files):
         root = tmp_path / "approot"
         shutil.copytree(os.path.join(REPO, "app"), str(root / "app"))
+        # Rules read thresholds from default/t1114.conf; without it they would be off.
+        (root / "default").mkdir()
+        shutil.copy(os.path.join(REPO, "default", "t1114.conf"), str(root / "default" / "t1114.conf"))
         (root / "lookups").mkdir()
         for name in os.listdir(os.path.join(REPO, "lookups")):
             shutil.copy(os.path.join(REPO, "lookups", name), str(root / "lookups" / name))

@@ -20,6 +20,7 @@ sys.path.insert(0, REPO)
 
 from app.problems import ProblemLog  # noqa: E402
 from app.rules import COMPILED_RULES_FILE, compile_rules, read_rule_sources  # noqa: E402
+from app.settings import load_settings  # noqa: E402
 
 # Why 2.1.1: the newest splunk-sdk whose declared Python support includes 3.9, which
 # commands.conf promises (python.required = 3.9, 3.13). 3.0.x requires Python >= 3.13 and
@@ -64,7 +65,7 @@ def compile_rule_set(target):
     rules_dir = os.path.join(REPO, "app", "rules")
     documents = read_rule_sources(rules_dir)
     problems = ProblemLog()
-    compile_rules(documents, problems)
+    compile_rules(documents, problems, load_settings(REPO, problems))
     if problems.messages():
         raise SystemExit("build stopped, a rule does not compile:\n  " + "\n  ".join(problems.messages()))
     with open(target, "w", encoding="utf-8") as handle:

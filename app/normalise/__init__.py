@@ -5,9 +5,11 @@ renamed sourcetypes and `| tstats`/data-model results still reach the right norm
 """
 
 from ..values import as_text
+from .entra import looks_like_entra, normalise_entra
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
 from .o365 import normalise_o365, operation_of
 from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
+from .windows_logon import LOGON_EVENT_CODES, normalise_windows_logon
 from .windows_text import normalise_exchange_cmdlet_log, normalise_powershell
 
 
@@ -44,10 +46,14 @@ def normalise(record, context):
         return normalise_o365(record, operation, context)
     if "messagetracking" in sourcetype or "message_tracking" in sourcetype or looks_like_message_tracking(record):
         return normalise_message_tracking(record, context)
+    if looks_like_entra(record, sourcetype):
+        return normalise_entra(record, context)
     source = as_text(record.get("source")).lower()
     if "msexchange" in sourcetype and "management" in sourcetype or "msexchange management" in source:
         return normalise_exchange_cmdlet_log(record, context)
     event_code = as_text(record.get("EventCode") or record.get("EventID"))
+    if event_code in LOGON_EVENT_CODES:
+        return normalise_windows_logon(record, event_code, context)
     if event_code == "4104" or record.get("ScriptBlockText") or "powershell" in sourcetype:
         return normalise_powershell(record, context)
     if looks_like_windows_endpoint(record, sourcetype, source, event_code):

@@ -49,13 +49,15 @@ def _read_value(text, position):
                 break
             end += 1
         return text[position + 1:end], min(end + 1, length)
-    if text.startswith("@(", position) or opener == "(":
+    if text.startswith("@(", position) or opener in "({":
+        # A script-block argument ({Subject -like "*x*"}, as -ContentFilter takes) is one value too.
+        open_char, close_char = ("{", "}") if opener == "{" else ("(", ")")
         depth, end = 0, position
         while end < length:
             char = text[end]
-            if char == "(":
+            if char == open_char:
                 depth += 1
-            elif char == ")":
+            elif char == close_char:
                 depth -= 1
                 if depth == 0:
                     break

@@ -12,8 +12,13 @@ import re
 from ..event import MailEvent
 from ..values import as_list, as_text, clean_ip, first_field
 from .cmdlet_text import parse_parameters
+from .permission_changes import added_tokens
 
 _OPERATION_IN_RAW = re.compile(r'"Operation"\s*:\s*"([^"\\]{1,200})"')
+# EWS and REST callers name their app in the client string: "...python-requests/2.25.1[AppId=<guid>];"
+_APP_ID_IN_CLIENT_INFO = re.compile(r"\[AppId=([0-9A-Fa-f-]{8,64})\]")
+# Azure AD records name the app they changed in ExtendedProperties additionalDetails: {"AppId":"..."}
+_APP_ID_IN_DETAILS = re.compile(r'"AppId"\s*:\s*"([^"]{1,100})"')
 _ACTION_SUFFIXES = ("torecipientsaction", "action")
 
 
@@ -44,6 +49,7 @@ def normalise_o365(record, operation, context):
             audit = None
     event = _from_audit(audit, operation) if audit is not None else _from_fields(record, operation, context)
     _add_inbox_rule_actions(event, context)
+    _add_mail_access_facts(event)
     return [event]
 
 
@@ -91,8 +97,80 @@ def _from_audit(audit, operation):
         "result_status": _text(audit, "ResultStatus"),
         "client_app_id": _text(audit, "ClientAppId"),
         "external_access": _text(audit, "ExternalAccess"),
+        "mailbox_owner": _text(audit, "MailboxOwnerUPN"),
+        "operation_count": _text(audit, "OperationCount"),
+        "folders": _folder_paths(audit.get("Folders"), audit.get("Item")),
+        "folder_member": _folder_member(audit.get("Item")),
+        "folder_rights": _folder_rights(audit.get("Item")),
     }
+    _add_directory_changes(event, audit.get("ModifiedProperties"), audit.get("ExtendedProperties"))
     return event
+
+
+def _folder_paths(folders, item):
+    """Folder paths a mailbox-audit record touched (Folders[].Path, or the item's parent folder)."""
+    paths = []
+    if isinstance(folders, list):
+        for folder in folders:
+            if isinstance(folder, dict) and folder.get("Path"):
+                paths.append(as_text(folder["Path"]))
+    if isinstance(item, dict) and isinstance(item.get("ParentFolder"), dict):
+        path = item["ParentFolder"].get("Path") or item["ParentFolder"].get("Name")
+        if path:
+            paths.append(as_text(path))
+    return "; ".join(dict.fromkeys(paths))
+
+
+def _parent_folder(item):
+    return item.get("ParentFolder") if isinstance(item, dict) and isinstance(item.get("ParentFolder"), dict) else {}
+
+
+def _folder_member(item):
+    folder = _parent_folder(item)
+    return as_text(folder.get("MemberUpn") or folder.get("MemberSid") or "")
+
+
+def _folder_rights(item):
+    return as_text(_parent_folder(item).get("MemberRights") or "")
+
+
+def _add_directory_changes(event, modified, extended):
+    """Azure AD audit records in the Office 365 feed: ModifiedProperties [{Name, NewValue, OldValue}]."""
+    if not isinstance(modified, list):
+        return
+    new_values, old_values = [], []
+    for item in modified:
+        if not isinstance(item, dict) or item.get("Name") is None:
+            continue
+        new, old = as_text(item.get("NewValue")), as_text(item.get("OldValue"))
+        event.properties.setdefault(str(item["Name"]).lower(), new)
+        new_values.append(new)
+        old_values.append(old)
+    event.extra["added_values"] = added_tokens(new_values, old_values)
+    target_app = _unquoted(event.properties.get("serviceprincipal.appid", ""))
+    if not target_app and isinstance(extended, list):
+        for item in extended:
+            if isinstance(item, dict) and item.get("Name") == "additionalDetails":
+                found = _APP_ID_IN_DETAILS.search(as_text(item.get("Value")))
+                if found:
+                    target_app = found.group(1)
+    event.extra["calling_app_id"] = target_app
+
+
+def _unquoted(text):
+    return text.strip().strip('"').strip()
+
+
+def _add_mail_access_facts(event):
+    """Facts remote-collection rules test: who owns the mailbox read, which app read it."""
+    owner = event.extra.get("mailbox_owner", "")
+    event.extra["non_owner"] = "true" if owner and event.actor and owner.lower() != event.actor.lower() else ""
+    if not event.extra.get("calling_app_id"):
+        caller = event.extra.get("client_app_id", "")
+        if not caller:
+            found = _APP_ID_IN_CLIENT_INFO.search(event.client_info)
+            caller = found.group(1) if found else event.app_id
+        event.extra["calling_app_id"] = caller
 
 
 def _mailbox(owner, parameters, object_id):
@@ -149,8 +227,57 @@ def _from_fields(record, operation, context):
         "result_status": first_field(record, ("ResultStatus",)),
         "client_app_id": first_field(record, ("ClientAppId",)),
         "external_access": first_field(record, ("ExternalAccess",)),
+        "mailbox_owner": first_field(record, ("MailboxOwnerUPN",)),
+        "operation_count": first_field(record, ("OperationCount",)),
+        "folders": "; ".join(dict.fromkeys(
+            as_list(record.get("Folders{}.Path")) + as_list(record.get("Item.ParentFolder.Path")))),
+        "folder_member": first_field(record, ("Item.ParentFolder.MemberUpn", "Item.ParentFolder.MemberSid")),
+        "folder_rights": first_field(record, ("Item.ParentFolder.MemberRights",)),
     }
+    _add_nested_fields(event, record)
+    if record.get("ModifiedProperties{}.Name") is not None:
+        # Old and new values are zipped by position only in _raw; as extracted lists (empty
+        # old values dropped) they are compared as wholes, which is all added_values needs.
+        new_values = as_list(record.get("ModifiedProperties{}.NewValue"))
+        old_values = as_list(record.get("ModifiedProperties{}.OldValue"))
+        names = as_list(record.get("ModifiedProperties{}.Name"))
+        if len(names) == len(new_values):
+            for name, value in zip(names, new_values):
+                event.properties.setdefault(name.lower(), value)
+        event.extra["added_values"] = added_tokens(new_values, old_values)
+        event.extra["calling_app_id"] = _unquoted(event.properties.get("serviceprincipal.appid", ""))
+        if not event.extra["calling_app_id"]:
+            for value in as_list(record.get("ExtendedProperties{}.Value")):
+                found = _APP_ID_IN_DETAILS.search(value)
+                if found:
+                    event.extra["calling_app_id"] = found.group(1)
+                    break
     return event
+
+
+def _json_field(record, name):
+    """A nested field some extractions keep as one JSON string (Folders, Item, ModifiedProperties)."""
+    value = record.get(name)
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _add_nested_fields(event, record):
+    folders, item = _json_field(record, "Folders"), _json_field(record, "Item")
+    if folders is not None or item is not None:
+        paths = _folder_paths(folders, item)
+        if paths:
+            event.extra["folders"] = "; ".join(dict.fromkeys(
+                [p for p in (event.extra["folders"], paths) if p]))
+        event.extra["folder_member"] = event.extra["folder_member"] or _folder_member(item)
+        event.extra["folder_rights"] = event.extra["folder_rights"] or _folder_rights(item)
+    modified = _json_field(record, "ModifiedProperties")
+    if modified is not None:
+        _add_directory_changes(event, modified, _json_field(record, "ExtendedProperties"))
 
 
 def action_kind(action_type):
