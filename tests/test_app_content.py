@@ -10,8 +10,6 @@ import glob
 import json
 import os
 import re
-import shutil
-import subprocess
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -455,20 +453,6 @@ def test_static_checker_catches_mistakes():
     assert problems_in_query('| makeresults | map search="| inputlookup t1114_nope"', macros)[0]
     assert problems_in_query("`t1114_o365` | eval n=[| inputlookup t1114_nope | return $count]", macros)[0]
     assert problems_in_query("`t1114_o365` | t1114 allowlist=false mode=all | table _time", macros)[0] == []
-
-
-def test_appinspect_cloud_precert_has_no_failures(tmp_path):
-    if shutil.which("splunk-appinspect") is None:
-        pytest.skip("splunk-appinspect is not installed")
-    from tools.build import build
-
-    _, tarball = build(build_dir=str(tmp_path / "build"), dist_dir=str(tmp_path / "dist"), package=True)
-    report = tmp_path / "appinspect.json"
-    subprocess.run(["splunk-appinspect", "inspect", tarball, "--mode", "precert", "--included-tags", "cloud",
-                    "--skip-trusted-libraries-update", "--data-format", "json", "--output-file", str(report)],
-                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
-    summary = json.loads(report.read_text())["summary"]
-    assert (summary["failure"], summary["error"], summary["future_failure"]) == (0, 0, 0), summary
 
 
 def _set_mailbox_forwarding(mailbox, destination):
