@@ -15,7 +15,11 @@ TECHNIQUES = ("T1114", "T1114.001", "T1114.002", "T1114.003")
 COMPILED_RULES_FILE = "rules.json"
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{2,80}$")
 # {field} or {field|other|...}: the first of them with a value.
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.|]*)\}")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.|]*\??)\}")
+# A trailing `?` ({extra.folders?}) leaves a missing value out instead of writing "unknown";
+# the brackets or spaces it stood in are tidied away.
+_EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)|\s*\[\s*\]")
+_RUNS_OF_SPACES = re.compile(r"  +")
 _REASON_SPECIALS = ("destinations", "external_destinations")
 _SHOWN_CHARS = 200
 
@@ -61,7 +65,7 @@ class Rule:
         self.reason_template = _required(document, "reason", where)
         self._placeholder_paths = {
             text: tuple(name if name in _REASON_SPECIALS else check_field_path(name, where + ".reason")
-                        for name in text.split("|"))
+                        for name in text.rstrip("?").split("|"))
             for text in _PLACEHOLDER.findall(self.reason_template)}
         self.parameter_names = _parameter_names(document)
 
@@ -91,8 +95,9 @@ class Rule:
                 value = shown(path)
                 if value:
                     return value
-            return "unknown"
-        return _PLACEHOLDER.sub(fill, self.reason_template)
+            return "" if match.group(1).endswith("?") else "unknown"
+        text = _PLACEHOLDER.sub(fill, self.reason_template)
+        return _RUNS_OF_SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text)).strip()
 
 
 def _required(document, key, where):

@@ -1,7 +1,11 @@
 """The main job on bundled sample events: build the app, run `| t1114` over the events the way
-splunkd would (chunked protocol, subprocess), and print the findings as a table.
+splunkd would (chunked protocol, subprocess), and print the findings as a table, then what
+the allowlists suppressed and why.
 
-    python tools/demo.py [--events samples/sample_events.jsonl] [--mode findings|all] [--allowlist false]
+    python tools/demo.py [--events samples/sample_events.jsonl] [--mode all|findings] [--allowlist false]
+
+mode=all is the default here so the suppressed events can be shown too; in Splunk the
+command's own default is mode=findings.
 """
 
 import argparse
@@ -42,13 +46,23 @@ def print_findings(records):
         for rule, reason in zip(rules, reasons):
             print("    %s: %s" % (rule, reason))
         if record.get("t1114_suppressed_by"):
-            print("    suppressed: %s" % record["t1114_suppressed_by"])
+            print("    also suppressed: %s" % record["t1114_suppressed_by"])
+
+
+def print_suppressed(records):
+    for record in records:
+        rules = record["t1114_suppressed_rule"] if isinstance(record["t1114_suppressed_rule"], list) else [
+            record["t1114_suppressed_rule"]]
+        by = record["t1114_suppressed_by"] if isinstance(record["t1114_suppressed_by"], list) else [
+            record["t1114_suppressed_by"]]
+        for rule, row in zip(rules, by):
+            print("  %s  %s\n      by %s" % (record["user"] or "-", rule, row))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", default=os.path.join(REPO, "samples", "sample_events.jsonl"))
-    parser.add_argument("--mode", default="findings", choices=("findings", "all"))
+    parser.add_argument("--mode", default="all", choices=("findings", "all"))
     parser.add_argument("--allowlist", default="true", choices=("true", "false"))
     options = parser.parse_args()
 
@@ -58,10 +72,13 @@ def main():
     args = ["mode=%s" % options.mode, "allowlist=%s" % options.allowlist]
     result = run(script_path(app_dir), events, args=args)
     print("ran   | t1114 %s  over %d events from %s\n" % (" ".join(args), len(events), os.path.relpath(options.events, REPO)))
-    shown = [r for r in result["records"] if r.get("t1114_status")] if options.mode == "all" else result["records"]
-    print_findings(shown)
+    print_findings([r for r in result["records"] if r.get("t1114_status") == "finding"])
+    suppressed = [r for r in result["records"] if r.get("t1114_status") == "suppressed"]
+    if suppressed:
+        print("\nSuppressed by an allowlist row (not returned in mode=findings):")
+        print_suppressed(suppressed)
     statuses = [r.get("t1114_status") for r in result["records"]]
-    print("\n%d events in, %d returned: %d findings, %d suppressed by an allowlist" % (
+    print("\n%d events in, %d returned: %d with findings, %d fully suppressed by an allowlist" % (
         len(events), len(result["records"]), statuses.count("finding"), statuses.count("suppressed")))
     for level, text in result["messages"]:
         print("job inspector %s: %s" % (level, text))
