@@ -35,7 +35,11 @@ def app_identity():
     """(id, version, label) from default/app.conf, the one place they are written."""
     conf = configparser.ConfigParser(interpolation=None)
     conf.read(os.path.join(REPO, "default", "app.conf"))
-    return conf["package"]["id"], conf["id"]["version"], conf["ui"]["label"]
+    app_id, version = conf["package"]["id"], conf["id"]["version"]
+    # Splunk reads the version from [launcher] too; the two must not drift apart.
+    if conf["id"]["name"] != app_id or conf["launcher"]["version"] != version:
+        raise SystemExit("default/app.conf: [id] name/version, [package] id and [launcher] version must agree")
+    return app_id, version, conf["ui"]["label"]
 
 
 def _ignore(directory, names):
