@@ -136,6 +136,18 @@ def test_ragged_rows_and_invalid_utf8(built_app):
     assert [r["t1114_status"] for r in outputs[0][0][1]] == ["finding", "finding", "finding", "", "", "finding"]
 
 
+def test_a_lone_surrogate_in_a_finding_does_not_end_the_search(built_app):
+    """json.loads turns a `\\ud800` escape in _raw into a lone surrogate that can reach the
+    reason; splunklib's path fails to encode its reply there, the fast path writes `?`."""
+    raw = ('{"Operation":"New-InboxRule","Workload":"Exchange","RecordType":1,"UserId":"m\\ud800@contoso.com",'
+           '"Parameters":[{"Name":"Name","Value":"a"},{"Name":"ForwardTo","Value":"x@evil.example"}]}')
+    record = {"sourcetype": "o365:management:activity", "_raw": raw}
+    result = run(script_path(built_app), [record], args=["mode=all"])
+    assert result["exit_code"] == 0, result["stderr"]
+    (out,) = result["records"]
+    assert out["t1114_status"] == "finding" and "m?@contoso.com" in out["t1114_reason"]
+
+
 @pytest.mark.parametrize("value", ["", "a", "a$b", "$", "$$", ";", "$;$"])
 def test_multivalue_cells_decode_what_they_encode(value):
     values = [value, "x", value]
