@@ -76,7 +76,9 @@ class ChunkLayout:
                 multivalue.append((index, name[len(MULTIVALUE_PREFIX):]))
                 multivalue_column.setdefault(name[len(MULTIVALUE_PREFIX):], index)
             elif name not in first:
-                first[name] = index  # a repeated column: the first one counts, as in splunklib
+                # splunkd sends no repeated column; if one comes, the first counts (splunklib
+                # keeps the first too when the chunk has __mv_ columns, the last when not).
+                first[name] = index
         self._names = tuple(first)
         indexes = tuple(first.values())
         self._plain = indexes == tuple(range(self.width))
