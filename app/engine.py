@@ -84,18 +84,23 @@ class Engine:
                 finding.suppressed_by = self._suppressor(finding)
         return findings
 
+    def findings(self, record, use_allowlist=True):
+        """detect() that never raises: a failure on one event is reported once and the event
+        has no findings (the command's record path writes the output fields itself)."""
+        try:
+            return self.detect(record, use_allowlist)
+        except Exception as error:  # one bad event must not end the user's search
+            self.problems.report("internal:%s" % type(error).__name__,
+                                 "An event could not be checked (%s: %s); it was passed through unannotated."
+                                 % (type(error).__name__, as_text(str(error))[:300]))
+            return []
+
     def annotate(self, record, use_allowlist=True):
         """Write the output fields onto `record`; True when it carries an unsuppressed finding.
 
         Never raises: a failure on one event is reported once and the event passes through.
         """
-        try:
-            findings = self.detect(record, use_allowlist)
-        except Exception as error:  # one bad event must not end the user's search
-            self.problems.report("internal:%s" % type(error).__name__,
-                                 "An event could not be checked (%s: %s); it was passed through unannotated."
-                                 % (type(error).__name__, as_text(str(error))[:300]))
-            findings = []
+        findings = self.findings(record, use_allowlist)
         record.update(output_fields(findings, record))
         return any(not f.suppressed_by for f in findings)
 

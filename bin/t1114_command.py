@@ -3,8 +3,15 @@
 
 A thin adapter: parse options, build the engine once, pass every record through it and
 report the engine's problems to the job inspector. All detection logic lives in app/.
+
+splunklib handles getinfo, options, metadata and inspector messages. Execute chunks take
+a faster record path (app/chunk_csv.py); splunklib's own path stays one switch away
+(T1114_RECORD_PATH=splunklib in the environment), and the tests show both give the same
+output.
 """
 
+import io
+import json
 import os
 import sys
 
@@ -15,8 +22,15 @@ sys.path.insert(0, os.path.join(APP_ROOT, "lib"))
 sys.path.insert(0, APP_ROOT)
 
 from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, validators  # noqa: E402
+from splunklib.searchcommands.internals import MetadataDecoder  # noqa: E402
+from splunklib.searchcommands.search_command import SearchCommand  # noqa: E402
 
+from app.chunk_csv import ChunkWriter, annotate_chunk  # noqa: E402
 from app.engine import Engine  # noqa: E402
+
+# Internal switch for tests and diagnosis: "splunklib" runs every chunk through
+# splunklib's own record reader and writer instead of app/chunk_csv.py.
+RECORD_PATH = os.environ.get("T1114_RECORD_PATH", "fast")
 
 
 @Configuration(distributed=True)
@@ -56,6 +70,104 @@ class T1114Command(StreamingCommand):
             # splunklib runs str.format() on the text: pass ours as an argument so braces in
             # it (Parameters{}.Name, DiscoverySearchMailbox{...}) are not read as fields.
             self.write_warning("t1114: {}", message)
+
+    # Record path for execute chunks. Why not splunklib's: it reads a whole chunk body into
+    # one string and through a StringIO (4 bytes a character), builds an OrderedDict per
+    # record decoding every `__mv_` column, materialises all output records in a list and
+    # type-checks and re-encodes every field of every record. That costs more than the
+    # detection itself and about 8 times the chunk's size in memory. Here the body is
+    # streamed from stdin, each row becomes the plain dict the engine reads, and it goes out
+    # as its own cells plus the t1114 columns; messages and metadata stay splunklib's.
+    # Overrides SearchCommand._execute_v2 of the vendored splunklib 2.1.1 (pinned in
+    # tools/build.py); the protocol tests run both paths.
+
+    def _execute_v2(self, ifile, process):
+        if RECORD_PATH == "splunklib" or self.record:
+            return super()._execute_v2(ifile, process)
+        istream = self._as_binary_stream(ifile)
+        keep_all = self.mode == "all"
+        use_allowlist = bool(self.allowlist)
+        while True:
+            chunk = _read_chunk_head(istream)
+            if chunk is None:
+                return
+            metadata, body_length = chunk
+            action = getattr(metadata, "action", None)
+            if action != "execute":
+                raise RuntimeError("Expected execute action, not {}".format(action))
+            if body_length <= 0 and not self._allow_empty_input:
+                raise ValueError("No records found to process. Set allow_empty_input=True in dispatch function "
+                                 "to move forward with empty records.")
+            # What splunklib's _execute_v2 does per chunk, before and after the records.
+            self._finished = getattr(metadata, "finished", False)
+            self._record_writer.is_flushed = False
+            self._metadata.update(metadata)
+            body = _ChunkBody(istream, body_length)
+            lines = io.TextIOWrapper(io.BufferedReader(body, 1 << 16), encoding="utf-8", errors="replace",
+                                     newline="\n")  # lines end at \n only, as in splunklib's StringIO
+            writer = ChunkWriter()
+            annotate_chunk(lines, self.engine, writer, keep_all, use_allowlist)
+            body.drain()
+            self._report_problems()
+            self._write_chunk_bytes(writer.body(), self._finished)
+
+    def _write_chunk_bytes(self, body, finished):
+        """RecordWriterV2.write_chunk for a body that is already UTF-8 bytes."""
+        writer = self._record_writer
+        inspector = dict(writer._inspector) or None  # splunklib keeps the pending messages there
+        metadata = {"finished": finished} if inspector is None else {"inspector": inspector, "finished": finished}
+        metadata = json.dumps(metadata, separators=(",", ":")).encode("utf-8")
+        ofile = writer.ofile
+        ofile.write(b"chunked 1.0,%d,%d\n" % (len(metadata), len(body)))
+        ofile.write(metadata)
+        ofile.write(body)
+        ofile.flush()
+        body.release()
+        writer._clear()
+        writer.is_flushed = True
+
+
+def _read_chunk_head(istream):
+    """(metadata, body length) of the next chunk, the body left unread; None at the end."""
+    header = istream.readline()
+    if not header:
+        return None
+    match = SearchCommand._header.match(header.decode("utf-8", "replace"))
+    if match is None:
+        raise RuntimeError("Failed to parse transport header: {!r}".format(header))
+    metadata_length, body_length = (int(group) for group in match.groups())
+    metadata = MetadataDecoder().decode(istream.read(metadata_length).decode("utf-8", "replace"))
+    return metadata, body_length
+
+
+class _ChunkBody(io.RawIOBase):
+    """Exactly one chunk body of the input stream, read as the CSV reader asks for it."""
+
+    def __init__(self, istream, length):
+        super().__init__()
+        self._istream = istream
+        self._left = length
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self._left <= 0:
+            return 0
+        size = min(len(buffer), self._left)
+        data = self._istream.read(size)
+        if not data:
+            raise RuntimeError("Failed to read body: the input ended %d bytes early" % self._left)
+        buffer[:len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+    def drain(self):
+        while self._left > 0:
+            data = self._istream.read(min(self._left, 1 << 20))
+            if not data:
+                break
+            self._left -= len(data)
 
 
 if __name__ == "__main__":

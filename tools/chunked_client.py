@@ -202,10 +202,10 @@ class ChunkedCommand:
         return self.process.returncode if self.process else None
 
 
-def run(script, records, args=(), chunk_size=50000, python=None):
+def run(script, records, args=(), chunk_size=50000, python=None, env=None):
     """All output records, the inspector messages and the exit code of one full run."""
     output = []
-    with ChunkedCommand(script, args, python=python) as command:
+    with ChunkedCommand(script, args, python=python, env=env) as command:
         info = command.getinfo()
         if any(level == "ERROR" for level, _ in command.messages):
             # splunkd stops here too: the command refused its arguments and exits.

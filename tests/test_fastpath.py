@@ -1,0 +1,167 @@
+"""The command's fast record path (app/chunk_csv.py) against splunklib's own, through the
+real protocol: the same events in, the same events, findings and messages out.
+
+T1114_RECORD_PATH=splunklib switches the command to splunklib's reader and writer. Runs
+under whichever Python runs the tests; tox runs it on 3.9 and 3.13.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from app.chunk_csv import decode_multivalue, encode_value
+from tests.test_protocol import rule_event_records
+from tools.bench import make_records
+from tools.chunked_client import ChunkedCommand, decode_records, encode_records, run, script_path
+
+SPLUNKLIB = dict(os.environ, T1114_RECORD_PATH="splunklib")
+
+
+def comparable(records):
+    """Records as Splunk reads them: a multivalue field of one value is that value.
+
+    (splunklib writes a one-item list as a plain value; the fast path passes the input's
+    `$a$` cell through untouched. splunkd reads both as the one value `a`.)
+    """
+    out = []
+    for record in records:
+        out.append({name: value[0] if isinstance(value, list) and len(value) == 1 else value
+                    for name, value in record.items()})
+    return out
+
+
+def both_paths(app_dir, records, args, chunk_size):
+    fast = run(script_path(app_dir), records, args=args, chunk_size=chunk_size)
+    plain = run(script_path(app_dir), records, args=args, chunk_size=chunk_size, env=SPLUNKLIB)
+    assert fast["exit_code"] == 0, fast["stderr"]
+    assert plain["exit_code"] == 0, plain["stderr"]
+    return fast, plain
+
+
+def assert_same(fast, plain):
+    assert len(fast["records"]) == len(plain["records"])
+    for ours, theirs in zip(comparable(fast["records"]), comparable(plain["records"])):
+        assert ours == theirs
+    assert fast["messages"] == plain["messages"]
+
+
+@pytest.mark.parametrize("args", [["mode=all"], [], ["mode=all", "allowlist=false"], ["allowlist=false"]],
+                         ids=["all", "findings", "all-no-allowlist", "findings-no-allowlist"])
+def test_rule_test_events_give_the_same_output_on_both_paths(built_app, args):
+    records = rule_event_records()
+    fast, plain = both_paths(built_app, records, args, chunk_size=9)
+    assert_same(fast, plain)
+    assert any(r["t1114_status"] == "finding" for r in fast["records"])
+
+
+@pytest.mark.parametrize("args", [["mode=all"], []], ids=["all", "findings"])
+def test_generated_streams_give_the_same_output_on_both_paths(built_app, args):
+    records = make_records(seed=7, size=3000, positive_rate=0.05)
+    fast, plain = both_paths(built_app, records, args, chunk_size=1000)
+    assert_same(fast, plain)
+    assert sum(1 for r in fast["records"] if r["t1114_status"] == "finding") >= 50
+
+
+def test_suppressed_findings_and_allowlist_warnings_match(built_app, tmp_path):
+    app_copy = str(tmp_path / "t1114_email_collection")
+    shutil.copytree(built_app, app_copy)
+    with open(os.path.join(app_copy, "lookups", "t1114_allowlist_accounts.csv"), "w") as handle:
+        handle.write("account,rules,valid_from,valid_until,reason\n"
+                     "ops@contoso.com,,not-a-date,,typo\n"
+                     "*@contoso.com,,,,everyone at contoso, for the test\n")
+    records = rule_event_records() + make_records(seed=3, size=500, positive_rate=0.1)
+    for args in (["mode=all"], [], ["allowlist=false"]):
+        fast, plain = both_paths(app_copy, records, args, chunk_size=100)
+        assert_same(fast, plain)
+    assert any(level == "WARN" for level, _ in fast["messages"])
+
+
+def test_events_that_already_carry_output_fields(built_app):
+    """A second `| t1114`, and CIM fields the event has (kept) or has empty (filled)."""
+    first = run(script_path(built_app), rule_event_records(), args=["mode=all"])["records"]
+    for index, record in enumerate(first):
+        if index % 3 == 0:
+            record["user"] = ""
+        if index % 3 == 1:
+            record["action"] = ["allowed", "blocked"]
+    for args in (["mode=all"], []):
+        fast, plain = both_paths(built_app, first, args, chunk_size=11)
+        assert_same(fast, plain)
+
+
+def test_awkward_values_and_columns(built_app):
+    awkward = [
+        {"sourcetype": "o365:management:activity", "Operation": "New-InboxRule", "Workload": "Exchange",
+         "UserId": "a@contoso.com", "Parameters{}.Name": ["Name", "ForwardTo", "Note"],
+         "Parameters{}.Value": ["r$1", "x@evil.example", 'say "hi",\r\nthen $$ ;$a$;'],
+         "odd": 'comma, "quote"\nnewline', "unicode": "\u00e9\u4e2d\U0001f600", "dollar": ["$", "$$", ""]},
+        {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "user": ["m@contoso.com", "n@contoso.com"],
+         "ScriptBlockText": "New-InboxRule -Name a -ForwardTo x@evil.example\n\nGet-Date", "odd": ""},
+        {"_raw": "", "odd": "\r", "unicode": "\u2028line separator"},
+    ]
+    for args in (["mode=all"], []):
+        fast, plain = both_paths(built_app, awkward * 3, args, chunk_size=4)
+        assert_same(fast, plain)
+
+
+def _raw_chunk(command, body, finished):
+    command._send({"action": "execute", "finished": finished}, body)
+    metadata, out = command._receive()
+    return metadata, comparable(decode_records(out))
+
+
+def test_ragged_rows_and_invalid_utf8(built_app):
+    """Rows shorter or longer than the header read as splunklib reads them (zip()).
+
+    The first row is whole on purpose: splunklib takes a chunk's output columns from its
+    first record and drops a field that record lacks; the fast path keeps every column.
+    """
+    header = b"sourcetype,EventCode,ScriptBlockText,user,extra\r\n"
+    rows = (b"XmlWinEventLog,4104,New-InboxRule -Name a -ForwardTo x@evil.example,m@contoso.com,\r\n"
+            b"XmlWinEventLog,4104,New-InboxRule -Name a -ForwardTo y@evil.example,m@contoso.com,x,too,many\r\n"
+            b"XmlWinEventLog,4104,New-InboxRule -Name a -ForwardTo w@evil.example\r\n"
+            b"short\r\n"
+            b"\r\n"
+            b"XmlWinEventLog,4104,caf\xe9 \xff New-InboxRule -ForwardTo z@evil.example,,\r\n")
+    outputs = []
+    for env in (None, SPLUNKLIB):
+        with ChunkedCommand(script_path(built_app), ["mode=all"], env=env) as command:
+            command.getinfo()
+            outputs.append([_raw_chunk(command, header + rows, False),
+                            _raw_chunk(command, encode_records(rule_event_records()[:5]), True)])
+        assert command.returncode == 0, command.stderr()
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0][0][1]) == 6
+    assert [r["t1114_status"] for r in outputs[0][0][1]] == ["finding", "finding", "finding", "", "", "finding"]
+
+
+def test_a_lone_surrogate_in_a_finding_does_not_end_the_search(built_app):
+    """json.loads turns a `\\ud800` escape in _raw into a lone surrogate that can reach the
+    reason; splunklib's path fails to encode its reply there, the fast path writes `?`."""
+    raw = ('{"Operation":"New-InboxRule","Workload":"Exchange","RecordType":1,"UserId":"m\\ud800@contoso.com",'
+           '"Parameters":[{"Name":"Name","Value":"a"},{"Name":"ForwardTo","Value":"x@evil.example"}]}')
+    record = {"sourcetype": "o365:management:activity", "_raw": raw}
+    result = run(script_path(built_app), [record], args=["mode=all"])
+    assert result["exit_code"] == 0, result["stderr"]
+    (out,) = result["records"]
+    assert out["t1114_status"] == "finding" and "m?@contoso.com" in out["t1114_reason"]
+
+
+@pytest.mark.parametrize("value", ["", "a", "a$b", "$", "$$", ";", "$;$"])
+def test_multivalue_cells_decode_what_they_encode(value):
+    values = [value, "x", value]
+    single, encoded = encode_value(values)
+    assert decode_multivalue(encoded) == values
+    assert single == "\n".join(values)
+    assert encode_value([value]) == (value, "")
+    assert encode_value(None) == ("", "")
+
+
+@pytest.mark.parametrize("encoded", ["$a$;$b$", "$a$", "$$", "$$;$x$", "$a$$b$;$c$", "$a$;b$", "a", "", "$",
+                                     "$;$", "$a$;$$;$b$", "$a;$;$b$", "x$a$", "$a$;$b$c"])
+def test_multivalue_decoding_matches_splunklibs_pattern(encoded):
+    """splunklib 2.1.1 decodes with this pattern; odd cells must read the same both ways."""
+    import re
+    pattern = re.compile(r"\$(?P<item>(?:\$\$|[^$])*)\$(?:;|$)")
+    assert decode_multivalue(encoded) == [item.replace("$$", "$") for item in pattern.findall(encoded)]
