@@ -184,8 +184,8 @@ def _collect_addresses(node, recipients, depth):
         text = node.strip()
         if text.lower().startswith("smtp:"):
             text = text[5:]
-        if "@" in text and text not in recipients:
-            recipients.append(text)
+        if "@" in text:
+            recipients[text] = None
     elif isinstance(node, dict):
         for value in node.values():
             _collect_addresses(value, recipients, depth + 1)
@@ -196,7 +196,7 @@ def _collect_addresses(node, recipients, depth):
 
 def _add_inbox_rule_actions(event, context):
     """UpdateInboxRules keeps the rule in OperationProperties: RuleActions (a list) or ServerRule (an object)."""
-    actions, recipients = [], []
+    actions, recipients = [], {}  # recipients: an ordered set, cheap for thousands
     for key in ("ruleactions", "serverrule"):
         text = event.properties.get(key, "")
         if not text or "ActionType" not in text:
