@@ -36,7 +36,7 @@ def normalise_o365(record, operation, context):
     if raw.startswith("{"):
         try:
             audit = json.loads(raw)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # nesting deeper than Python's stack is an error too
             context.problems.report(
                 "o365_raw_not_json",
                 "An o365 event's _raw is not valid JSON (%s); its extracted fields were used instead." % error)
@@ -59,7 +59,7 @@ def _name_value_pairs(items):
             if value is None:
                 value = ""
             elif not isinstance(value, str):
-                value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+                value = _json_text(value) if isinstance(value, (dict, list)) else str(value)
             pairs[str(item["Name"]).lower()] = as_text(value)
     return pairs
 
@@ -68,8 +68,16 @@ def _text(audit, *keys):
     for key in keys:
         value = audit.get(key)
         if value not in (None, ""):
-            return as_text(value) if not isinstance(value, (dict, list)) else json.dumps(value)
+            return as_text(value) if not isinstance(value, (dict, list)) else _json_text(value)
     return ""
+
+
+def _json_text(value):
+    """A nested audit value as JSON text; '' when it nests too deep to write back."""
+    try:
+        return as_text(json.dumps(value))
+    except (ValueError, RecursionError):
+        return ""
 
 
 def _from_audit(audit, operation):
@@ -203,7 +211,7 @@ def _add_inbox_rule_actions(event, context):
             continue
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             context.problems.report(
                 "o365_rule_actions_not_json",
                 "An UpdateInboxRules %s value is not valid JSON; its actions could not be read." % key)
