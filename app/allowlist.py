@@ -186,6 +186,9 @@ class OrganisationDomains:
     def __init__(self, patterns):
         self._exact = frozenset(p.pattern.lower() for p in patterns if "*" not in p.pattern and "?" not in p.pattern)
         self._wildcards = tuple(p for p in patterns if "*" in p.pattern or "?" in p.pattern)
+        # Only suffixes as long as the longest listed domain can match: a hostile "a.a.a...."
+        # of 30000 labels then costs a few joins, not 30000 of them.
+        self._max_labels = max([domain.count(".") + 1 for domain in self._exact] or [0])
 
     def __len__(self):
         return len(self._exact) + len(self._wildcards)
@@ -194,8 +197,9 @@ class OrganisationDomains:
         domain = domain.lower().rstrip(".")
         if not domain:
             return False
-        parts = domain.split(".")
-        for start in range(len(parts) - 1):
+        parts = domain.rsplit(".", self._max_labels)
+        first = 1 if len(parts) > self._max_labels else 0  # parts[0] then holds the labels no entry reaches
+        for start in range(first, len(parts) - 1):
             if ".".join(parts[start:]) in self._exact:
                 return True
         return any(pattern.matches(domain) for pattern in self._wildcards)
