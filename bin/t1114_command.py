@@ -53,7 +53,9 @@ class T1114Command(StreamingCommand):
 
     def _report_problems(self):
         for message in self.engine.problems.drain():
-            self.write_warning("t1114: " + message)
+            # splunklib runs str.format() on the text: pass ours as an argument so braces in
+            # it (Parameters{}.Name, DiscoverySearchMailbox{...}) are not read as fields.
+            self.write_warning("t1114: {}", message)
 
 
 if __name__ == "__main__":
