@@ -23,7 +23,7 @@ from tools.fuzz import EXTRA_SOURCETYPES, CaseMaker, check_case, seed_records
 
 # Generous: the 100k run's slowest event is far below this (docs/hardening.md); CI machines vary.
 MAX_EVENT_SECONDS = 2.0
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -67,7 +67,7 @@ def _within(seconds, function, *args):
 @given(st.integers(min_value=0, max_value=2 ** 32))  # a seed: the cases draw thousands of numbers
 def test_mangled_rule_events_pass_through(fuzz_engine, seed):
     maker = CaseMaker(fuzz_engine, random.Random(seed))
-    for _ in range(5):
+    for _ in range(4):
         _assert_passes(fuzz_engine, maker.case())
 
 
@@ -172,7 +172,8 @@ def test_destination_with_thousands_of_labels_is_cheap(fuzz_engine):
 
 
 def test_a_megabyte_in_every_field_at_once(fuzz_engine):
-    for seed in seed_records():
+    one_per_sourcetype = {str(seed.get("sourcetype")): seed for seed in seed_records()}
+    for seed in one_per_sourcetype.values():
         record = {name: ("x@y.example;" * 90000)[: 1 << 20] for name in seed}
         record["sourcetype"] = seed.get("sourcetype", "")
         _assert_passes(fuzz_engine, record)
@@ -190,8 +191,8 @@ def test_problems_are_one_warning_per_kind_not_per_event():
     problems.drain()
     at_load = set(problems.counts())
     maker = CaseMaker(engine, random.Random(7))
-    cases = [maker.case() for _ in range(150)]
-    for _ in range(3):
+    cases = [maker.case() for _ in range(100)]
+    for _ in range(2):
         for record in cases:
             engine.annotate(dict(record))
     counts = problems.counts()
@@ -217,7 +218,7 @@ def test_problem_log_is_bounded():
 
 def test_annotate_keeps_input_fields_and_writes_every_output_field(fuzz_engine):
     maker = CaseMaker(fuzz_engine, random.Random(11))
-    for _ in range(200):
+    for _ in range(80):
         record = maker.case()
         annotated = dict(record)
         fuzz_engine.annotate(annotated)

@@ -22,7 +22,7 @@ from tools.fuzz import CaseMaker, seed_records
 # Values of a megabyte come back through the client's csv reader too.
 csv.field_size_limit(2 ** 31 - 1)
 SERIAL = "fuzz_serial"
-PROTOCOL = settings(max_examples=6, deadline=None, derandomize=True,
+PROTOCOL = settings(max_examples=3, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
 
@@ -86,7 +86,7 @@ def test_mode_all_returns_every_mangled_event_in_order(built_app, case_maker):
     def check(seed):
         rng = random.Random(seed)
         maker = case_maker(rng)
-        sent = [as_sent(maker.case(), index) for index in range(40)]
+        sent = [as_sent(maker.case(), index) for index in range(30)]
         result = run(script_path(built_app), sent, args=["mode=all"], chunk_size=rng.choice((1, 7, 50)))
         _assert_conserved(sent, result)
         assert len(_warnings(result)) <= 20
