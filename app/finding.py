@@ -75,4 +75,20 @@ def output_fields(findings, record):
                 "user": event.actor, "src": event.src, "dest": event.dest,
                 "object": event.mailbox, "action": lead.rule.action,
             }[name]
+    if active or suppressed:
+        fields = {name: _writable(value) for name, value in fields.items()}
     return fields
+
+
+def _writable(value):
+    """Text splunklib can write as UTF-8. A JSON `_raw` may hold escapes such as "\\udce9" that
+    decode to lone surrogates; one in an output field made the write fail and ended the search."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [_writable(item) for item in value]
+    return value
