@@ -177,3 +177,17 @@ def test_braces_in_a_warning_do_not_end_the_search(built_app):
     result = run(script_path(built_app), [as_sent(bad, 0)], args=["mode=all"])
     _assert_conserved([as_sent(bad, 0)], result)
     assert any("Parameters{}.Name" in w for w in _warnings(result))
+
+
+def test_json_escapes_of_lone_surrogates_do_not_end_the_search(built_app):
+    """'\\udce9' in a JSON _raw is valid ASCII JSON but decodes to a lone surrogate; one in an
+    output field made splunklib's UTF-8 write fail, ending the search."""
+    sent = []
+    for index, seed in enumerate(seed_records()):
+        if "_raw" in seed:
+            record = as_sent(seed, index)
+            record["_raw"] = record["_raw"].replace("@", "\\udce9@")
+            sent.append(record)
+    result = run(script_path(built_app), sent, args=["mode=all"])
+    _assert_conserved(sent, result)
+    assert any(r["t1114_status"] for r in result["records"]), "some of these should still be findings"

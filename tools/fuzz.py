@@ -158,6 +158,7 @@ class CaseMaker:
             '{"Operation":"%s","Parameters":%s}' % (rng.choice(self.operations), '{"a":' * depth + "1" + "}" * depth),
             "null", "[]", "3", '"text"', "{", "{}", '{"Operation": null}', '{"Operation": ["New-InboxRule"]}',
             raw.replace('"', "'"), raw.replace(":", ":\udcff"), raw + "garbage",
+            raw.replace('@', '\\udce9@'),                                    # JSON escape of a lone surrogate
             '{"Operation":"%s","Workload":"Exchange","Parameters":[{"Name":"ForwardTo","Value":"x@y.z"}],'
             '"Parameters":"dup"}' % rng.choice(self.operations),
             "NaN", '{"Operation":"%s","RecordType":Infinity}' % rng.choice(self.operations),
@@ -283,13 +284,24 @@ def check_case(engine, record, max_seconds):
             failures.append("input_changed:%s" % name)
     for name in OUTPUT_FIELDS:
         value = annotated.get(name)
+        if name in original and value is original[name]:
+            continue  # a CIM field the event already carried is passed on untouched
         if not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
-            if name in original and annotated.get(name) is original[name]:
-                continue  # a CIM field the event already carried is passed on untouched
             failures.append("output_type:%s" % name)
+        elif not _writable(value):
+            failures.append("output_not_utf8:%s" % name)  # splunklib's write would fail: the search ends
     if seconds > max_seconds:
         failures.append("slow")
     return failures, seconds
+
+
+def _writable(value):
+    try:
+        for item in value if isinstance(value, list) else [value]:
+            item.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _internal_count(problems):
