@@ -62,6 +62,9 @@ def output_fields(findings, record):
     if suppressed:
         fields["t1114_suppressed_rule"] = _one_or_many(f.rule.id for f in suppressed)
         fields["t1114_suppressed_by"] = _one_or_many(f.suppressed_by for f in suppressed)
+    if active or suppressed:
+        for name in FINDING_FIELDS:
+            fields[name] = _writable(fields[name])
     lead = (active or suppressed or [None])[0]
     for name in CIM_FIELDS:
         existing = record.get(name)
@@ -71,12 +74,10 @@ def output_fields(findings, record):
             fields[name] = ""
         else:
             event = lead.event
-            fields[name] = {
+            fields[name] = _writable({
                 "user": event.actor, "src": event.src, "dest": event.dest,
                 "object": event.mailbox, "action": lead.rule.action,
-            }[name]
-    if active or suppressed:
-        fields = {name: _writable(value) for name, value in fields.items()}
+            }[name])
     return fields
 
 
