@@ -10,7 +10,7 @@ import io
 import os
 import time
 
-from .wildcard import Wildcard
+from .wildcard import MAX_PATTERN_CHARS, Wildcard
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 MAX_ROWS = 100000
@@ -110,12 +110,23 @@ def _read_csv(path, problems):
     except OSError as error:
         problems.report("lookup_missing:" + name, "lookups/%s could not be read (%s); its rows do not apply." % (name, error.strerror or error))
         return None, []
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's "Unicode text": readable, but Splunk's own lookup commands expect UTF-8.
         problems.report("lookup_encoding:" + name,
-                        "lookups/%s is not UTF-8 (byte %d); undecodable bytes were replaced." % (name, error.start))
-        text = data.decode("utf-8-sig", "replace")
+                        "lookups/%s is saved as UTF-16; it was read, but save it as UTF-8 (CSV UTF-8) so "
+                        "Splunk's | inputlookup reads it too." % name)
+        text = data.decode("utf-16", "replace")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            problems.report("lookup_encoding:" + name,
+                            "lookups/%s is not UTF-8 (byte %d); undecodable bytes were replaced." % (name, error.start))
+            text = data.decode("utf-8-sig", "replace")
+    if "\x00" in text:
+        # Python 3.9's csv stops at the first NUL byte; the rows after it would be lost.
+        problems.report("lookup_nul:" + name, "lookups/%s contains NUL bytes; they were removed." % name)
+        text = text.replace("\x00", "")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [column.strip().lower() for column in (reader.fieldnames or [])]
     reader.fieldnames = header
@@ -150,16 +161,36 @@ def load_allowlist(lookups_dir, spec, problems):
                         % (spec.filename, ", ".join(missing), ",".join(spec.columns)))
         return []
     loaded = []
+    seen = {}
     for line, row in rows:
         if row.get(None):
             problems.report("lookup_row:%s:%d" % (spec.filename, line),
                             "lookups/%s line %d: more cells than columns; the extra cells were ignored." % (spec.filename, line))
         try:
-            loaded.append(_allowlist_row(spec, line, row))
+            allowed = _allowlist_row(spec, line, row)
         except ValueError as error:
             problems.report("lookup_row:%s:%d" % (spec.filename, line),
                             "lookups/%s line %d: %s; the row was skipped." % (spec.filename, line, error))
+            continue
+        _report_repeat(allowed, seen, problems)
+        loaded.append(allowed)
     return loaded
+
+
+def _report_repeat(row, seen, problems):
+    """Two rows for the same keys and rules: harmless when identical, confusing when they differ."""
+    key = (tuple((path, pattern.pattern.strip().lower()) for path, pattern in row.keys),
+           tuple(sorted(pattern.pattern.strip().lower() for pattern in row.rules)))
+    first = seen.setdefault(key, row)
+    if first is row:
+        return
+    if (first.valid_from, first.valid_until, first.reason) == (row.valid_from, row.valid_until, row.reason):
+        message = "lookups/%s line %d repeats line %d; one of them can go." % (row.filename, row.line, first.line)
+    else:
+        message = ("lookups/%s lines %d and %d allow the same (%s) with different dates or reasons; a finding is "
+                   "suppressed while either row is in force, so merge them into one."
+                   % (row.filename, first.line, row.line, first.text))
+    problems.report("lookup_repeat:%s:%d" % (row.filename, row.line), message)
 
 
 def _allowlist_row(spec, line, row):
@@ -168,8 +199,10 @@ def _allowlist_row(spec, line, row):
     for column, path in spec.keys.items():
         value = _cell(row, column)
         if value:
-            if value.strip("*") == "":
-                raise ValueError("column `%s` is only wildcards, which would allow everything" % column)
+            if value.replace("*", "").replace("?", "") == "":
+                raise ValueError("column `%s` is only wildcards, which would allow (almost) everything" % column)
+            if len(value) > MAX_PATTERN_CHARS:
+                raise ValueError("column `%s` is longer than %d characters" % (column, MAX_PATTERN_CHARS))
             keys.append((path, Wildcard(value)))
             shown.append("%s=%s" % (column, value))
     if not keys:
@@ -242,6 +275,9 @@ class OrganisationDomains:
     def __init__(self, patterns):
         self._exact = frozenset(p.pattern.lower() for p in patterns if "*" not in p.pattern and "?" not in p.pattern)
         self._wildcards = tuple(p for p in patterns if "*" in p.pattern or "?" in p.pattern)
+        # Only suffixes as long as the longest listed domain can match: a hostile "a.a.a...."
+        # of 30000 labels then costs a few joins, not 30000 of them.
+        self._max_labels = max([domain.count(".") + 1 for domain in self._exact] or [0])
 
     def __len__(self):
         return len(self._exact) + len(self._wildcards)
@@ -250,8 +286,9 @@ class OrganisationDomains:
         domain = domain.lower().rstrip(".")
         if not domain:
             return False
-        parts = domain.split(".")
-        for start in range(len(parts) - 1):
+        parts = domain.rsplit(".", self._max_labels)
+        first = 1 if len(parts) > self._max_labels else 0  # parts[0] then holds the labels no entry reaches
+        for start in range(first, len(parts) - 1):
             if ".".join(parts[start:]) in self._exact:
                 return True
         return any(pattern.matches(domain) for pattern in self._wildcards)
@@ -268,7 +305,7 @@ def load_org_domains(lookups_dir, problems):
     patterns = []
     for line, row in rows:
         domain = _cell(row, "domain").lstrip("@").lower()
-        if not domain or domain.strip("*.?") == "" or " " in domain or "@" in domain:
+        if not domain or domain.strip("*.?") == "" or " " in domain or "@" in domain or len(domain) > 253:
             problems.report("lookup_row:%s:%d" % (ORG_DOMAINS_FILE, line),
                             "lookups/%s line %d: %r is not a domain such as contoso.com or *.contoso.com; "
                             "the row was skipped." % (ORG_DOMAINS_FILE, line, domain))

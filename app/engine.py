@@ -105,11 +105,11 @@ class Engine:
         return any(not f.suppressed_by for f in findings)
 
     def _finding(self, rule, event):
-        destinations = []
+        destinations = {}  # ordered set: thousands of addresses must not cost their square
         for path in rule.destination_fields:
             for address in split_addresses(event.value(path)):
-                if address not in destinations:
-                    destinations.append(address)
+                destinations[address] = None
+        destinations = list(destinations)
         external = [d for d in destinations if self._is_external(d, event)]
         # Escalations may test this like any other fact of the event.
         event.extra["external_destination"] = "true" if external else ""

@@ -62,6 +62,9 @@ def output_fields(findings, record):
     if suppressed:
         fields["t1114_suppressed_rule"] = _one_or_many(f.rule.id for f in suppressed)
         fields["t1114_suppressed_by"] = _one_or_many(f.suppressed_by for f in suppressed)
+    if active or suppressed:
+        for name in FINDING_FIELDS:
+            fields[name] = _writable(fields[name])
     lead = (active or suppressed or [None])[0]
     for name in CIM_FIELDS:
         existing = record.get(name)
@@ -71,8 +74,22 @@ def output_fields(findings, record):
             fields[name] = ""
         else:
             event = lead.event
-            fields[name] = {
+            fields[name] = _writable({
                 "user": event.actor, "src": event.src, "dest": event.dest,
                 "object": event.mailbox, "action": lead.rule.action,
-            }[name]
+            }[name])
     return fields
+
+
+def _writable(value):
+    """Text splunklib can write as UTF-8. A JSON `_raw` may hold escapes such as "\\udce9" that
+    decode to lone surrogates; one in an output field made the write fail and ended the search."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, list):
+        return [_writable(item) for item in value]
+    return value

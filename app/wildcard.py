@@ -1,45 +1,70 @@
 """Wildcard patterns from lookups: `*` any run of characters, `?` one character, case-insensitive.
 
-Matched by a linear two-pointer scan, not a regex, so no row can make matching slow.
+A pattern is split at its stars into fixed-length pieces, placed left to right at their first
+fit: literal pieces with str.find, pieces holding `?` with a regex made of escaped characters
+and `.` (no quantifier, so nothing to backtrack into). One match costs at most about
+len(value) x len(pattern) steps in C, whatever a lookup row contains.
 """
+
+import re
+
+# Longer than any account, address, domain or path a lookup needs; allowlist rows past it are refused.
+MAX_PATTERN_CHARS = 1024
+
+
+class _Piece:
+    """The text between two stars."""
+
+    __slots__ = ("text", "size", "_regex")
+
+    def __init__(self, text):
+        self.text = text
+        self.size = len(text)
+        self._regex = None
+        if "?" in text:
+            self._regex = re.compile("".join("." if char == "?" else re.escape(char) for char in text), re.DOTALL)
+
+    def at(self, value, position):
+        if self._regex is None:
+            return value.startswith(self.text, position)
+        return position + self.size <= len(value) and self._regex.match(value, position) is not None
+
+    def find(self, value, start, end):
+        """First position in [start, end - size] where the piece fits, or -1."""
+        if self._regex is None:
+            return value.find(self.text, start, end)
+        found = self._regex.search(value, start, end)
+        return found.start() if found else -1
 
 
 class Wildcard:
-    __slots__ = ("pattern", "_lowered", "_literal")
+    __slots__ = ("pattern", "_lowered", "_literal", "_head", "_middle", "_tail")
 
     def __init__(self, pattern):
         self.pattern = pattern
         self._lowered = pattern.strip().lower()
         self._literal = "*" not in self._lowered and "?" not in self._lowered
+        pieces = [_Piece(text) for text in self._lowered.split("*")]
+        self._head = pieces[0]
+        self._middle = tuple(pieces[1:-1])
+        self._tail = pieces[-1] if len(pieces) > 1 else None
 
     def matches(self, value):
         text = value.strip().lower()
         if self._literal:
             return text == self._lowered
-        return _glob(self._lowered, text)
+        if self._tail is None:  # `?` but no star: the value has the pattern's exact length
+            return len(text) == self._head.size and self._head.at(text, 0)
+        end = len(text) - self._tail.size
+        if end < self._head.size or not self._head.at(text, 0) or not self._tail.at(text, end):
+            return False
+        start = self._head.size
+        for piece in self._middle:
+            found = piece.find(text, start, end)
+            if found < 0:
+                return False
+            start = found + piece.size
+        return True
 
     def __repr__(self):
         return "Wildcard(%r)" % self.pattern
-
-
-def _glob(pattern, text):
-    p = t = 0
-    star = -1
-    resume = 0
-    while t < len(text):
-        if p < len(pattern) and (pattern[p] == "?" or pattern[p] == text[t]):
-            p += 1
-            t += 1
-        elif p < len(pattern) and pattern[p] == "*":
-            star = p
-            resume = t
-            p += 1
-        elif star >= 0:
-            p = star + 1
-            resume += 1
-            t = resume
-        else:
-            return False
-    while p < len(pattern) and pattern[p] == "*":
-        p += 1
-    return p == len(pattern)

@@ -8,12 +8,15 @@ splunklib handles getinfo, options, metadata and inspector messages. Execute chu
 a faster record path (app/chunk_csv.py); splunklib's own path stays one switch away
 (T1114_RECORD_PATH=splunklib in the environment), and the tests show both give the same
 output.
+
+Logging: default/logging.conf (splunklib loads it) -> $SPLUNK_HOME/var/log/splunk/t1114_command.log.
 """
 
 import io
 import json
 import os
 import sys
+import time
 
 # Located from this file, never $SPLUNK_HOME/etc/apps: on indexers the app runs from the
 # replicated knowledge bundle, wherever splunkd unpacked it.
@@ -54,6 +57,12 @@ class T1114Command(StreamingCommand):
 
     def prepare(self):
         self.engine = Engine.load(APP_ROOT)
+        self._events = self._returned = self._problems_logged = 0
+        self._started = time.time()
+        self.logger.info("search started: sid=%s mode=%s allowlist=%s rules=%d allowlist_rows=%d",
+                         self._sid(), self.mode, bool(self.allowlist), len(self.engine.rules),
+                         len(self.engine.allowlist_rows))
+        self._log_progress()
         self._report_problems()
 
     def stream(self, records):
@@ -61,9 +70,28 @@ class T1114Command(StreamingCommand):
         keep_all = self.mode == "all"
         use_allowlist = bool(self.allowlist)
         for record in records:
+            self._events += 1
             if engine.annotate(record, use_allowlist) or keep_all:
+                self._returned += 1
                 yield record
+        self._log_progress()
         self._report_problems()
+
+    def _sid(self):
+        return getattr(getattr(self.metadata, "searchinfo", None), "sid", "")
+
+    def _log_progress(self):
+        """Each problem's first message once to the log, and a summary when the search ends.
+        Events themselves are never logged."""
+        messages = self.engine.problems.messages()
+        for message in messages[self._problems_logged:]:
+            self.logger.warning("sid=%s %s", self._sid(), message)
+        self._problems_logged = len(messages)
+        # splunklib sets _finished from the last chunk's metadata: the search is ending.
+        if getattr(self, "_finished", False):
+            self.logger.info("search ended: sid=%s events=%d returned=%d seconds=%.1f problems=%s",
+                             self._sid(), self._events, self._returned, time.time() - self._started,
+                             self.engine.problems.counts())
 
     def _report_problems(self):
         for message in self.engine.problems.drain():
@@ -106,8 +134,10 @@ class T1114Command(StreamingCommand):
             lines = io.TextIOWrapper(io.BufferedReader(body, 1 << 16), encoding="utf-8", errors="replace",
                                      newline="\n")  # lines end at \n only, as in splunklib's StringIO
             writer = ChunkWriter()
-            annotate_chunk(lines, self.engine, writer, keep_all, use_allowlist)
+            self._events += annotate_chunk(lines, self.engine, writer, keep_all, use_allowlist)
+            self._returned += writer.rows
             body.drain()
+            self._log_progress()
             self._report_problems()
             self._write_chunk_bytes(writer.body(), self._finished)
 

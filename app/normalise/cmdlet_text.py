@@ -5,8 +5,8 @@ Office 365 audit log gives, so one rule serves every source.
 
 import re
 
-# Statement ends: PowerShell separators and the closing of the block holding the call.
-_STATEMENT_END = frozenset(";|\n\r}")
+# Statement ends: PowerShell separators and the closing of the block or group holding the call.
+_STATEMENT_END = frozenset(";|\n\r})")
 _PARAM_NAME = re.compile(r"-([A-Za-z][A-Za-z0-9]*)(:?)")
 
 
@@ -31,9 +31,10 @@ def find_invocations(text, pattern, limit=50):
     return found
 
 
-def _read_value(text, position):
-    """One value token starting at `position`: quoted, grouped @( ) / ( ), or bare."""
-    length = len(text)
+def _read_value(text, position, limit=None):
+    """One value token starting at `position`: quoted, grouped @( ) / ( ), or bare; read no
+    further than `limit`, so an unclosed quote costs the call's budget, not the whole text."""
+    length = len(text) if limit is None else min(len(text), limit)
     opener = text[position]
     if opener in "\"'":
         end = position + 1
@@ -100,7 +101,8 @@ def parse_parameters(text, position, max_chars=20000):
                 current, values = named.group(1).lower(), []
                 index = named.end()
                 continue
-        value, index = _read_value(text, index)
+        value, after = _read_value(text, index, length)
+        index = after if after > index else index + 1  # always move on, whatever the text holds
         # A lone "." is the full stop ending a log sentence, not a value.
         if current is not None and value.strip() != ".":
             values.append(value.strip())

@@ -36,7 +36,7 @@ def _document(record, context):
     if raw.startswith("{"):
         try:
             parsed = json.loads(raw)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             context.problems.report(
                 "entra_raw_not_json",
                 "An Entra ID event's _raw is not valid JSON (%s); its extracted fields were used instead." % error)
@@ -65,7 +65,7 @@ def _get(document, record, path):
 def _loads(text):
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -41,7 +41,7 @@ def normalise_o365(record, operation, context):
     if raw.startswith("{"):
         try:
             audit = json.loads(raw)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # nesting deeper than Python's stack is an error too
             context.problems.report(
                 "o365_raw_not_json",
                 "An o365 event's _raw is not valid JSON (%s); its extracted fields were used instead." % error)
@@ -65,7 +65,7 @@ def _name_value_pairs(items):
             if value is None:
                 value = ""
             elif not isinstance(value, str):
-                value = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+                value = _json_text(value) if isinstance(value, (dict, list)) else str(value)
             pairs[str(item["Name"]).lower()] = as_text(value)
     return pairs
 
@@ -74,8 +74,16 @@ def _text(audit, *keys):
     for key in keys:
         value = audit.get(key)
         if value not in (None, ""):
-            return as_text(value) if not isinstance(value, (dict, list)) else json.dumps(value)
+            return as_text(value) if not isinstance(value, (dict, list)) else _json_text(value)
     return ""
+
+
+def _json_text(value):
+    """A nested audit value as JSON text; '' when it nests too deep to write back."""
+    try:
+        return as_text(json.dumps(value))
+    except (ValueError, RecursionError):
+        return ""
 
 
 def _from_audit(audit, operation):
@@ -261,7 +269,7 @@ def _json_field(record, name):
     if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     return None
 
@@ -311,8 +319,8 @@ def _collect_addresses(node, recipients, depth):
         text = node.strip()
         if text.lower().startswith("smtp:"):
             text = text[5:]
-        if "@" in text and text not in recipients:
-            recipients.append(text)
+        if "@" in text:
+            recipients[text] = None
     elif isinstance(node, dict):
         for value in node.values():
             _collect_addresses(value, recipients, depth + 1)
@@ -323,14 +331,14 @@ def _collect_addresses(node, recipients, depth):
 
 def _add_inbox_rule_actions(event, context):
     """UpdateInboxRules keeps the rule in OperationProperties: RuleActions (a list) or ServerRule (an object)."""
-    actions, recipients = [], []
+    actions, recipients = [], {}  # recipients: an ordered set, cheap for thousands
     for key in ("ruleactions", "serverrule"):
         text = event.properties.get(key, "")
         if not text or "ActionType" not in text:
             continue
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             context.problems.report(
                 "o365_rule_actions_not_json",
                 "An UpdateInboxRules %s value is not valid JSON; its actions could not be read." % key)
