@@ -17,13 +17,13 @@ _SMTP_PREFIX = re.compile(r"^(?:smtp|sip|x500):", re.IGNORECASE)
 _TRUE_WORDS = frozenset(("true", "$true", "1", "yes", "on"))
 
 
-def as_text(value):
+def as_text(value, limit=MAX_VALUE_CHARS):
     """One string from a Splunk value: a list becomes its first non-empty item."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
         for item in value:
-            text = as_text(item)
+            text = as_text(item, limit)
             if text:
                 return text
         return ""
@@ -31,7 +31,25 @@ def as_text(value):
         value = value.decode("utf-8", "replace")
     elif not isinstance(value, str):
         value = str(value)
-    return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS]
+    return value if len(value) <= limit else value[:limit]
+
+
+# A JSON `_raw` is parsed whole or not at all: cut short it is no longer JSON. Audit records
+# with long folder lists (MailItemsAccessed) pass 64 KB; past this size the extracted fields
+# are used instead, with a message.
+MAX_JSON_CHARS = 8 * 1024 * 1024
+
+
+def raw_json_text(record, problems, kind, what):
+    """The event's `_raw` when it looks like a JSON object, whole; '' otherwise."""
+    raw = as_text(record.get("_raw"), MAX_JSON_CHARS + 1).lstrip()
+    if not raw.startswith("{"):
+        return ""
+    if len(raw) > MAX_JSON_CHARS:
+        problems.report(kind, "%s _raw is longer than %d MB; its extracted fields were used instead."
+                        % (what, MAX_JSON_CHARS // (1024 * 1024)))
+        return ""
+    return raw
 
 
 def as_list(value):

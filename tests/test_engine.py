@@ -165,3 +165,13 @@ def test_a_failing_normaliser_passes_the_event_through(monkeypatch):
     assert engine.annotate(record) is False
     assert record["t1114_status"] == "" and "_raw" in record
     assert any("RuntimeError" in m for m in engine.problems.messages())
+
+
+def test_o365_raw_longer_than_64k_is_still_read_as_json(engine):
+    # MailItemsAccessed records list every folder and message they touched; a real one can
+    # pass 64 KB, and a _raw cut short is no longer JSON.
+    audit = inbox_rule()
+    audit["Padding"] = [{"FolderItems": [{"InternetMessageId": "<%d@contoso.com>" % i} for i in range(5000)]}]
+    record = raw_only(audit)
+    assert len(record["_raw"]) > 100000
+    assert engine.annotate(record) is True and record["t1114_rule"] == "t1114_003_inbox_rule_forward_cmdlet"

@@ -9,7 +9,7 @@ with `operationName`, `category`, `properties{...}`), its extracted fields
 import json
 
 from ..event import MailEvent
-from ..values import as_list, as_text, clean_ip
+from ..values import as_list, as_text, clean_ip, raw_json_text
 from .permission_changes import added_tokens
 
 SIGN_IN_OPERATION = "Sign-in activity"
@@ -32,8 +32,8 @@ def looks_like_entra(record, sourcetype):
 
 
 def _document(record, context):
-    raw = as_text(record.get("_raw")).lstrip()
-    if raw.startswith("{"):
+    raw = raw_json_text(record, context.problems, "entra_raw_too_long", "An Entra ID event's")
+    if raw:
         try:
             parsed = json.loads(raw)
         except (ValueError, RecursionError) as error:

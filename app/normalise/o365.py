@@ -10,7 +10,7 @@ import json
 import re
 
 from ..event import MailEvent
-from ..values import as_list, as_text, clean_ip, first_field
+from ..values import as_list, as_text, clean_ip, first_field, raw_json_text
 from .cmdlet_text import parse_parameters
 from .permission_changes import added_tokens
 
@@ -36,9 +36,9 @@ def operation_of(record):
 
 
 def normalise_o365(record, operation, context):
-    raw = as_text(record.get("_raw")).lstrip()
+    raw = raw_json_text(record, context.problems, "o365_raw_too_long", "An o365 event's")
     audit = None
-    if raw.startswith("{"):
+    if raw:
         try:
             audit = json.loads(raw)
         except (ValueError, RecursionError) as error:  # nesting deeper than Python's stack is an error too
