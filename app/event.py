@@ -9,7 +9,8 @@ class MailEvent:
     """
 
     __slots__ = (
-        "source",          # which normaliser made it: o365, powershell, exchange_cmdlet_log, message_tracking
+        "source",          # which normaliser made it: o365, entra, powershell, exchange_cmdlet_log,
+                           # message_tracking, windows_logon, process, file
         "operation",       # cmdlet or audit operation, as written (New-InboxRule, UpdateInboxRules, ...)
         "parameters",      # {lower-case parameter name: value string}
         "properties",      # {lower-case OperationProperties name: value string}
