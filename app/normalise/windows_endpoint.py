@@ -273,7 +273,7 @@ def _strip_outer_quote(value):
 def _cmdlet_events(process_event, context):
     """Exchange cmdlets called on a command line, as the same events 4104 script blocks give."""
     events = []
-    for cmdlet, parameters in find_invocations(process_event.text, context.cmdlet_pattern):
+    for cmdlet, parameters in find_invocations(process_event.text, context.cmdlet_pattern, context.problems):
         event = MailEvent("process", cmdlet)
         event.parameters = {name: _strip_outer_quote(value) for name, value in parameters.items()}
         event.actor = process_event.actor

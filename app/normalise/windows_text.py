@@ -31,7 +31,7 @@ def _cmdlet_events(source, text, record, context, actor_fields, host_fields):
     actor = first_field(record, actor_fields)
     host = first_field(record, host_fields)
     events = []
-    for cmdlet, parameters in find_invocations(text, context.cmdlet_pattern):
+    for cmdlet, parameters in find_invocations(text, context.cmdlet_pattern, context.problems):
         event = MailEvent(source, cmdlet)
         event.parameters = parameters
         event.actor = actor
