@@ -131,12 +131,22 @@ def _read_csv(path, problems):
     header = [column.strip().lower() for column in (reader.fieldnames or [])]
     reader.fieldnames = header
     rows = []
+    previous_line = reader.line_num
     try:
         for row in reader:
+            first_line, previous_line = previous_line + 1, reader.line_num
             if len(rows) >= MAX_ROWS:
                 problems.report("lookup_too_long:" + name, "lookups/%s has more than %d rows; the rest were ignored." % (name, MAX_ROWS))
                 break
-            rows.append((reader.line_num, row))
+            if previous_line > first_line and any("\n" in value for value in row.values() if isinstance(value, str)):
+                # An unclosed quote swallows the lines after it into one cell: say so, and
+                # where, rather than let those rows silently disappear.
+                problems.report("lookup_quote:%s:%d" % (name, first_line),
+                                "lookups/%s line %d: a quote opened on this line is not closed, so lines %d-%d were "
+                                "read as one row; that row was skipped. Close the quote." % (
+                                    name, first_line, first_line, previous_line))
+                continue
+            rows.append((first_line, row))
     except csv.Error as error:
         problems.report("lookup_csv:" + name, "lookups/%s line %d: %s; later rows were ignored." % (name, reader.line_num, error))
     return header, rows

@@ -175,3 +175,14 @@ def test_o365_raw_longer_than_64k_is_still_read_as_json(engine):
     record = raw_only(audit)
     assert len(record["_raw"]) > 100000
     assert engine.annotate(record) is True and record["t1114_rule"] == "t1114_003_inbox_rule_forward_cmdlet"
+
+
+def test_unclosed_quote_in_a_lookup_is_reported_with_its_line(engine_with_lookups):
+    engine = engine_with_lookups({"t1114_allowlist_accounts.csv":
+                                  "account,rules,valid_from,valid_until,reason\n"
+                                  "mallory@contoso.com,,,,approved\n"
+                                  'bob@contoso.com,,,,"unclosed reason\n'
+                                  "carol@contoso.com,,,,approved\n"})
+    messages = [m for m in engine.problems.messages() if "quote" in m]
+    assert len(messages) == 1 and "line 3" in messages[0] and "lines 3-4" in messages[0]
+    assert engine.annotate(raw_only(inbox_rule())) is False  # line 2 still applies
