@@ -30,9 +30,13 @@ sys.path.insert(0, REPO)
 from tools.build import build  # noqa: E402
 from tools.chunked_client import ChunkedCommand, encode_records, script_path  # noqa: E402
 
+# The passthrough runs from the same staged app, so splunklib loads the same logging.conf at
+# import; that file names a handler in app/, hence the app's root on the path too.
 PASSTHROUGH = '''
 import os, sys
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+APP_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(APP_ROOT, "lib"))
+sys.path.insert(0, APP_ROOT)
 from splunklib.searchcommands import Configuration, StreamingCommand, dispatch
 
 @Configuration(distributed=True)
