@@ -5,7 +5,6 @@ Each returns Office 365 audit records (dicts in Management-API shape) or Splunk 
 
 import csv
 import json
-import os
 
 import yaml
 
@@ -90,13 +89,20 @@ def wazuh_ini_events(path):
     return events
 
 
-def wazuh_script_block_record(event):
-    """A Wazuh-decoded eventchannel 4104 -> the record Splunk's Windows add-on would give."""
-    data = event.get("win", {}).get("eventdata", {})
-    system = event.get("win", {}).get("system", {})
-    return {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Microsoft-Windows-PowerShell/Operational",
-            "EventCode": str(system.get("eventID", "4104")), "Computer": system.get("computer", ""),
-            "ScriptBlockText": data.get("scriptBlockText", ""), "Path": data.get("path", "")}
+def wazuh_windows_record(event):
+    """The XmlWinEventLog record Splunk would hold for a Wazuh-decoded eventchannel event."""
+    win = event["win"]
+    data, system = win.get("eventdata", {}), win.get("system", {})
+    record = {
+        "sourcetype": "XmlWinEventLog",
+        "source": "XmlWinEventLog:" + system.get("channel", ""),
+        "EventCode": str(system.get("eventID", "")),
+        "Computer": system.get("computer", ""),
+    }
+    names = {"scriptBlockText": "ScriptBlockText", "path": "Path", "scriptBlockId": "ScriptBlockId"}
+    for key, value in data.items():
+        record[names.get(key, key[:1].upper() + key[1:])] = value
+    return record
 
 
 _PANTHER_KEYS = {"operation": "Operation", "parameters": "Parameters", "organizationname": "OrganizationName",

@@ -43,3 +43,8 @@ def extracted(audit, time="1764216000"):
             record[key] = _scalar(value)
     record.setdefault("user", _scalar(audit.get("UserId")))
     return record
+
+
+def both_shapes(audit):
+    """The two records a search command may get for one audit record: _raw only, and fields only."""
+    return [raw_only(audit), extracted(audit)]

@@ -22,8 +22,8 @@ import pytest
 from tests.conftest import shared_datasets
 from tests.shared_samples import (elastic_pipeline_events, json_lines, message_tracking_rows, panther_tests,
                                   sekoia_record, sentinel_office_activity_csv, wazuh_ini_events,
-                                  wazuh_script_block_record)
-from tests.splunk_shapes import extracted, raw_only
+                                  wazuh_windows_record)
+from tests.splunk_shapes import both_shapes
 
 O365 = os.path.join("SEKOIA-IO__intake-formats", "Office 365", "o365", "tests")
 ELASTIC = os.path.join("elastic__integrations", "packages", "o365", "data_stream", "audit", "_dev", "test", "pipeline")
@@ -32,9 +32,6 @@ ELASTIC = os.path.join("elastic__integrations", "packages", "o365", "data_stream
 def forwarding_findings(engine, record):
     return [f for f in engine.detect(record, use_allowlist=False) if f.rule.technique == "T1114.003"]
 
-
-def both_shapes(audit):
-    return [raw_only(audit), extracted(audit)]
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +102,7 @@ def test_wazuh_script_blocks_are_silent_for_forwarding(engine, datasets):
     events = wazuh_ini_events(os.path.join(datasets, "wazuh__wazuh", "ruleset", "testing", "tests", "powershell.ini"))
     assert len(events) == 32
     for section, event in events:
-        assert forwarding_findings(engine, wazuh_script_block_record(event)) == [], section
+        assert forwarding_findings(engine, wazuh_windows_record(event)) == [], section
 
 
 def test_panther_external_forwarding_cases(engine, datasets):

@@ -11,6 +11,7 @@ import os
 import pytest
 
 from tests.conftest import shared_datasets
+from tests.shared_samples import wazuh_ini_events, wazuh_windows_record
 
 WAZUH_POWERSHELL = os.path.join("wazuh__wazuh", "ruleset", "testing", "tests", "powershell.ini")
 SEKOIA_WINDOWS = os.path.join("SEKOIA-IO__intake-formats", "Windows", "windows", "tests")
@@ -21,36 +22,6 @@ EXPECTED = {
     # Sweeps the profile for *.pst,*.ost (among documents) and Compress-Archives them.
     "Powershell script created a compressed file": "t1114_001_mail_file_archive_script",
 }
-
-
-def wazuh_sections(path):
-    """[(section title, decoded event)] for every `log N pass = {...}` line of a Wazuh test file."""
-    sections = []
-    title = None
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith("[") and line.endswith("]"):
-                title = line[1:-1]
-            elif line.startswith("log ") and " pass = " in line:
-                sections.append((title, json.loads(line.split(" pass = ", 1)[1])))
-    return sections
-
-
-def splunk_record_from_wazuh(event):
-    """The XmlWinEventLog record Splunk would hold for a Wazuh-decoded eventchannel event."""
-    win = event["win"]
-    data, system = win.get("eventdata", {}), win.get("system", {})
-    record = {
-        "sourcetype": "XmlWinEventLog",
-        "source": "XmlWinEventLog:" + system.get("channel", ""),
-        "EventCode": system.get("eventID", ""),
-        "Computer": system.get("computer", ""),
-    }
-    names = {"scriptBlockText": "ScriptBlockText", "path": "Path", "scriptBlockId": "ScriptBlockId"}
-    for key, value in data.items():
-        record[names.get(key, key[:1].upper() + key[1:])] = value
-    return record
 
 
 def splunk_record_from_nxlog(message):
@@ -70,11 +41,11 @@ def test_wazuh_powershell_4104_replay(engine):
     path = os.path.join(shared_datasets(), WAZUH_POWERSHELL)
     if not os.path.exists(path):
         pytest.skip("%s is not in the shared datasets" % WAZUH_POWERSHELL)
-    sections = wazuh_sections(path)
+    sections = wazuh_ini_events(path)
     assert len(sections) >= 30
     seen = {}
     for title, event in sections:
-        record = splunk_record_from_wazuh(event)
+        record = wazuh_windows_record(event)
         assert record["EventCode"] == "4104"
         seen[title] = local_rules(engine.detect(record))
     for title, rule_id in EXPECTED.items():
@@ -87,8 +58,8 @@ def test_wazuh_outlook_com_script_is_high_with_a_reason(engine):
     path = os.path.join(shared_datasets(), WAZUH_POWERSHELL)
     if not os.path.exists(path):
         pytest.skip("%s is not in the shared datasets" % WAZUH_POWERSHELL)
-    event = dict(wazuh_sections(path))["Outlook add-in was loaded by powershell"]
-    record = splunk_record_from_wazuh(event)
+    event = dict(wazuh_ini_events(path))["Outlook add-in was loaded by powershell"]
+    record = wazuh_windows_record(event)
     assert engine.annotate(record)
     assert record["t1114_rule"] == "t1114_001_outlook_automation_script"
     assert record["mitre_technique_id"] == "T1114.001"

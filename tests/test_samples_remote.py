@@ -16,7 +16,8 @@ import os
 import re
 
 from tests.conftest import shared_datasets
-from tests.splunk_shapes import extracted, raw_only
+from tests.shared_samples import sekoia_record, wazuh_ini_events, wazuh_windows_record
+from tests.splunk_shapes import both_shapes
 
 REMOTE = "t1114_002_"
 AAD = "azure:monitor:aad"
@@ -49,19 +50,13 @@ POSITIVES = {
 }
 
 
-def _o365_shapes(audit):
-    return [raw_only(audit), extracted(audit)]
-
-
 def _sekoia(path):
-    with open(path, encoding="utf-8") as handle:
-        message = json.load(handle)["input"]["message"]
-    record = json.loads(message) if isinstance(message, str) else message
+    record = sekoia_record(path)
     if "Operation" in record:
-        return [("", shape) for shape in _o365_shapes(record)]
+        return [("", shape) for shape in both_shapes(record)]
     if record.get("category", "").startswith("AdvancedHunting"):
         raw = record.get("properties", {}).get("RawEventData")
-        return [("", shape) for shape in _o365_shapes(raw)] if isinstance(raw, dict) else []
+        return [("", shape) for shape in both_shapes(raw)] if isinstance(raw, dict) else []
     if "operationName" in record:
         return [("", {"sourcetype": AAD, "_raw": json.dumps(record)})]
     return [("", dict(record))]  # nxlog-style Windows JSON: its fields as they are
@@ -84,7 +79,7 @@ def _elastic(path):
                 records.append(audit)
     for record in records:
         if "Operation" in record:
-            items.extend((record.get("Operation", ""), shape) for shape in _o365_shapes(record))
+            items.extend((record.get("Operation", ""), shape) for shape in both_shapes(record))
         else:
             items.append(("", {"_raw": json.dumps(record), "sourcetype": "azure:monitor:graph"}))
     return items
@@ -123,13 +118,13 @@ def _otrf(path):
         rows = [json.loads(line) for line in handle if line.strip()]
     for row in rows:
         if row.get("Type") == "OfficeActivity":
-            items.extend((row["Operation"], shape) for shape in _o365_shapes(_management_api(row)))
+            items.extend((row["Operation"], shape) for shape in both_shapes(_management_api(row)))
         elif "ActionType" in row:
             raw = row.get("RawEventData")
             if isinstance(raw, str) and raw[:1] == "{":
                 raw = json.loads(raw)
             if isinstance(raw, dict) and raw.get("Operation"):
-                items.extend((row["ActionType"], shape) for shape in _o365_shapes(_management_api(raw)))
+                items.extend((row["ActionType"], shape) for shape in both_shapes(_management_api(raw)))
             else:
                 items.append((row["ActionType"], {k: v for k, v in row.items() if isinstance(v, str) and v}))
         elif "OperationName" in row:
@@ -143,7 +138,7 @@ def _escu(path):
     if text.startswith("{"):
         record = json.loads(text)
         if "Operation" in record:
-            return [("", shape) for shape in _o365_shapes(record)]
+            return [("", shape) for shape in both_shapes(record)]
         return [("", {"sourcetype": AAD, "_raw": text})]
     event_code = re.search(r"<EventID[^>]*>(\d+)<", text)
     return [("", {"sourcetype": "XmlWinEventLog", "_raw": text,
@@ -152,20 +147,12 @@ def _escu(path):
 
 def _wazuh(path):
     items = []
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if " pass = " not in line:
-                continue
-            event = json.loads(line.split(" pass = ", 1)[1])
-            if "office365" in event:
-                audit = event["office365"]
-                items.extend((audit.get("Operation", ""), shape) for shape in _o365_shapes(audit))
-            elif "win" in event:
-                data = dict(event["win"].get("eventdata", {}))
-                system = event["win"].get("system", {})
-                record = {"EventCode": system.get("eventID", ""), "Computer": system.get("computer", "")}
-                record.update({key[:1].upper() + key[1:]: value for key, value in data.items()})
-                items.append(("", record))
+    for _, event in wazuh_ini_events(path):
+        if "office365" in event:
+            audit = event["office365"]
+            items.extend((audit.get("Operation", ""), shape) for shape in both_shapes(audit))
+        elif "win" in event:
+            items.append(("", wazuh_windows_record(event)))
     return items
 
 
@@ -177,7 +164,7 @@ def _panther(path):
     items = []
     for test in document.get("Tests", []):
         log = {key[:1].upper() + key[1:]: value for key, value in test["Log"].items()}
-        items.extend((log.get("Operation", ""), shape) for shape in _o365_shapes(log))
+        items.extend((log.get("Operation", ""), shape) for shape in both_shapes(log))
     return items
 
 
@@ -191,7 +178,7 @@ def _sentinel(path):
         record = _management_api({k: v for k, v in row.items() if k})
         if isinstance(record.get("Parameters"), str):
             record["Parameters"] = json.loads(record["Parameters"])
-        items.extend((row.get("Operation", ""), shape) for shape in _o365_shapes(record))
+        items.extend((row.get("Operation", ""), shape) for shape in both_shapes(record))
     return items
 
 
@@ -260,6 +247,6 @@ def test_discovery_management_grant_is_suppressed_not_missed(engine):
         grants = [json.loads(line) for line in handle if '"Add-MailboxPermission"' in line]
     assert grants
     for audit in grants:
-        for record in _o365_shapes(audit):
+        for record in both_shapes(audit):
             findings = [f for f in engine.detect(record) if f.rule.id == "t1114_002_mailbox_permission_grant"]
             assert findings and all(f.suppressed_by for f in findings), audit.get("Id")
