@@ -72,8 +72,10 @@ class Engine:
     def detect(self, record, use_allowlist=True):
         """Findings for one Splunk event (empty for most), each marked if an allowlist row suppresses it."""
         findings = []
-        for event in normalise(record, self.context):
-            event.time = _event_time(record)
+        events = normalise(record, self.context)
+        when = _event_time(record) if events else None
+        for event in events:
+            event.time = when
             for rule in self.candidate_rules(event):
                 if rule.sources is not None and event.source not in rule.sources:
                     continue

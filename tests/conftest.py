@@ -48,12 +48,7 @@ def engine_with_lookups(tmp_path):
     return make
 
 
-# Worktrees sit beside the repository, not inside it, so the relative path can be missing there.
-SHARED_DATASETS_FALLBACK = "/work/shared/datasets"
-
-
 def shared_datasets():
-    for candidate in (SHARED_DATASETS, SHARED_DATASETS_FALLBACK):
-        if os.path.isdir(candidate):
-            return candidate
+    if os.path.isdir(SHARED_DATASETS):
+        return SHARED_DATASETS
     pytest.skip("../shared/datasets is not present; the public-sample replay needs it")
