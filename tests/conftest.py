@@ -1,7 +1,17 @@
 import os
 import sys
 
+import tempfile
+
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Hypothesis keeps no example database (the tests are derandomized), and its caches go to the
+# temporary folder, not to a .hypothesis/ folder left in the checkout after every run.
+set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "t1114-hypothesis"))
+settings.register_profile("t1114", database=None)
+settings.load_profile("t1114")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATASETS = os.path.join(os.path.dirname(REPO), "shared", "datasets")
@@ -29,11 +39,16 @@ def built_app(tmp_path_factory):
 
 @pytest.fixture()
 def engine_with_lookups(tmp_path):
-    """Engine over the repository's rules and lookup files the test writes: make(files)."""
+    """Engine over the repository's rules and lookup files the test writes: make(files).
+    The first call builds tmp_path/approot (tests edit files there); later calls build their own
+    folders, so one test can compare two engines."""
     import shutil
 
+    made = []
+
     def make(files):
-        root = tmp_path / "approot"
+        root = tmp_path / ("approot%d" % len(made) if made else "approot")
+        made.append(root)
         shutil.copytree(os.path.join(REPO, "app"), str(root / "app"))
         # Rules read thresholds from default/t1114.conf; without it they would be off.
         (root / "default").mkdir()
