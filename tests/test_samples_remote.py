@@ -11,6 +11,7 @@ Management API record).
 """
 
 import csv
+import gzip
 import json
 import os
 import re
@@ -182,9 +183,18 @@ def _sentinel(path):
     return items
 
 
+def _hayabusa(path):
+    """Real Windows events of other techniques, already in Splunk's shape: every one a negative."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            item = json.loads(line)
+            yield item.get("rec", number), item["event"]
+
+
 READERS = (
     (SEKOIA, _sekoia), (ELASTIC, _elastic), (OTRF, _otrf), (ESCU, _escu), (WAZUH, _wazuh),
     ("panther-labs__panther-analysis", _panther), ("Azure__Azure-Sentinel", _sentinel),
+    ("Yamato-Security__hayabusa-sample-evtx", _hayabusa),
 )
 
 
