@@ -81,7 +81,8 @@ class T1114Command(StreamingCommand):
         """splunklib's hook for reading one search argument: only this command's own options
         are read as options. Anything else, a bare word (`| t1114 all`) or a name=value this
         command does not declare, or a value its option does not take, is handed back as a
-        positional word, never set, and prepare() refuses it with the valid options named."""
+        positional word, never set, and prepare() refuses it with the valid options named.
+        Overrides SearchCommand._protocol_v2_option_parser of the vendored splunklib 2.1.1."""
         name, equals, value = arg.partition("=")
         option = self.declared_options().get(name) if equals else None
         if option is None:
@@ -96,7 +97,8 @@ class T1114Command(StreamingCommand):
     def prepare(self):
         if self.fieldnames:
             self.write_error("t1114: {}", refused_arguments_message(self.fieldnames, self.declared_options()))
-            # As splunklib does for mode=bogus: the error goes to the job inspector and the search stops.
+            # As splunklib does for an option it refuses: the error goes to the job inspector in
+            # the getinfo reply, and splunkd stops the search.
             raise SystemExit(1)
         self.engine = Engine.load(APP_ROOT)
         self._events = self._returned = self._problems_logged = 0
