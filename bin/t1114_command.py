@@ -55,7 +55,51 @@ class T1114Command(StreamingCommand):
         doc="true (default): apply the allowlist lookups; false: report suppressed findings too, for tuning",
         require=False, default=True, validate=validators.Boolean())
 
+    @classmethod
+    def declared_options(cls):
+        """{name: Option} of the options this command declares, in the order declared.
+
+        splunklib's own options (logging_configuration, logging_level, record,
+        show_configuration) are not among them: a search may not load another logging file
+        (logging.config runs code from it) or record its input to disk.
+        """
+        # @Configuration copies splunklib's plain options (record, show_configuration) onto
+        # this class, so they are told apart by name: whatever a splunklib class declares.
+        splunklib_names, options = set(), {}
+        for klass in reversed(cls.__mro__):
+            from_splunklib = klass.__module__.split(".")[0] == "splunklib"
+            for attribute, value in vars(klass).items():
+                if isinstance(value, Option):
+                    name = value.name or attribute
+                    if from_splunklib:
+                        splunklib_names.add(name)
+                    elif name not in splunklib_names:
+                        options[name] = value
+        return options
+
+    def _protocol_v2_option_parser(self, arg):
+        """splunklib's hook for reading one search argument: only this command's own options
+        are read as options. Anything else, a bare word (`| t1114 all`) or a name=value this
+        command does not declare, or a value its option does not take, is handed back as a
+        positional word, never set, and prepare() refuses it with the valid options named.
+        Overrides SearchCommand._protocol_v2_option_parser of the vendored splunklib 2.1.1."""
+        name, equals, value = arg.partition("=")
+        option = self.declared_options().get(name) if equals else None
+        if option is None:
+            return [arg]
+        if option.validate is not None:
+            try:
+                option.validate(value)
+            except ValueError:
+                return [arg]  # refused in prepare() with the values it takes: `mode=bogus`
+        return [name, value]
+
     def prepare(self):
+        if self.fieldnames:
+            self.write_error("t1114: {}", refused_arguments_message(self.fieldnames, self.declared_options()))
+            # As splunklib does for an option it refuses: the error goes to the job inspector in
+            # the getinfo reply, and splunkd stops the search.
+            raise SystemExit(1)
         self.engine = Engine.load(APP_ROOT)
         self._events = self._returned = self._problems_logged = 0
         self._started = time.time()
@@ -155,6 +199,37 @@ class T1114Command(StreamingCommand):
         body.release()
         writer._clear()
         writer.is_flushed = True
+
+
+def option_values(option):
+    """The values an option takes, as a user writes them: `all|findings`, `true|false`."""
+    validate = option.validate
+    if isinstance(validate, validators.Set):
+        return sorted(validate.membership)
+    if isinstance(validate, validators.Boolean):
+        return ["true", "false"]
+    return ["<value>"]
+
+
+def refused_arguments_message(arguments, options):
+    """One sentence for the job inspector: what was not understood, what was perhaps meant,
+    and every option with its values."""
+    clauses = []
+    for argument in arguments:
+        name, equals, value = argument.partition("=")
+        if equals and name in options:
+            clauses.append("%s: %s takes %s" % (argument, name, "|".join(option_values(options[name]))))
+            continue
+        guesses = []
+        for option_name, option in options.items():
+            if not equals and name.lower() in option_values(option):
+                guesses.append("%s=%s" % (option_name, name.lower()))  # a bare value: `| t1114 all`
+            elif equals and name.lower() == option_name.lower():
+                guesses.append("%s=%s" % (option_name, value))         # a miscased name: `Mode=all`
+        clauses.append('"%s" is not an option%s' % (argument, " (did you mean %s?)" % " or ".join(guesses)
+                                                      if guesses else ""))
+    described = ", ".join("%s=%s" % (name, "|".join(option_values(option))) for name, option in options.items())
+    return "%s. Options are written name=value; t1114 takes %s." % ("; ".join(clauses), described)
 
 
 def _read_chunk_head(istream):

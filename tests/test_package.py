@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,3 +110,163 @@ def test_appinspect_cloud_precert_has_no_failures(package, tmp_path):
                     problems.append((check["name"], [m["message"][:300] for m in check["messages"]]))
     print("AppInspect summary:", summary)
     assert (summary["failure"], summary["error"], summary["future_failure"]) == (0, 0, 0), problems
+    warnings = sorted({check["name"] for group_report in json.loads(report.read_text())["reports"]
+                       for group in group_report["groups"] for check in group["checks"]
+                       if check["result"] == "warning"})
+    unexplained = sorted(set(warnings) - set(EXPLAINED_WARNINGS))
+    assert unexplained == [], "fix these or explain them in README.md, 'AppInspect warnings that stand'"
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md"),
+              encoding="utf-8") as handle:
+        readme = handle.read()
+    section = readme.split("### AppInspect warnings that stand", 1)[1].split("\n## ", 1)[0]
+    for name in warnings:
+        assert EXPLAINED_WARNINGS[name] in section, name
+
+
+# The AppInspect warnings left on purpose, each with the words that explain it in the README.
+EXPLAINED_WARNINGS = {
+    "check_for_python_script_existence": "Python files found",
+    "check_collections_conf": "App contains collections.conf",
+    "check_python_sdk_version": "Outdated Splunk SDK for Python",
+}
+
+
+def _sha256(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def test_two_builds_of_the_same_tree_give_byte_identical_tarballs(package, tmp_path):
+    """Built again, in other folders and at another time: the same bytes."""
+    _, first = package
+    _, second = build(build_dir=str(tmp_path / "build"), dist_dir=str(tmp_path / "dist"))
+    assert os.path.basename(second) == os.path.basename(first)
+    assert _sha256(second) == _sha256(first)
+    with open(first, "rb") as handle:
+        header = handle.read(10)
+    # gzip header: magic, method, flags (no FNAME), then MTIME, which must be zero.
+    assert header[:3] == b"\x1f\x8b\x08" and header[3] & 0x08 == 0 and header[4:8] == b"\x00\x00\x00\x00"
+    with tarfile.open(first) as archive:
+        members = archive.getmembers()
+    assert {(m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, "root", "root")}
+    assert len({m.mtime for m in members}) == 1
+    assert [m.name for m in members] == sorted_walk_order([m.name for m in members])
+
+
+def sorted_walk_order(names):
+    """The names in the order the build writes them: each folder, then its sorted folders and files."""
+    children = {}
+    for name in names:
+        parent = name.rsplit("/", 1)[0] if "/" in name else None
+        children.setdefault(parent, []).append(name)
+    folders = {name for name in names if name in children}
+    ordered = []
+
+    def walk(folder):
+        entries = sorted(children.get(folder, []), key=lambda n: (n not in folders, n))
+        ordered.extend(entries)
+        for entry in entries:
+            if entry in folders:
+                walk(entry)
+
+    walk(None)
+    return ordered
+
+
+def test_manifest_licence_is_the_shipped_license(package):
+    app_id, _, _ = app_identity()
+    _, tarball = package
+    with tarfile.open(tarball) as archive:
+        manifest = json.load(archive.extractfile("%s/app.manifest" % app_id))
+        license_text = archive.extractfile("%s/LICENSE" % app_id).read().decode("utf-8")
+    licence = manifest["info"]["license"]
+    assert licence["name"] == license_text.strip().splitlines()[0] == "MIT License"
+    assert licence["text"] == "./LICENSE" and licence["uri"] == "https://opensource.org/licenses/MIT"
+
+
+def _png_size(data):
+    """(width, height) of a PNG whose every chunk's CRC holds and whose pixels decompress to its size."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    offset, chunks = 8, {}
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset:offset + 4])
+        kind, body = data[offset + 4:offset + 8], data[offset + 8:offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length:offset + 12 + length])
+        assert zlib.crc32(kind + body) & 0xFFFFFFFF == crc, kind
+        chunks.setdefault(kind, b"")
+        chunks[kind] += body
+        offset += 12 + length
+    width, height, depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour_type) == (8, 6)  # 8-bit RGBA
+    assert len(zlib.decompress(chunks[b"IDAT"])) == height * (1 + 4 * width)
+    assert b"IEND" in chunks
+    return width, height
+
+
+def test_app_icons_ship_at_the_sizes_splunk_shows(package):
+    app_id, _, _ = app_identity()
+    _, tarball = package
+    with tarfile.open(tarball) as archive:
+        sizes = {name: _png_size(archive.extractfile("%s/static/%s" % (app_id, name)).read())
+                 for name in ("appIcon.png", "appIcon_2x.png", "appIconAlt.png", "appIconAlt_2x.png")}
+        static = [m.name for m in archive.getmembers() if m.name.startswith("%s/static/" % app_id)]
+    assert sizes == {"appIcon.png": (36, 36), "appIcon_2x.png": (72, 72),
+                     "appIconAlt.png": (36, 36), "appIconAlt_2x.png": (72, 72)}
+    assert len(static) == 4  # AppInspect allows no subfolder and only .png/.txt/.md there
+
+
+MARKDOWN_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|^\s*\[[^\]]+\]:\s*(\S+)", re.MULTILINE)
+HTML_LINK = re.compile(r"""\b(?:href|src)\s*=\s*["']([^"']+)["']""")
+
+
+def _local_target(link):
+    """The file a relative link points at, or None for a web address, an anchor or a Splunk route."""
+    if re.match(r"^[a-z][a-z0-9+.-]*:", link, re.IGNORECASE) or link.startswith(("#", "/")) or "{" in link:
+        return None
+    return link.split("#", 1)[0].split("?", 1)[0] or None
+
+
+def test_every_link_in_what_ships_points_at_a_file_that_ships(package):
+    """An admin who installs from file has only the tarball: a README link to a file left out is a dead end."""
+    app_id, _, _ = app_identity()
+    _, tarball = package
+    with tarfile.open(tarball) as archive:
+        names = set(archive.getnames())
+        texts = {m.name: archive.extractfile(m).read().decode("utf-8", "replace") for m in archive.getmembers()
+                 if m.isfile() and m.name.endswith((".md", ".txt", ".html", ".xml"))
+                 and not m.name.startswith("%s/lib/" % app_id)}
+        manifest = json.load(archive.extractfile("%s/app.manifest" % app_id))
+    links = []
+    for name, text in texts.items():
+        found = [a or b for a, b in MARKDOWN_LINK.findall(text)] if name.endswith(".md") else []
+        found += HTML_LINK.findall(text)
+        links += [(name, link) for link in found]
+    for entry in ("license", "privacyPolicy", "releaseNotes"):
+        if manifest["info"][entry]["text"]:
+            links.append(("%s/app.manifest" % app_id, manifest["info"][entry]["text"]))
+    assert any(name.endswith("/README.md") for name, _ in links)
+    dead = []
+    for name, link in links:
+        target = _local_target(link)
+        if target is None:
+            continue
+        resolved = os.path.normpath(os.path.join(os.path.dirname(name), target)).replace(os.sep, "/")
+        if resolved not in names:
+            dead.append("%s -> %s" % (name, link))
+    assert dead == []
+
+
+def test_committed_icons_are_what_tools_make_icons_draws():
+    """The PNGs in static/ are reproducible from source: no hand-edited binary ships."""
+    from tools.make_icons import ICONS, STATIC, icons
+
+    drawn = icons()
+    assert sorted(drawn) == sorted(name for name, _, _ in ICONS)
+    for name, size, _ in ICONS:
+        with open(os.path.join(STATIC, name), "rb") as handle:
+            committed = handle.read()
+        assert committed == drawn[name], "%s: run python tools/make_icons.py" % name
+        assert _png_size(committed) == (size, size)

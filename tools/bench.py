@@ -118,12 +118,41 @@ def make_records(seed, size, positive_rate=0.01):
     return records
 
 
-def make_chunk(seed, size, positive_rate=0.01):
-    """(CSV body, positives) of one execute chunk."""
-    records = make_records(seed, size, positive_rate)
-    positives = sum(1 for r in records if r.get("Parameters{}.Name") == ["Name", "ForwardTo"]
-                    or r.get("Image", "").endswith("Robocopy.exe"))
-    return encode_records(records), positives
+def _is_positive(record):
+    return record.get("Parameters{}.Name") == ["Name", "ForwardTo"] or record.get("Image", "").endswith("Robocopy.exe")
+
+
+DISTINCT_CHUNKS = 4   # the stream cycles through this many different chunks
+
+
+def make_stream(chunk_size, largest_total):
+    """The distinct chunks a run cycles through, as (seed, events, CSV body, positives): no
+    more events than the largest run sends, and no chunk larger than that run."""
+    size = min(chunk_size, largest_total)
+    sizes = [size] * min(DISTINCT_CHUNKS, -(-largest_total // size))
+    if largest_total < len(sizes) * size:  # one pass covers the largest run: its last chunk is shorter
+        sizes[-1] = largest_total - (len(sizes) - 1) * size
+    chunks = []
+    for seed, count in enumerate(sizes):
+        records = make_records(seed, count)
+        chunks.append((seed, count, encode_records(records), sum(1 for r in records if _is_positive(r))))
+    return chunks
+
+
+def send_plan(chunks, total_events):
+    """(CSV body, events) of each execute chunk of a run of exactly `total_events` events:
+    the stream's chunks in turn, the last one cut short (the first events of the same seed).
+    Encoded before the run is timed."""
+    plan, sent, index = [], 0, 0
+    while sent < total_events:
+        seed, count, body, _ = chunks[index % len(chunks)]
+        index += 1
+        if sent + count > total_events:
+            count = total_events - sent
+            body = encode_records(make_records(seed, count))
+        plan.append((body, count))
+        sent += count
+    return plan
 
 
 def _peak_rss_kib(pid):
@@ -137,20 +166,16 @@ def _peak_rss_kib(pid):
     return 0
 
 
-def run_once(script, python, args, chunks, total_events):
-    """One process over `total_events` events: events/s, peak RSS (MB), start-up (s)."""
+def run_once(script, python, args, plan):
+    """One process over the chunks of a send plan: events/s, peak RSS (MB), start-up (s)."""
+    total_events = sum(count for _, count in plan)
     with ChunkedCommand(script, args, python=python) as command:
         started = time.perf_counter()
         command.getinfo()  # splunkd's getinfo sent, the command's reply read: imports, engine, lookups
         startup = time.perf_counter() - started
-        sent = 0
-        index = 0
         started = time.perf_counter()
-        while sent < total_events:
-            body, count = chunks[index % len(chunks)]
-            index += 1
-            sent += count
-            command._send({"action": "execute", "finished": sent >= total_events}, body)
+        for index, (body, _) in enumerate(plan):
+            command._send({"action": "execute", "finished": index == len(plan) - 1}, body)
             command._receive()
         elapsed = time.perf_counter() - started
         peak = _peak_rss_kib(command.process.pid)  # the process is still alive: read before close
@@ -177,32 +202,61 @@ def python_for(version):
     return shutil.which("python%s" % version)
 
 
-def main():
+def _event_counts(text):
+    try:
+        counts = [int(n.replace("_", "")) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of event counts, e.g. 100000,1000000")
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("every event count must be at least 1")
+    return counts
+
+
+def _names(text):
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", default="100000,1000000")
-    parser.add_argument("--chunk", type=int, default=50000)
-    parser.add_argument("--pythons", default="3.9,3.13")
-    parser.add_argument("--modes", default="all,findings")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the best is reported")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--events", type=_event_counts, default=[100000, 1000000], metavar="N[,N...]",
+                        help="events sent to each process, one table row per count (default: 100000,1000000); "
+                             "no more than the largest count is generated")
+    parser.add_argument("--chunk", type=int, default=50000, metavar="N",
+                        help="events per execute chunk, as splunkd's maxresultrows (default: 50000); "
+                             "memory follows this, not --events")
+    parser.add_argument("--pythons", type=_names, default=["3.9", "3.13"], metavar="V[,V...]",
+                        help="Python versions to run both commands with, found through pyenv or as "
+                             "pythonV on PATH (default: 3.9,3.13); a missing one is skipped")
+    parser.add_argument("--modes", type=_names, default=["all", "findings"], metavar="MODE[,MODE...]",
+                        help="t1114's mode= for each row: all returns every event, annotated (the fair "
+                             "comparison with the passthrough); findings returns only findings (default: all,findings)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="N",
+                        help="runs per cell; the best events/s and start-up and the highest RSS are reported (default: 3)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown, as in the README")
+    return parser
+
+
+def main():
+    parser = build_parser()
     options = parser.parse_args()
+    if options.chunk < 1 or options.repeat < 1:
+        parser.error("--chunk and --repeat must be at least 1")
+    unknown_modes = set(options.modes) - {"all", "findings"}
+    if unknown_modes:
+        parser.error("--modes takes all and findings, not %s" % ", ".join(sorted(unknown_modes)))
 
     work = tempfile.mkdtemp(prefix="t1114-bench-")
     app_dir, _ = build(build_dir=work, package=False)
     passthrough = os.path.join(app_dir, "bin", "bench_passthrough.py")
     with open(passthrough, "w") as handle:
         handle.write(PASSTHROUGH)
-    chunks = []
-    positives = 0
-    for seed in range(4):
-        body, hits = make_chunk(seed, options.chunk)
-        chunks.append((body, options.chunk))
-        positives += hits
-    events = len(chunks) * options.chunk
+    chunks = make_stream(options.chunk, max(options.events))
+    events = sum(count for _, count, _, _ in chunks)
     print("stream: %d distinct chunks of %d events (half Office 365, half Sysmon; 24-26 fields each), "
           "%.0f bytes/event on the wire, %.2f%% positives; best of %d runs per cell"
-          % (len(chunks), options.chunk, sum(len(b) for b, _ in chunks) / events, 100.0 * positives / events,
-             options.repeat))
+          % (len(chunks), chunks[0][1], sum(len(body) for _, _, body, _ in chunks) / events,
+             100.0 * sum(hits for _, _, _, hits in chunks) / events, options.repeat))
+    warm_up = send_plan(chunks, 1)
     if options.markdown:
         print("| Python | mode | events | t1114 ev/s | passthrough ev/s | ratio | t1114 peak RSS MB | "
               "passthrough peak RSS MB | t1114 start-up s | passthrough start-up s |")
@@ -215,20 +269,21 @@ def main():
         print("-" * len(header))
         row = "%-6s %-9s %9s | %11.0f %11.0f %6.2f | %8.0f %8.0f | %7.3f %7.3f"
     try:
-        for version in options.pythons.split(","):
+        for version in options.pythons:
             python = python_for(version)
             if not python:
                 print("python%s not found; skipped" % version)
                 continue
             # A first run writes __pycache__ (the staged app ships none): not part of start-up.
-            run_once(passthrough, python, [], chunks[:1], 1)
-            run_once(script_path(app_dir), python, [], chunks[:1], 1)
-            for mode in options.modes.split(","):
-                for total in (int(n) for n in options.events.split(",")):
+            run_once(passthrough, python, [], warm_up)
+            run_once(script_path(app_dir), python, [], warm_up)
+            for mode in options.modes:
+                for total in options.events:
+                    plan = send_plan(chunks, total)
                     ours_runs, base_runs = [], []
                     for _ in range(options.repeat):
-                        base_runs.append(run_once(passthrough, python, [], chunks, total))
-                        ours_runs.append(run_once(script_path(app_dir), python, ["mode=%s" % mode], chunks, total))
+                        base_runs.append(run_once(passthrough, python, [], plan))
+                        ours_runs.append(run_once(script_path(app_dir), python, ["mode=%s" % mode], plan))
                     ours, base = best_of(ours_runs), best_of(base_runs)
                     print(row % (version, mode, "{:,}".format(total), ours["events_per_s"], base["events_per_s"],
                                  ours["events_per_s"] / base["events_per_s"], ours["peak_rss_mb"],

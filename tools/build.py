@@ -3,11 +3,16 @@
     python tools/build.py            -> build/<app_id>/ and dist/<app_id>-<version>.tar.gz
 
 Staging leaves out tests, rule test events, caches and dotfiles; rules are compiled from
-YAML to app/rules/rules.json so Splunk's Python needs no YAML library.
+YAML to app/rules/rules.json so Splunk's Python needs no YAML library. The app's id and
+version come from default/app.conf. Two builds of the same tree give byte-identical
+tarballs (sorted entries, fixed owners, times and gzip header).
+Needs requirements-build.txt (splunk-packaging-toolkit writes app.manifest) and pip access
+to the package registry the first time (splunk-sdk is cached under .cache/).
 """
 
 import argparse
 import configparser
+import gzip
 import json
 import os
 import shutil
@@ -26,9 +31,12 @@ from app.settings import load_settings  # noqa: E402
 # commands.conf promises (python.required = 3.9, 3.13). 3.0.x requires Python >= 3.13 and
 # ships a subpackage that is not 3.9 syntax. See README, "Why splunk-sdk 2.1.1".
 SPLUNK_SDK = "splunk-sdk==2.1.1"
-SHIPPED_DIRS = ("bin", "default", "lookups", "metadata", "static", "appserver", "README")
+# docs/ ships because the README links to it: an admin who installs from file has only this.
+SHIPPED_DIRS = ("bin", "default", "docs", "lookups", "metadata", "static", "appserver", "README")
 SHIPPED_FILES = ("README.md", "LICENSE")
 CACHE = os.path.join(REPO, ".cache")
+# Where a licence's full text is published, by the title line of LICENSE.
+LICENSE_URIS = {"MIT License": "https://opensource.org/licenses/MIT"}
 
 
 def app_identity():
@@ -109,32 +117,51 @@ def write_manifest(app_dir):
     # reader (and a reviewer) can read the manifest.
     with open(manifest, encoding="utf-8") as handle:
         lines = handle.read().splitlines()
-    body = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    body = json.loads("\n".join(line for line in lines if not line.lstrip().startswith("#")))
+    # slim leaves the licence empty; it is the LICENSE file that ships beside the manifest.
+    body["info"]["license"] = license_info(app_dir)
     with open(manifest, "w", encoding="utf-8") as handle:
-        json.dump(json.loads(body), handle, indent=2)
+        json.dump(body, handle, indent=2)
         handle.write("\n")
     os.chmod(manifest, 0o644)
 
 
+def license_info(app_dir):
+    """The manifest's licence: its name from the first line of the shipped LICENSE."""
+    with open(os.path.join(app_dir, "LICENSE"), encoding="utf-8") as handle:
+        name = next(line.strip() for line in handle if line.strip())
+    return {"name": name, "text": "./LICENSE", "uri": LICENSE_URIS.get(name)}
+
+
+# Every entry's time in the tarball: 2000-01-01T00:00:00Z. A fixed time (not the build's)
+# is what makes the archive reproducible; not 0, which some extractors show as 1970 or warn on.
+FIXED_MTIME = 946684800
+
+
 def pack(app_dir, tarball):
-    """A reproducible tarball: sorted entries, no './' prefix, root-owned, fixed times."""
+    """A reproducible tarball: sorted entries, no './' prefix, root-owned, fixed times and
+    modes, and a gzip header with neither the build time nor a file name in it."""
     top = os.path.basename(app_dir)
     os.makedirs(os.path.dirname(tarball), exist_ok=True)
 
     def clean(info):
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
-        info.mtime = 0
+        info.mtime = FIXED_MTIME
+        info.mode = 0o755 if info.isdir() else 0o644
         return info
 
-    with tarfile.open(tarball, "w:gz", format=tarfile.PAX_FORMAT) as archive:
-        archive.add(app_dir, arcname=top, recursive=False, filter=clean)
-        for root, dirs, files in os.walk(app_dir):
-            dirs.sort()
-            for name in dirs + sorted(files):
-                path = os.path.join(root, name)
-                archive.add(path, arcname=os.path.join(top, os.path.relpath(path, app_dir)),
-                            recursive=False, filter=clean)
+    entries = [(top, app_dir)]
+    for root, dirs, files in os.walk(app_dir):
+        dirs.sort()
+        for name in dirs + sorted(files):
+            path = os.path.join(root, name)
+            entries.append((os.path.join(top, os.path.relpath(path, app_dir)).replace(os.sep, "/"), path))
+    with open(tarball, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as compressed, \
+            tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for arcname, path in entries:
+            archive.add(path, arcname=arcname, recursive=False, filter=clean)
 
 
 def build(build_dir=None, dist_dir=None, package=True):
@@ -149,12 +176,17 @@ def build(build_dir=None, dist_dir=None, package=True):
     return app_dir, tarball
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--build-dir", help="where to stage the app (default: build/)")
+    parser.add_argument("--build-dir", help="where to stage the app folder <app_id>/ (default: build/)")
     parser.add_argument("--dist-dir", help="where to write the tarball (default: dist/)")
-    parser.add_argument("--stage-only", action="store_true", help="stage the app folder, make no tarball")
-    options = parser.parse_args()
+    parser.add_argument("--stage-only", action="store_true",
+                        help="stage the app folder only: no app.manifest, no tarball (needs no packaging toolkit)")
+    return parser
+
+
+def main():
+    options = build_parser().parse_args()
     app_dir, tarball = build(options.build_dir, options.dist_dir, package=not options.stage_only)
     print("staged  %s" % app_dir)
     if tarball:

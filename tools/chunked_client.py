@@ -2,13 +2,22 @@
 (SCP v2) on stdin/stdout, started with no arguments, given splunkd's getinfo metadata, then
 execute chunks of CSV records, the last one marked finished.
 
-Used by the protocol tests, the demo and the benchmark; never shipped.
+Used by the protocol tests, the demo and the benchmark; never shipped. From the command line
+it runs t1114 over events in a JSON-lines file (one JSON object per line, as Splunk would
+hand the event over: values are text, multivalue fields are lists):
+
+    python tools/chunked_client.py samples/sample_events.jsonl mode=all allowlist=false
+
+Output records go to stdout, one JSON object a line; the job inspector's messages go to
+stderr as `LEVEL: text`; the exit code is the command's.
 """
 
+import argparse
 import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -225,3 +234,51 @@ def run(script, records, args=(), chunk_size=50000, python=None, env=None):
 
 def script_path(app_dir):
     return os.path.join(app_dir, "bin", "t1114_command.py")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("events", help="JSON-lines file of events to send, or - for standard input")
+    parser.add_argument("args", nargs="*", metavar="option=value",
+                        help="the search's arguments to the command, as in `| t1114 mode=all` (default: none)")
+    parser.add_argument("--app", help="an app folder already staged by tools/build.py --stage-only "
+                                      "(default: stage this repository into a temporary folder first)")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the Python that runs the command (default: the one running this script)")
+    parser.add_argument("--chunk", type=int, default=50000,
+                        help="events per execute chunk, as splunkd's maxresultrows (default: 50000)")
+    return parser
+
+
+def main(argv=None):
+    options = build_parser().parse_args(argv)
+    if options.chunk < 1:
+        raise SystemExit("--chunk must be at least 1")
+    handle = sys.stdin if options.events == "-" else open(options.events, encoding="utf-8")
+    with handle:
+        records = [json.loads(line) for line in handle if line.strip()]
+    work = None
+    app_dir = options.app
+    if app_dir is None:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from tools.build import build
+
+        work = tempfile.mkdtemp(prefix="t1114-client-")
+        app_dir, _ = build(build_dir=work, package=False)
+    try:
+        result = run(script_path(app_dir), records, args=options.args, chunk_size=options.chunk,
+                     python=options.python)
+    finally:
+        if work:
+            shutil.rmtree(work, ignore_errors=True)
+    for record in result["records"]:
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    for level, text in result["messages"]:
+        sys.stderr.write("%s: %s\n" % (level, text))
+    if result["exit_code"]:
+        sys.stderr.write(result["stderr"][-2000:])
+    return result["exit_code"] or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
