@@ -12,10 +12,21 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # tools/demo.py and scripts/demo.sh belong to issue 15's work and are checked there.
 NOT_HERE = {"tools/demo.py", "scripts/demo.sh"}
+
+
+def _runnable(path):
+    """A shell script, or a Python file meant to be run (library modules such as
+    tools/step_count.py have no command line)."""
+    if path.endswith(".sh"):
+        return True
+    with open(os.path.join(REPO, path), encoding="utf-8") as handle:
+        return 'if __name__ == "__main__":' in handle.read()
+
+
 SCRIPTS = sorted(os.path.join(folder, name) for folder in ("scripts", "tools")
                  for name in os.listdir(os.path.join(REPO, folder))
                  if name.endswith((".py", ".sh")) and not name.startswith("_")
-                 and os.path.join(folder, name) not in NOT_HERE)
+                 and os.path.join(folder, name) not in NOT_HERE and _runnable(os.path.join(folder, name)))
 
 
 def help_text(script):
