@@ -37,8 +37,14 @@ class AllowlistSpec:
 
     @property
     def columns(self):
-        """The columns a file must have."""
+        """The columns a file is written with (class and source are optional extras)."""
         return tuple(k for k in self.keys if k not in self.optional) + ("rules", "valid_from", "valid_until", "reason")
+
+    @property
+    def required_columns(self):
+        """The columns without which no row can be read. `| outputlookup` writes only the fields
+        its results have, so a file written without a window or a rule list still loads."""
+        return tuple(k for k in self.keys if k not in self.optional) + ("reason",)
 
 
 ACCOUNTS = AllowlistSpec(
@@ -54,7 +60,7 @@ PROCESSES = AllowlistSpec(
     {"process_path": "extra.process_path", "process_name": "extra.process_name",
      "account": "extra.account_name", "host": "dest"},
     "processes that legitimately read or write mail stores (mail clients, AV/EDR, backup, migration)",
-    required=("process_path", "process_name"), anchored=("process_path",))
+    required=("process_path", "process_name"), anchored=("process_path",), optional=("account", "host"))
 
 APPLICATIONS = AllowlistSpec(
     "t1114_allowlist_applications.csv", "t1114_shipped_applications.csv", {"app_id": "extra.calling_app_id"},
@@ -199,7 +205,7 @@ def load_allowlist(directory, spec, problems, shipped=False, seen=None):
     if header is None:
         return []
     columns = (("row_id",) if shipped else ()) + spec.columns
-    missing = [column for column in columns if column not in header]
+    missing = [column for column in (("row_id",) if shipped else ()) + spec.required_columns if column not in header]
     if missing:
         problems.report("lookup_header:" + filename,
                         "%s/%s lacks the column(s) %s (expected %s); the file was ignored."
