@@ -225,3 +225,43 @@ def test_protocol_bad_configuration_warns_in_the_job_inspector(built_app, tmp_pa
     assert len(result["records"]) == 31
     assert {r["t1114_status"] for r in result["records"][:30]} == {"report_only"}
     assert result["records"][30]["t1114_status"] == "finding"
+
+
+def readme_examples():
+    """The README's worked examples: [(class, lookup file, {column: value})]."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    table = text[text.index("One worked example per class"):text.index("**Adding a row**")]
+    examples = []
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        row = dict(item.strip("`").split("=", 1) for item in cells[2].split("`, `"))
+        row["reason"] = row["reason"].split("` (")[0].rstrip("`")
+        examples.append((cells[0].strip("`"), "t1114_allowlist_%s.csv" % cells[1], dict(row, **{"class": cells[0].strip("`")})))
+    return examples
+
+
+def test_readme_gives_a_worked_example_per_class_and_each_loads_cleanly(tmp_path):
+    import csv
+    import io
+
+    from app.allowlist import ROW_CLASSES
+
+    examples = readme_examples()
+    assert sorted(c for c, _, _ in examples) == sorted(c for c in ROW_CLASSES if c != "other")
+    site = {}
+    for _, filename, row in examples:
+        site.setdefault(filename, []).append(row)
+    files = {}
+    for filename, rows in site.items():
+        out = io.StringIO()
+        writer = csv.DictWriter(out, sorted({k for r in rows for k in r}), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        files[filename] = out.getvalue()
+    engine = Engine.load(app_root(tmp_path, "", files), ProblemLog())
+    assert [m for m in engine.problems.messages() if "t1114_allowlist_" in m] == []
+    loaded = [row for row in engine.allowlist_rows if not row.row_id]
+    assert sorted(row.row_class for row in loaded) == sorted(c for c, _, _ in examples)
