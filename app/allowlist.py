@@ -269,9 +269,13 @@ def check_rule_references(rows, rule_ids, problems):
     """Report every row whose `rules` names a rule that does not exist (with the closest id).
     The row still applies to the rules it names that do exist."""
     rule_ids = sorted(rule_ids)
+    names_a_rule = {}   # pattern text -> bool: a big file repeats the same few patterns
     for row in rows:
         for pattern in row.rules:
-            if any(pattern.matches(rule_id) for rule_id in rule_ids):
+            known = names_a_rule.get(pattern.pattern)
+            if known is None:
+                known = names_a_rule[pattern.pattern] = any(pattern.matches(rule_id) for rule_id in rule_ids)
+            if known:
                 continue
             problems.report("lookup_rule:%s:%d:%s" % (row.filename, row.line, pattern.pattern),
                             "%s%s line %d: `rules` names %r, which is not a rule id%s; the row applies only to the "
