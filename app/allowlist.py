@@ -68,7 +68,7 @@ APPLICATIONS = AllowlistSpec(
 
 ALLOWLIST_SPECS = (ACCOUNTS, PROCESSES, APPLICATIONS)
 ORG_DOMAINS_FILE = "t1114_org_domains.csv"
-# What a site edits: the build refuses to package any of these.
+# What a site edits: the build never packages a file of these names.
 SITE_LOOKUP_FILES = tuple(spec.filename for spec in ALLOWLIST_SPECS) + (ORG_DOMAINS_FILE,)
 
 

@@ -83,6 +83,10 @@ def next_version(copy):
     version = app_identity()[1]
     with open(conf, "w", encoding="utf-8") as handle:
         handle.write(text.replace("version = %s" % version, "version = %s.1" % version))
+    # A developer's own test rows in the source tree must never reach the package.
+    os.makedirs(os.path.join(copy, "lookups"), exist_ok=True)
+    with open(os.path.join(copy, "lookups", "t1114_allowlist_accounts.csv"), "w", encoding="utf-8") as handle:
+        handle.write("account,reason\ndeveloper@example.com,my test row\n")
     shipped = os.path.join(copy, "app", "allowlists", "t1114_shipped_processes.csv")
     with open(shipped, encoding="utf-8") as handle:
         text = handle.read()
@@ -172,6 +176,8 @@ def test_upgrade_keeps_every_site_setting_and_brings_the_new_shipped_rows(tarbal
     on_n, warnings_n = outcomes(app_dir)
     assert on_n["shipped_row_new"]["t1114_status"] == "finding"       # N does not know the corrected path
 
+    with tarfile.open(version_n1) as archive:
+        assert [name for name in archive.getnames() if "/lookups/" in name] == []
     install(version_n1, apps)
 
     with open(os.path.join(app_dir, "default", "app.conf"), encoding="utf-8") as handle:
