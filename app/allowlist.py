@@ -1,11 +1,15 @@
-"""Allowlists and the organisation's domains, read from the app's lookup CSVs.
+"""Allowlists and the organisation's domains: the site's lookups plus the rows the app ships.
 
-A row that cannot be used is reported (file, line, problem) and skipped; the rest apply.
-Files are read once per process.
+Site rows live in lookups/ under names the package never contains (t1114_allowlist_*.csv,
+t1114_org_domains.csv), so no install, upgrade or deployer push overwrites them. Shipped rows
+live beside the engine (app/allowlists/t1114_shipped_*.csv), so every upgrade replaces them;
+each has a `row_id` a site can switch off in local/t1114.conf. A row that cannot be used is
+reported (file, line, problem) and skipped; the rest apply. Files are read once per process.
 """
 
 import calendar
 import csv
+import difflib
 import io
 import os
 import time
@@ -14,13 +18,17 @@ from .wildcard import MAX_PATTERN_CHARS, Wildcard
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 MAX_ROWS = 100000
+# The false-positive classes a row can name (column `class`); the Allowlist Audit filters on it.
+ROW_CLASSES = ("backup", "migration", "av_edr", "ediscovery", "archiving", "other")
+SHIPPED_DIR = ("app", "allowlists")   # relative to the app root
 
 
 class AllowlistSpec:
     """One allowlist lookup: which CSV columns are matched against which event facts."""
 
-    def __init__(self, filename, keys, description, required=(), anchored=(), optional=()):
-        self.filename = filename
+    def __init__(self, filename, shipped_filename, keys, description, required=(), anchored=(), optional=()):
+        self.filename = filename          # the site's lookup in lookups/, never in the package
+        self.shipped_filename = shipped_filename  # the app's own rows in app/allowlists/
         self.keys = keys                  # {column: MailEvent field path}, all given ones must match
         self.description = description
         self.required = required          # key columns every row must fill
@@ -29,12 +37,18 @@ class AllowlistSpec:
 
     @property
     def columns(self):
-        """The columns a file must have."""
+        """The columns a file is written with (class and source are optional extras)."""
         return tuple(k for k in self.keys if k not in self.optional) + ("rules", "valid_from", "valid_until", "reason")
+
+    @property
+    def required_columns(self):
+        """The columns without which no row can be read. `| outputlookup` writes only the fields
+        its results have, so a file written without a window or a rule list still loads."""
+        return tuple(k for k in self.keys if k not in self.optional) + ("reason",)
 
 
 ACCOUNTS = AllowlistSpec(
-    "t1114_allowlist_accounts.csv", {"account": "actor", "mailbox": "mailbox", "grantee": "param.user"},
+    "t1114_allowlist_accounts.csv", "t1114_shipped_accounts.csv", {"account": "actor", "mailbox": "mailbox", "grantee": "param.user"},
     "accounts whose actions are legitimate (service, migration and e-discovery accounts); `mailbox` and "
     "`grantee` narrow a row to actions on that mailbox or granting that user",
     optional=("mailbox", "grantee"))
@@ -42,24 +56,27 @@ ACCOUNTS = AllowlistSpec(
 # A process is legitimate by where it runs from and what it is called, together: a name
 # alone is what a masquerading binary copies. Account and host narrow a row further.
 PROCESSES = AllowlistSpec(
-    "t1114_allowlist_processes.csv",
+    "t1114_allowlist_processes.csv", "t1114_shipped_processes.csv",
     {"process_path": "extra.process_path", "process_name": "extra.process_name",
      "account": "extra.account_name", "host": "dest"},
     "processes that legitimately read or write mail stores (mail clients, AV/EDR, backup, migration)",
-    required=("process_path", "process_name"), anchored=("process_path",))
+    required=("process_path", "process_name"), anchored=("process_path",), optional=("account", "host"))
 
 APPLICATIONS = AllowlistSpec(
-    "t1114_allowlist_applications.csv", {"app_id": "extra.calling_app_id"},
+    "t1114_allowlist_applications.csv", "t1114_shipped_applications.csv", {"app_id": "extra.calling_app_id"},
     "applications (AppId or ClientAppId) that read mail legitimately: archiving, compliance, backup")
 
 ALLOWLIST_SPECS = (ACCOUNTS, PROCESSES, APPLICATIONS)
 ORG_DOMAINS_FILE = "t1114_org_domains.csv"
+# What a site edits: the build never packages a file of these names.
+SITE_LOOKUP_FILES = tuple(spec.filename for spec in ALLOWLIST_SPECS) + (ORG_DOMAINS_FILE,)
 
 
 class AllowlistRow:
-    __slots__ = ("filename", "line", "keys", "rules", "valid_from", "valid_until", "reason", "text")
+    __slots__ = ("filename", "line", "keys", "rules", "valid_from", "valid_until", "reason", "text",
+                 "row_id", "row_class")
 
-    def __init__(self, filename, line, keys, rules, valid_from, valid_until, reason, text):
+    def __init__(self, filename, line, keys, rules, valid_from, valid_until, reason, text, row_id="", row_class=""):
         self.filename = filename
         self.line = line
         self.keys = keys                  # ((field path, Wildcard), ...)
@@ -67,7 +84,9 @@ class AllowlistRow:
         self.valid_from = valid_from      # epoch seconds or None
         self.valid_until = valid_until
         self.reason = reason
-        self.text = text
+        self.text = text                  # every column that scopes the row, as column=value
+        self.row_id = row_id              # shipped rows only: what local/t1114.conf switches off
+        self.row_class = row_class        # backup, migration, av_edr, ediscovery, archiving, other or ""
 
     def applies(self, rule_id, event, when):
         if self.rules and not any(pattern.matches(rule_id) for pattern in self.rules):
@@ -84,7 +103,15 @@ class AllowlistRow:
 
     def describe(self):
         """How a suppressed finding names the row that suppressed it."""
-        return "%s line %d (%s): %s" % (self.filename, self.line, self.text, self.reason)
+        return "%s: %s" % (self.label(), self.reason)
+
+    def label(self):
+        """File, line, shipped row id and every column that scoped the row: two rows that differ
+        only in their window are told apart."""
+        where = "%s line %d" % (self.filename, self.line)
+        if self.row_id:
+            where += " row %s" % self.row_id
+        return "%s (%s)" % (where, self.text)
 
 
 def parse_time(text, end_of_day):
@@ -101,31 +128,41 @@ def parse_time(text, end_of_day):
     raise ValueError(text)
 
 
-def _read_csv(path, problems):
-    """(header, [(line number, row dict)]) or (None, []) when the file cannot be used."""
+def _read_csv(path, problems, folder="lookups", missing_ok=False):
+    """(header, [(line number, row dict)]) or (None, []) when the file cannot be used.
+
+    A site lookup that does not exist yet (a fresh install: the package ships none) or is
+    empty (`| outputlookup` of no results writes a zero-length file) has no rows, silently."""
     name = os.path.basename(path)
     try:
         with open(path, "rb") as handle:
             data = handle.read()
+    except FileNotFoundError:
+        if not missing_ok:
+            problems.report("lookup_missing:" + name, "%s/%s is missing; its rows do not apply." % (folder, name))
+        return None, []
     except OSError as error:
-        problems.report("lookup_missing:" + name, "lookups/%s could not be read (%s); its rows do not apply." % (name, error.strerror or error))
+        problems.report("lookup_missing:" + name, "%s/%s could not be read (%s); its rows do not apply."
+                        % (folder, name, error.strerror or error))
+        return None, []
+    if not data.strip():
         return None, []
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Excel's "Unicode text": readable, but Splunk's own lookup commands expect UTF-8.
         problems.report("lookup_encoding:" + name,
-                        "lookups/%s is saved as UTF-16; it was read, but save it as UTF-8 (CSV UTF-8) so "
-                        "Splunk's | inputlookup reads it too." % name)
+                        "%s/%s is saved as UTF-16; it was read, but save it as UTF-8 (CSV UTF-8) so "
+                        "Splunk's | inputlookup reads it too." % (folder, name))
         text = data.decode("utf-16", "replace")
     else:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             problems.report("lookup_encoding:" + name,
-                            "lookups/%s is not UTF-8 (byte %d); undecodable bytes were replaced." % (name, error.start))
+                            "%s/%s is not UTF-8 (byte %d); undecodable bytes were replaced." % (folder, name, error.start))
             text = data.decode("utf-8-sig", "replace")
     if "\x00" in text:
         # Python 3.9's csv stops at the first NUL byte; the rows after it would be lost.
-        problems.report("lookup_nul:" + name, "lookups/%s contains NUL bytes; they were removed." % name)
+        problems.report("lookup_nul:" + name, "%s/%s contains NUL bytes; they were removed." % (folder, name))
         text = text.replace("\x00", "")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [column.strip().lower() for column in (reader.fieldnames or [])]
@@ -136,19 +173,19 @@ def _read_csv(path, problems):
         for row in reader:
             first_line, previous_line = previous_line + 1, reader.line_num
             if len(rows) >= MAX_ROWS:
-                problems.report("lookup_too_long:" + name, "lookups/%s has more than %d rows; the rest were ignored." % (name, MAX_ROWS))
+                problems.report("lookup_too_long:" + name, "%s/%s has more than %d rows; the rest were ignored." % (folder, name, MAX_ROWS))
                 break
             if previous_line > first_line and any("\n" in value for value in row.values() if isinstance(value, str)):
                 # An unclosed quote swallows the lines after it into one cell: say so, and
                 # where, rather than let those rows silently disappear.
                 problems.report("lookup_quote:%s:%d" % (name, first_line),
-                                "lookups/%s line %d: a quote opened on this line is not closed, so lines %d-%d were "
+                                "%s/%s line %d: a quote opened on this line is not closed, so lines %d-%d were "
                                 "read as one row; that row was skipped. Close the quote." % (
-                                    name, first_line, first_line, previous_line))
+                                    folder, name, first_line, first_line, previous_line))
                 continue
             rows.append((first_line, row))
     except csv.Error as error:
-        problems.report("lookup_csv:" + name, "lookups/%s line %d: %s; later rows were ignored." % (name, reader.line_num, error))
+        problems.report("lookup_csv:" + name, "%s/%s line %d: %s; later rows were ignored." % (folder, name, reader.line_num, error))
     return header, rows
 
 
@@ -159,51 +196,125 @@ def _cell(row, column):
     return (value or "").strip()
 
 
-def load_allowlist(lookups_dir, spec, problems):
-    path = os.path.join(lookups_dir, spec.filename)
-    header, rows = _read_csv(path, problems)
+def load_allowlist(directory, spec, problems, shipped=False, seen=None):
+    """The usable rows of one allowlist file: the site's (lookups/) or, with `shipped`, the app's
+    own (app/allowlists/, where every row needs a `row_id`). `seen` spots repeats across files."""
+    filename = spec.shipped_filename if shipped else spec.filename
+    folder = "/".join(SHIPPED_DIR) if shipped else "lookups"
+    header, rows = _read_csv(os.path.join(directory, filename), problems, folder, missing_ok=not shipped)
     if header is None:
         return []
-    missing = [column for column in spec.columns if column not in header]
+    columns = (("row_id",) if shipped else ()) + spec.columns
+    missing = [column for column in (("row_id",) if shipped else ()) + spec.required_columns if column not in header]
     if missing:
-        problems.report("lookup_header:" + spec.filename,
-                        "lookups/%s lacks the column(s) %s (expected %s); the file was ignored."
-                        % (spec.filename, ", ".join(missing), ",".join(spec.columns)))
+        problems.report("lookup_header:" + filename,
+                        "%s/%s lacks the column(s) %s (expected %s); the file was ignored."
+                        % (folder, filename, ", ".join(missing), ",".join(columns)))
         return []
     loaded = []
-    seen = {}
+    seen = {} if seen is None else seen
+    ids = {}
     for line, row in rows:
         if row.get(None):
-            problems.report("lookup_row:%s:%d" % (spec.filename, line),
-                            "lookups/%s line %d: more cells than columns; the extra cells were ignored." % (spec.filename, line))
+            problems.report("lookup_row:%s:%d" % (filename, line),
+                            "%s/%s line %d: more cells than columns; the extra cells were ignored." % (folder, filename, line))
         try:
-            allowed = _allowlist_row(spec, line, row)
+            allowed = _allowlist_row(spec, filename, line, row, shipped)
         except ValueError as error:
-            problems.report("lookup_row:%s:%d" % (spec.filename, line),
-                            "lookups/%s line %d: %s; the row was skipped." % (spec.filename, line, error))
+            problems.report("lookup_row:%s:%d" % (filename, line),
+                            "%s/%s line %d: %s; the row was skipped." % (folder, filename, line, error))
             continue
+        if allowed.row_class not in ROW_CLASSES and allowed.row_class:
+            problems.report("lookup_class:%s:%d" % (filename, line),
+                            "%s/%s line %d: `class` is %r, not one of %s; the row still applies." % (
+                                folder, filename, line, allowed.row_class, ", ".join(ROW_CLASSES)))
+        if shipped:
+            if allowed.row_id in ids:
+                problems.report("lookup_row_id:%s:%d" % (filename, line),
+                                "%s/%s line %d uses row_id %s, as line %d does; switching it off switches off both."
+                                % (folder, filename, line, allowed.row_id, ids[allowed.row_id]))
+            ids.setdefault(allowed.row_id, line)
         _report_repeat(allowed, seen, problems)
         loaded.append(allowed)
     return loaded
 
 
+def load_allowlists(app_root, lookups_dir, problems):
+    """Site rows then shipped rows of every allowlist: a site's own row is named first."""
+    site, shipped = [], []
+    shipped_dir = os.path.join(app_root, *SHIPPED_DIR)
+    for spec in ALLOWLIST_SPECS:
+        seen = {}
+        site.extend(load_allowlist(lookups_dir, spec, problems, seen=seen))
+        shipped.extend(load_allowlist(shipped_dir, spec, problems, shipped=True, seen=seen))
+    return site + shipped
+
+
+def switch_off_shipped(rows, row_ids, problems):
+    """The rows without the shipped ones local/t1114.conf switches off (`row_ids`: (id, where)).
+    An id no shipped row has is reported with the closest one; the rest still apply."""
+    shipped_ids = {row.row_id for row in rows if row.row_id}
+    off = set()
+    for row_id, where in row_ids:
+        if row_id in shipped_ids:
+            off.add(row_id)
+            continue
+        problems.report("shipped_row_unknown:" + row_id,
+                        "%s switches off shipped allowlist row %r, which no shipped row has%s; nothing was switched off "
+                        "for it." % (where, row_id, closest_hint(row_id, shipped_ids)))
+    return [row for row in rows if not row.row_id or row.row_id not in off]
+
+
+def check_rule_references(rows, rule_ids, problems):
+    """Report every row whose `rules` names a rule that does not exist (with the closest id).
+    The row still applies to the rules it names that do exist."""
+    rule_ids = sorted(rule_ids)
+    names_a_rule = {}   # pattern text -> bool: a big file repeats the same few patterns
+    for row in rows:
+        for pattern in row.rules:
+            known = names_a_rule.get(pattern.pattern)
+            if known is None:
+                known = names_a_rule[pattern.pattern] = any(pattern.matches(rule_id) for rule_id in rule_ids)
+            if known:
+                continue
+            problems.report("lookup_rule:%s:%d:%s" % (row.filename, row.line, pattern.pattern),
+                            "%s%s line %d: `rules` names %r, which is not a rule id%s; the row applies only to the "
+                            "other rules it names." % (_folder(row), row.filename, row.line, pattern.pattern,
+                                                        closest_hint(pattern.pattern, rule_ids)))
+
+
+def closest_hint(name, known):
+    """' (did you mean x?)' for the nearest known name, or ''."""
+    close = difflib.get_close_matches(name.strip().lower(), sorted(known), n=1, cutoff=0.6)
+    return " (did you mean %s?)" % close[0] if close else ""
+
+
 def _report_repeat(row, seen, problems):
-    """Two rows for the same keys and rules: harmless when identical, confusing when they differ."""
+    """Two rows for the same keys and rules: harmless when identical, confusing when they differ.
+    A site row repeating a shipped one keeps it in force after the shipped row is switched off."""
     key = (tuple((path, pattern.pattern.strip().lower()) for path, pattern in row.keys),
            tuple(sorted(pattern.pattern.strip().lower() for pattern in row.rules)))
     first = seen.setdefault(key, row)
     if first is row:
         return
-    if (first.valid_from, first.valid_until, first.reason) == (row.valid_from, row.valid_until, row.reason):
-        message = "lookups/%s line %d repeats line %d; one of them can go." % (row.filename, row.line, first.line)
+    if row.row_id and not first.row_id:
+        message = ("lookups/%s line %d allows the same (%s) as shipped row %s; delete the site row (left from an "
+                   "older version, which shipped its rows in that file) so that upgrades can correct the shipped row "
+                   "and switching it off works." % (first.filename, first.line, first.text, row.row_id))
+    elif (first.valid_from, first.valid_until, first.reason) == (row.valid_from, row.valid_until, row.reason):
+        message = "%s%s line %d repeats line %d; one of them can go." % (_folder(row), row.filename, row.line, first.line)
     else:
-        message = ("lookups/%s lines %d and %d allow the same (%s) with different dates or reasons; a finding is "
+        message = ("%s%s lines %d and %d allow the same (%s) with different dates or reasons; a finding is "
                    "suppressed while either row is in force, so merge them into one."
-                   % (row.filename, first.line, row.line, first.text))
+                   % (_folder(row), row.filename, first.line, row.line, first.text))
     problems.report("lookup_repeat:%s:%d" % (row.filename, row.line), message)
 
 
-def _allowlist_row(spec, line, row):
+def _folder(row):
+    return "/".join(SHIPPED_DIR) + "/" if row.row_id else "lookups/"
+
+
+def _allowlist_row(spec, filename, line, row, shipped=False):
     keys = []
     shown = []
     for column, path in spec.keys.items():
@@ -225,6 +336,9 @@ def _allowlist_row(spec, line, row):
         if _cell(row, column)[:1] in ("*", "?") and not _cell(row, column).startswith("?:"):
             raise ValueError("column `%s` starts with a wildcard, so a copy of the program in any folder would "
                              "match; start it with the drive (C:\\... or ?:\\...)" % column)
+    row_id = _cell(row, "row_id") if shipped else ""
+    if shipped and not row_id:
+        raise ValueError("column `row_id` is empty; every shipped row needs an id a site can switch off")
     reason = _cell(row, "reason")
     if not reason:
         raise ValueError("column `reason` is empty; say why this is legitimate")
@@ -233,11 +347,11 @@ def _allowlist_row(spec, line, row):
     valid_until = _date(row, "valid_until", end_of_day=True)
     if valid_from is not None and valid_until is not None and valid_until < valid_from:
         raise ValueError("`valid_until` is before `valid_from`")
-    if rules:
-        shown.append("rules=%s" % _cell(row, "rules"))
-    if valid_until is not None:
-        shown.append("until %s" % _cell(row, "valid_until"))
-    return AllowlistRow(spec.filename, line, tuple(keys), rules, valid_from, valid_until, reason, ", ".join(shown))
+    for column in ("rules", "valid_from", "valid_until"):
+        if _cell(row, column):
+            shown.append("%s=%s" % (column, _cell(row, column)))
+    return AllowlistRow(filename, line, tuple(keys), rules, valid_from, valid_until, reason, ", ".join(shown),
+                        row_id, _cell(row, "class").lower())
 
 
 def _date(row, column, end_of_day):
@@ -305,7 +419,7 @@ class OrganisationDomains:
 
 
 def load_org_domains(lookups_dir, problems):
-    header, rows = _read_csv(os.path.join(lookups_dir, ORG_DOMAINS_FILE), problems)
+    header, rows = _read_csv(os.path.join(lookups_dir, ORG_DOMAINS_FILE), problems, missing_ok=True)
     if header is None:
         return OrganisationDomains(())
     if "domain" not in header:

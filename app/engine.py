@@ -4,16 +4,20 @@ normalise -> candidate rules (indexed by operation) -> findings -> allowlists ->
 Built once per process from the app's rules and lookups; keeps no state between events.
 """
 
+import difflib
+import json
 import os
+import re
 import time
 
-from .allowlist import ALLOWLIST_SPECS, ProcessIdentities, load_allowlist, load_org_domains
+from .allowlist import (ORG_DOMAINS_FILE, ProcessIdentities, check_rule_references, load_allowlists,
+                        load_org_domains, switch_off_shipped)
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
-from .settings import load_settings
+from .settings import load_site_config
 from .values import as_text, domain_of, split_addresses
 
 
@@ -21,9 +25,13 @@ def app_paths(app_root):
     return os.path.join(app_root, "app", "rules"), os.path.join(app_root, "lookups")
 
 
+_SETTING_NAME = re.compile(r'"setting":\s*"([^"]+)"')
+
+
 class Engine:
-    def __init__(self, rules, allowlist_rows, org_domains, problems):
+    def __init__(self, rules, allowlist_rows, org_domains, problems, rule_controls=None):
         self.rules = rules
+        self.rule_controls = rule_controls or {}   # {rule id: settings.RuleControl} from t1114.conf
         self.allowlist_rows = allowlist_rows
         self.org_domains = org_domains
         self.problems = problems
@@ -51,17 +59,23 @@ class Engine:
         except (OSError, ValueError) as error:
             problems.report("rules_unreadable", "The detection rules could not be read (%s); no rule is on." % error)
             documents = []
-        rules = compile_rules(documents, problems, load_settings(app_root, problems))
-        rows = []
-        for spec in ALLOWLIST_SPECS:
-            rows.extend(load_allowlist(lookups_dir, spec, problems))
+        config = load_site_config(app_root, problems)
+        rules = compile_rules(documents, problems, config.thresholds)
+        _report_unused_thresholds(config.thresholds, documents, problems)
+        rule_ids = {rule.id for rule in rules}
+        controls = config.rule_controls(rule_ids, problems)
+        rules = [rule for rule in rules if rule.id not in controls or controls[rule.id].state != "off"]
+        rows = load_allowlists(app_root, lookups_dir, problems)
+        rows = switch_off_shipped(rows, config.disabled_shipped_rows, problems)
+        check_rule_references(rows, rule_ids, problems)
         domains = load_org_domains(lookups_dir, problems)
         if not len(domains):
             problems.report(
                 "org_domains_empty",
-                "lookups/t1114_org_domains.csv lists no domains: a destination counts as internal only when it "
-                "shares the acting account's or the organisation's own domain. Add your mail domains there.")
-        return cls(rules, rows, domains, problems)
+                "t1114_org_domains lists no domains yet: a destination counts as internal only when it shares the "
+                "acting account's or the organisation's own domain. Add your mail domains to lookups/%s "
+                "(| outputlookup t1114_org_domains)." % ORG_DOMAINS_FILE)
+        return cls(rules, rows, domains, problems, controls)
 
     def candidate_rules(self, event):
         indexed = self._by_operation.get(event.operation.lower(), ())
@@ -131,7 +145,14 @@ class Engine:
         reason = rule.render_reason(event, destinations, external)
         if notes:
             reason = "%s (%s)" % (reason, "; ".join(notes))
-        return Finding(rule, event, severity, risk, reason, tuple(destinations), tuple(external))
+        finding = Finding(rule, event, severity, risk, reason, tuple(destinations), tuple(external))
+        control = self.rule_controls.get(rule.id)
+        if control is not None:
+            # The site's word is final: an override replaces what the rule and its escalations say.
+            finding.severity = control.severity or finding.severity
+            finding.risk_score = finding.risk_score if control.risk_score is None else control.risk_score
+            finding.report_only = control.state == "report_only"
+        return finding
 
     def _is_external(self, address, event):
         domain = domain_of(address)
@@ -149,6 +170,16 @@ class Engine:
             if row.applies(finding.rule.id, finding.event, when):
                 return row.describe()
         return ""
+
+
+def _report_unused_thresholds(thresholds, documents, problems):
+    """A threshold no rule reads is most likely a misspelt one: say so, with the closest name."""
+    used = set(name.lower() for name in _SETTING_NAME.findall(json.dumps(documents)))
+    for name in sorted(set(thresholds) - used):
+        close = difflib.get_close_matches(name, sorted(used), n=1, cutoff=0.6)
+        problems.report("settings_threshold_unknown:" + name,
+                        "t1114.conf [thresholds]: no rule reads %s%s; it has no effect."
+                        % (name, " (did you mean %s?)" % close[0] if close else ""))
 
 
 class _AnyOperation:

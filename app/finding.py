@@ -5,7 +5,7 @@ from .rules import severity_rank
 # Every record leaves the command with all of these, so splunklib's chunk header (taken
 # from the first record) never drops a field that only a later record sets.
 FINDING_FIELDS = (
-    "t1114_status",                 # finding | suppressed | "" (nothing matched)
+    "t1114_status",                 # finding | report_only | suppressed | "" (nothing matched)
     "mitre_technique_id",
     "t1114_rule",
     "t1114_severity",
@@ -22,7 +22,8 @@ OUTPUT_FIELDS = FINDING_FIELDS + CIM_FIELDS
 
 
 class Finding:
-    __slots__ = ("rule", "event", "severity", "risk_score", "reason", "destinations", "external", "suppressed_by")
+    __slots__ = ("rule", "event", "severity", "risk_score", "reason", "destinations", "external", "suppressed_by",
+                 "report_only")
 
     def __init__(self, rule, event, severity, risk_score, reason, destinations, external):
         self.rule = rule
@@ -33,6 +34,7 @@ class Finding:
         self.destinations = destinations
         self.external = external
         self.suppressed_by = ""
+        self.report_only = False   # the site put the rule in report-only state (local/t1114.conf)
 
 
 def _one_or_many(values):
@@ -48,7 +50,11 @@ def output_fields(findings, record):
     suppressed = [f for f in findings if f.suppressed_by]
     fields = dict.fromkeys(FINDING_FIELDS, "")
     if active:
-        fields["t1114_status"] = "finding"
+        # Report-only findings are shown, never alerted on: when the event also has a finding
+        # of a rule in force, the fields describe that one.
+        alerting = [f for f in active if not f.report_only]
+        fields["t1114_status"] = "finding" if alerting else "report_only"
+        active = alerting or active
         worst = max(active, key=lambda f: (severity_rank(f.severity), f.risk_score))
         fields["mitre_technique_id"] = _one_or_many(sorted(f.rule.technique for f in active))
         fields["t1114_rule"] = _one_or_many(f.rule.id for f in active)

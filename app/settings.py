@@ -1,33 +1,160 @@
-"""Tunable numbers rules refer to by name (`gte: {setting: name}`), read once per process
-from default/t1114.conf with local/t1114.conf overriding it, the way Splunk layers .conf files."""
+"""The site's settings in t1114.conf: thresholds rules refer to by name, per-rule control and
+shipped allowlist rows switched off. Read once per process from default/t1114.conf with
+local/t1114.conf overriding it key by key, the way Splunk layers .conf files; README/t1114.conf.spec
+documents every setting. A setting the command does not know is a warning, never an error:
+the rest of the file still applies."""
 
 import configparser
+import difflib
 import os
+
+from .rules import SEVERITIES
 
 SETTINGS_FILE = "t1114.conf"
 SETTINGS_SECTION = "thresholds"
+ALLOWLIST_SECTION = "allowlist"
+RULE_PREFIX = "rule:"
+RULE_STATES = ("on", "report_only", "off")
+RULE_KEYS = ("state", "severity", "risk_score")
+ALLOWLIST_KEYS = ("disabled_shipped_rows",)
+# configparser folds a section named like this into every other one; Splunk's [default] is
+# an ordinary stanza, so give configparser a name no .conf uses.
+_NO_DEFAULT_SECTION = "\x00t1114-no-default\x00"
+
+
+class RuleControl:
+    """What a site set for one rule: state (on, report_only, off), severity and risk score overrides."""
+    __slots__ = ("state", "severity", "risk_score")
+
+    def __init__(self, state="on", severity=None, risk_score=None):
+        self.state = state
+        self.severity = severity
+        self.risk_score = risk_score
+
+
+class SiteConfig:
+    def __init__(self):
+        self.thresholds = {}          # {lower-case name: value text}
+        self.rules = {}               # {rule id: {key: (value, "local/t1114.conf")}}
+        self.disabled_shipped_rows = []  # [(row id, where it was set)]
+
+    def rule_controls(self, rule_ids, problems):
+        """{rule id: RuleControl} for the rules a site configured; a stanza naming a rule that
+        does not exist, or a value the command cannot use, is reported and left out."""
+        controls = {}
+        for rule_id, values in sorted(self.rules.items()):
+            if rule_id not in rule_ids:
+                close = difflib.get_close_matches(rule_id, sorted(rule_ids), n=1, cutoff=0.6)
+                problems.report("settings_rule_unknown:" + rule_id,
+                                "%s [rule:%s]: there is no rule %s%s; its settings do not apply."
+                                % (_where(values), rule_id, rule_id,
+                                   " (did you mean %s?)" % close[0] if close else ""))
+                continue
+            control = RuleControl()
+            state, where = values.get("state", ("on", ""))
+            if state.lower() in RULE_STATES:
+                control.state = state.lower()
+            else:
+                problems.report("settings_rule_value:%s:state" % rule_id,
+                                "%s [rule:%s] state = %r: use on, report_only or off; the rule stays on."
+                                % (where, rule_id, state))
+            if "severity" in values:
+                severity, where = values["severity"]
+                if severity.lower() in SEVERITIES:
+                    control.severity = severity.lower()
+                else:
+                    problems.report("settings_rule_value:%s:severity" % rule_id,
+                                    "%s [rule:%s] severity = %r: use one of %s; the rule's own severity applies."
+                                    % (where, rule_id, severity, ", ".join(SEVERITIES)))
+            if "risk_score" in values:
+                risk, where = values["risk_score"]
+                if risk.isdigit() and 0 <= int(risk) <= 100:
+                    control.risk_score = int(risk)
+                else:
+                    problems.report("settings_rule_value:%s:risk_score" % rule_id,
+                                    "%s [rule:%s] risk_score = %r: use a whole number from 0 to 100; the rule's "
+                                    "own risk score applies." % (where, rule_id, risk))
+            controls[rule_id] = control
+        return controls
+
+
+def _where(values):
+    layers = sorted({where for _, where in values.values()})
+    return " and ".join(layers) or "t1114.conf"
 
 
 def load_settings(app_root, problems):
     """{lower-case name: value text} from the [thresholds] stanza of default/ then local/."""
-    settings = {}
+    return load_site_config(app_root, problems).thresholds
+
+
+def load_site_config(app_root, problems):
+    """Every stanza of default/t1114.conf then local/t1114.conf; unknown stanzas and keys are
+    reported (with the closest known name) and ignored."""
+    config = SiteConfig()
+    disabled = {}
     for layer in ("default", "local"):
         path = os.path.join(app_root, layer, SETTINGS_FILE)
+        where = "%s/%s" % (layer, SETTINGS_FILE)
         if not os.path.exists(path):
             if layer == "default":
                 problems.report("settings_missing",
                                 "default/%s is missing; rules that use a threshold from it are off." % SETTINGS_FILE)
             continue
-        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser = configparser.ConfigParser(interpolation=None, strict=False, default_section=_NO_DEFAULT_SECTION)
+        parser.optionxform = str  # Splunk keys keep their case; compared lower-case below
         try:
             with open(path, encoding="utf-8") as handle:
                 parser.read_file(handle)
         except (OSError, UnicodeDecodeError, configparser.Error) as error:
             problems.report("settings_unreadable:" + layer,
-                            "%s/%s could not be read (%s); its settings do not apply."
-                            % (layer, SETTINGS_FILE, str(error).splitlines()[0] if str(error) else type(error).__name__))
+                            "%s could not be read (%s); its settings do not apply."
+                            % (where, str(error).splitlines()[0] if str(error) else type(error).__name__))
             continue
-        if parser.has_section(SETTINGS_SECTION):
-            for name, value in parser.items(SETTINGS_SECTION):
-                settings[name.lower()] = value.strip()
-    return settings
+        for section in parser.sections():
+            items = [(name.strip().lower(), value.strip()) for name, value in parser.items(section)]
+            if section == SETTINGS_SECTION:
+                for name, value in items:
+                    config.thresholds[name] = value
+            elif section.lower().startswith(RULE_PREFIX):
+                rule_id = section[len(RULE_PREFIX):].strip().lower()
+                values = config.rules.setdefault(rule_id, {})
+                for name, value in items:
+                    if name in RULE_KEYS:
+                        values[name] = (value, where)
+                    else:
+                        _unknown_key(problems, where, section, name, RULE_KEYS)
+            elif section == ALLOWLIST_SECTION:
+                for name, value in items:
+                    if name not in ALLOWLIST_KEYS:
+                        _unknown_key(problems, where, section, name, ALLOWLIST_KEYS)
+                        continue
+                    # local/ replaces default/'s list, as Splunk's layering does for a key.
+                    disabled = {}
+                    for row_id in (item.strip().lower() for item in value.replace(";", ",").split(",")):
+                        if not row_id:
+                            continue
+                        if row_id in disabled:
+                            problems.report("settings_row_twice:" + row_id,
+                                            "%s [allowlist] disabled_shipped_rows lists %s twice; once is enough."
+                                            % (where, row_id))
+                            continue
+                        disabled[row_id] = where
+            else:
+                known = [SETTINGS_SECTION, ALLOWLIST_SECTION, RULE_PREFIX + "<rule id>"]
+                close = difflib.get_close_matches(section.lower(), [SETTINGS_SECTION, ALLOWLIST_SECTION], n=1)
+                if not close and section.lower().startswith("rule"):
+                    close = [RULE_PREFIX + "<rule id>"]
+                problems.report("settings_stanza:%s:%s" % (layer, section),
+                                "%s: stanza [%s] is not one the t1114 command reads (%s)%s; it was ignored."
+                                % (where, section, ", ".join("[%s]" % k for k in known),
+                                   "; did you mean [%s]?" % close[0] if close else ""))
+    config.disabled_shipped_rows = list(disabled.items())
+    return config
+
+
+def _unknown_key(problems, where, section, name, known):
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    problems.report("settings_key:%s:%s:%s" % (where, section, name),
+                    "%s [%s]: %s is not a setting of this stanza (%s)%s; it was ignored."
+                    % (where, section, name, ", ".join(known), "; did you mean %s?" % close[0] if close else ""))

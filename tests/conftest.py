@@ -39,9 +39,9 @@ def built_app(tmp_path_factory):
 
 @pytest.fixture()
 def engine_with_lookups(tmp_path):
-    """Engine over the repository's rules and lookup files the test writes: make(files).
-    The first call builds tmp_path/approot (tests edit files there); later calls build their own
-    folders, so one test can compare two engines."""
+    """Engine over the repository's rules and shipped allowlists and the site lookups the test
+    writes into lookups/: make(files). The first call builds tmp_path/approot (tests edit files
+    there); later calls build their own folders, so one test can compare two engines."""
     import shutil
 
     made = []
@@ -53,9 +53,8 @@ def engine_with_lookups(tmp_path):
         # Rules read thresholds from default/t1114.conf; without it they would be off.
         (root / "default").mkdir()
         shutil.copy(os.path.join(REPO, "default", "t1114.conf"), str(root / "default" / "t1114.conf"))
+        # lookups/ holds only the site's files, which the repository (like the package) has none of.
         (root / "lookups").mkdir()
-        for name in os.listdir(os.path.join(REPO, "lookups")):
-            shutil.copy(os.path.join(REPO, "lookups", name), str(root / "lookups" / name))
         for name, text in files.items():
             (root / "lookups" / name).write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
         return Engine.load(str(root), ProblemLog())

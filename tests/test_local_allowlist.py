@@ -1,4 +1,5 @@
-"""The processes allowlist (lookups/t1114_allowlist_processes.csv): every shipped row
+"""The processes allowlist (shipped rows in app/allowlists/t1114_shipped_processes.csv, site rows
+in lookups/t1114_allowlist_processes.csv): every shipped row
 suppresses its reader, a name alone never does, masquerades are raised, and service-account
 rows need account, path and time window together."""
 
@@ -11,7 +12,7 @@ from app.allowlist import PROCESSES, ProcessIdentities, load_allowlist
 from app.problems import ProblemLog
 from tests.conftest import REPO
 
-LOOKUP = os.path.join(REPO, "lookups", PROCESSES.filename)
+LOOKUP = os.path.join(REPO, "app", "allowlists", PROCESSES.shipped_filename)
 HEADER = "process_path,process_name,account,host,rules,valid_from,valid_until,reason,source\n"
 
 
@@ -36,7 +37,7 @@ def read_event(process_path, target=r"C:\Users\bob\AppData\Local\Microsoft\Outlo
 
 def test_shipped_lookup_loads_without_problems_and_cites_a_source():
     problems = ProblemLog()
-    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems)
+    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems, shipped=True)
     assert problems.messages() == []
     assert len(rows) == len(shipped_rows()) >= 8
     for row in shipped_rows():
@@ -45,14 +46,15 @@ def test_shipped_lookup_loads_without_problems_and_cites_a_source():
         assert row["process_path"].lower().endswith("\\" + row["process_name"].lower())
 
 
-@pytest.mark.parametrize("row", shipped_rows(), ids=lambda r: r["process_path"])
+@pytest.mark.parametrize("row", shipped_rows(), ids=lambda r: r["row_id"])
 def test_each_shipped_row_suppresses_its_reader(engine, row):
     if "t1114_001_mail_file_read" not in row["rules"]:
         pytest.skip("row does not cover PST/OST reads")
     path = concrete_path(row["process_path"])
     findings = engine.detect(read_event(path))
     assert [f.rule.id for f in findings] == ["t1114_001_mail_file_read"]
-    assert findings[0].suppressed_by.startswith(PROCESSES.filename)
+    assert findings[0].suppressed_by.startswith("%s line " % PROCESSES.shipped_filename)
+    assert " row %s (" % row["row_id"] in findings[0].suppressed_by
     assert findings[0].severity == "medium"
     record = read_event(path)
     assert engine.annotate(record) is False
@@ -163,7 +165,7 @@ def test_drive_wildcard_is_allowed():
 
 def test_process_identities_ignore_rows_without_both_keys():
     problems = ProblemLog()
-    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems)
+    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems, shipped=True)
     identities = ProcessIdentities(rows)
     assert identities.name_elsewhere("msmpeng.exe", r"C:\Windows\Temp\msmpeng.exe")
     assert not identities.name_elsewhere("MsMpEng.exe", r"C:\Program Files\Windows Defender\MsMpEng.exe")

@@ -68,27 +68,31 @@ def test_good_row_suppresses(engine_with_lookups, finding_case):
     assert not [m for m in _warnings(engine) if ALLOW in m]
 
 
-def test_missing_allowlist_file(engine_with_lookups, finding_case, tmp_path):
+def test_missing_site_allowlist_file_is_a_fresh_install(engine_with_lookups, finding_case):
+    # The package ships no site lookup: until the first | outputlookup there is no file, and
+    # that is not a fault to warn about on every search.
     rule_id, record, actor = finding_case
     engine = engine_with_lookups({})
-    import os
-    os.remove(str(tmp_path / "approot" / "lookups" / ALLOW))
-    from app.engine import Engine
-    from app.problems import ProblemLog
-    engine = Engine.load(str(tmp_path / "approot"), ProblemLog())
-    _one_warning_about(engine, ALLOW, "could not be read")
+    assert not [m for m in _warnings(engine) if ALLOW in m]
     assert _status(engine, record) == "finding"
 
 
-def test_missing_org_domains_file(engine_with_lookups, finding_case, tmp_path):
+def test_missing_shipped_allowlist_file_is_reported(engine_with_lookups, finding_case, tmp_path):
     rule_id, record, actor = finding_case
     engine_with_lookups({ALLOW: HEADER + "\n" + _row(actor, rule_id) + "\n"})
     import os
-    os.remove(str(tmp_path / "approot" / "lookups" / ORG_DOMAINS_FILE))
+    os.remove(str(tmp_path / "approot" / "app" / "allowlists" / ACCOUNTS.shipped_filename))
     from app.engine import Engine
     from app.problems import ProblemLog
     engine = Engine.load(str(tmp_path / "approot"), ProblemLog())
-    _one_warning_about(engine, ORG_DOMAINS_FILE, "could not be read")
+    _one_warning_about(engine, ACCOUNTS.shipped_filename, "is missing")
+    assert _status(engine, record) == "suppressed"  # the site's rows still apply
+
+
+def test_missing_org_domains_file(engine_with_lookups, finding_case):
+    rule_id, record, actor = finding_case
+    engine = engine_with_lookups({ALLOW: HEADER + "\n" + _row(actor, rule_id) + "\n"})
+    _one_warning_about(engine, ORG_DOMAINS_FILE, "no domains yet")
     assert _status(engine, record) == "suppressed"  # the allowlist still applies
 
 

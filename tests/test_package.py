@@ -67,8 +67,11 @@ def test_tarball_ships_only_what_runs(package):
     app_id = names[0].split("/")[0]
     for required in ("bin/t1114_command.py", "default/commands.conf", "app/engine.py", "app/rules/rules.json",
                      "lib/splunklib/searchcommands/streaming_command.py", "metadata/default.meta",
-                     "lookups/t1114_allowlist_accounts.csv", "README.md"):
+                     "app/allowlists/t1114_shipped_accounts.csv", "README/t1114.conf.spec", "README.md"):
         assert "%s/%s" % (app_id, required) in names, required
+    # What a site edits is never in the package, or an upgrade would overwrite it.
+    assert "%s/lookups" % app_id in names
+    assert [n for n in names if n.startswith("%s/lookups/" % app_id)] == []
 
 
 def test_vendored_splunklib_is_byte_identical_to_the_registry_release(package):

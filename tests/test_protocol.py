@@ -29,6 +29,10 @@ def add_account_row(app_dir, values):
     import csv
 
     path = os.path.join(app_dir, "lookups", "t1114_allowlist_accounts.csv")
+    if not os.path.exists(path):  # the package ships no site lookup: the first | outputlookup makes it
+        with open(path, "w", newline="") as handle:
+            csv.writer(handle).writerow(["account", "mailbox", "grantee", "rules", "valid_from", "valid_until",
+                                         "reason", "class"])
     with open(path, newline="") as handle:
         header = next(csv.reader(handle))
     with open(path, "a", newline="") as handle:

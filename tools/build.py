@@ -23,6 +23,7 @@ import tarfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from app.allowlist import SITE_LOOKUP_FILES  # noqa: E402
 from app.problems import ProblemLog  # noqa: E402
 from app.rules import COMPILED_RULES_FILE, compile_rules, read_rule_sources  # noqa: E402
 from app.settings import load_settings  # noqa: E402
@@ -51,7 +52,12 @@ def app_identity():
 
 
 def _ignore(directory, names):
-    return [n for n in names if n.startswith(".") or n == "__pycache__" or n.endswith((".pyc", ".pyo", ".test.yml"))]
+    ignored = [n for n in names if n.startswith(".") or n == "__pycache__" or n.endswith((".pyc", ".pyo", ".test.yml"))]
+    if os.path.basename(directory) == "lookups":
+        # What a site edits is never in the package: a file of that name in the tarball would
+        # replace the site's own on every upgrade. A developer's test rows stay on their machine.
+        ignored += [n for n in names if n in SITE_LOOKUP_FILES]
+    return ignored
 
 
 def stage(app_dir):
@@ -62,6 +68,9 @@ def stage(app_dir):
         source = os.path.join(REPO, name)
         if os.path.isdir(source):
             shutil.copytree(source, os.path.join(app_dir, name), ignore=_ignore)
+    # The site's lookups are created in lookups/ by | outputlookup (or the Lookup Editor); the
+    # folder ships empty so it is there for them.
+    os.makedirs(os.path.join(app_dir, "lookups"), exist_ok=True)
     for name in SHIPPED_FILES:
         source = os.path.join(REPO, name)
         if os.path.exists(source):
