@@ -14,7 +14,7 @@ import re
 import sys
 from operator import itemgetter
 
-from .finding import CIM_FIELDS, OUTPUT_FIELDS, output_fields
+from .finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
 
 MULTIVALUE_PREFIX = "__mv_"
 # The same pattern splunklib 2.1.1 decodes with (SearchCommand._encoded_value), so both
@@ -194,12 +194,13 @@ class ChunkWriter:
         return self._bytes.getbuffer()
 
 
-def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True):
+def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=False):
     """Runs every row of one chunk body through the engine, writing the rows to return.
 
     `lines` is the body as text lines. Rows go out in input order: every row when keep_all
     (mode=all), else only rows with an unsuppressed finding; a dropped row is never
-    annotated. Returns the number of rows read.
+    annotated. With `expand`, a row with findings goes out once per finding it returns
+    (expanded_fields), a row without findings once. Returns the number of rows read.
     """
     held = []   # the input lines of the row being read: most rows go back out as that text
     reader = csv.reader(_holding(lines, held), SplunkCsv)
@@ -230,7 +231,11 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True):
             del held[:]
             continue
         del held[:]
-        if keep_all or any(not finding.suppressed_by for finding in findings):
+        if expand:
+            for finding in findings:
+                if keep_all or finding.returned_by_default:
+                    write(layout, layout.annotated(list(row), record, expanded_fields(finding, record)))
+        elif keep_all or any(finding.returned_by_default for finding in findings):
             write(layout, layout.annotated(row, record, output_fields(findings, record)))
     return count
 

@@ -97,7 +97,9 @@ class Engine:
                     findings.append(self._finding(rule, event))
         if use_allowlist and findings and self.allowlist_rows:
             for finding in findings:
-                finding.suppressed_by = self._suppressor(finding)
+                row = self._suppressor(finding)
+                if row is not None:
+                    finding.suppress(row)
         return findings
 
     def findings(self, record, use_allowlist=True):
@@ -118,7 +120,12 @@ class Engine:
         """
         findings = self.findings(record, use_allowlist)
         record.update(output_fields(findings, record))
-        return any(not f.suppressed_by for f in findings)
+        return any(f.returned_by_default for f in findings)
+
+    @staticmethod
+    def annotate_empty(record):
+        """Write the output fields of an event without findings onto `record`."""
+        record.update(output_fields((), record))
 
     def _finding(self, rule, event):
         destinations = {}  # ordered set: thousands of addresses must not cost their square
@@ -135,6 +142,8 @@ class Engine:
                 event.extra["process_name"], event.extra.get("process_path", "")) else ""
         severity, risk = rule.severity, rule.risk_score
         notes = []
+        techniques = [rule.technique]
+        techniques.extend(rule.also_techniques)
         for escalation in rule.escalations:
             if escalation.condition(event):
                 if severity_rank(escalation.severity) > severity_rank(severity):
@@ -142,10 +151,12 @@ class Engine:
                 risk = max(risk, escalation.risk_score)
                 if escalation.note:
                     notes.append(escalation.note)
+                techniques.extend(escalation.also_techniques)
         reason = rule.render_reason(event, destinations, external)
         if notes:
             reason = "%s (%s)" % (reason, "; ".join(notes))
-        finding = Finding(rule, event, severity, risk, reason, tuple(destinations), tuple(external))
+        finding = Finding(rule, event, severity, risk, reason, tuple(destinations), tuple(external),
+                          tuple(dict.fromkeys(techniques)))
         control = self.rule_controls.get(rule.id)
         if control is not None:
             # The site's word is final: an override replaces what the rule and its escalations say.
@@ -168,8 +179,8 @@ class Engine:
         when = finding.event.time if finding.event.time is not None else time.time()
         for row in self.allowlist_rows:
             if row.applies(finding.rule.id, finding.event, when):
-                return row.describe()
-        return ""
+                return row
+        return None
 
 
 def _report_unused_thresholds(thresholds, documents, problems):

@@ -1,6 +1,22 @@
-"""A rule's verdict on one event, and the fields the command writes for it."""
+"""A rule's verdict on one event, and the fields the command writes for it.
+
+One event can hold several findings (a script block with three cmdlets, an audit record two
+rules match). `t1114_findings` lists them all, one JSON object each, so nothing is paired up
+by position; the other t1114 fields summarise the event for the search bar. With
+`expand=true` the command writes one row per finding instead (expanded_fields).
+"""
+
+import json
+import time
 
 from .rules import severity_rank
+
+# A finding's status, and the order the event summary picks its status in: an event with
+# any alerting finding is a `finding` event. Scheduled searches alert on `finding` only.
+STATUS_FINDING = "finding"
+STATUS_REPORT_ONLY = "report_only"
+STATUS_SUPPRESSED = "suppressed"
+STATUS_ORDER = (STATUS_FINDING, STATUS_REPORT_ONLY, STATUS_SUPPRESSED)
 
 # Every record leaves the command with all of these, so splunklib's chunk header (taken
 # from the first record) never drops a field that only a later record sets.
@@ -15,6 +31,7 @@ FINDING_FIELDS = (
     "t1114_external_destination",
     "t1114_suppressed_rule",
     "t1114_suppressed_by",
+    "t1114_findings",               # JSON array, one object per finding
 )
 # CIM fields filled from the finding when the event does not already carry them.
 CIM_FIELDS = ("user", "src", "dest", "object", "action")
@@ -22,10 +39,10 @@ OUTPUT_FIELDS = FINDING_FIELDS + CIM_FIELDS
 
 
 class Finding:
-    __slots__ = ("rule", "event", "severity", "risk_score", "reason", "destinations", "external", "suppressed_by",
-                 "report_only")
+    __slots__ = ("rule", "event", "severity", "risk_score", "reason", "destinations", "external",
+                 "techniques", "suppressed_by", "suppressing_row", "report_only")
 
-    def __init__(self, rule, event, severity, risk_score, reason, destinations, external):
+    def __init__(self, rule, event, severity, risk_score, reason, destinations, external, techniques=None):
         self.rule = rule
         self.event = event
         self.severity = severity
@@ -33,8 +50,70 @@ class Finding:
         self.reason = reason
         self.destinations = destinations
         self.external = external
-        self.suppressed_by = ""
-        self.report_only = False   # the site put the rule in report-only state (local/t1114.conf)
+        # Every ATT&CK id this finding is: the rule's sub-technique first, then the others
+        # (T1098.002 for a mailbox grant, T1564.008 when an inbox rule also hides mail).
+        self.techniques = tuple(techniques) if techniques else (rule.technique,)
+        self.suppressed_by = ""         # the suppressing row as the search bar shows it
+        self.suppressing_row = None     # that AllowlistRow
+        self.report_only = False        # the site put the rule in report-only state (local/t1114.conf)
+
+    def suppress(self, row):
+        self.suppressing_row = row
+        self.suppressed_by = row.describe()
+
+    @property
+    def status(self):
+        if self.suppressing_row is not None or self.suppressed_by:
+            return STATUS_SUPPRESSED
+        # Report-only findings are shown, never alerted on (the saved searches alert on "finding").
+        return STATUS_REPORT_ONLY if self.report_only else STATUS_FINDING
+
+    @property
+    def returned_by_default(self):
+        """mode=findings returns what an allowlist did not suppress."""
+        return self.status != STATUS_SUPPRESSED
+
+    def cim(self):
+        event = self.event
+        return {"user": event.actor, "src": event.src, "dest": event.dest, "object": event.mailbox,
+                "action": self.rule.action}
+
+    def as_dict(self):
+        """The finding as one object of `t1114_findings`."""
+        cim = self.cim()
+        external = set(self.external)
+        return {
+            "rule": self.rule.id,
+            "mitre_technique_id": self.rule.technique,
+            "mitre_attack": list(self.techniques),
+            "severity": self.severity,
+            "risk_score": self.risk_score,
+            "status": self.status,
+            "reason": self.reason,
+            "actor": cim["user"],
+            "mailbox": cim["object"],
+            "src": cim["src"],
+            "dest": cim["dest"],
+            "action": cim["action"],
+            "destinations": [{"address": d, "external": d in external} for d in self.destinations],
+            "suppressed_by": _row_object(self.suppressing_row, self.suppressed_by),
+        }
+
+
+def _row_object(row, described):
+    """The suppressing lookup row as an object, so columns can be added to it later."""
+    if row is None:
+        return {"description": described} if described else None
+    found = {"lookup": row.filename, "line": row.line, "row": row.text, "reason": row.reason,
+             "row_id": row.row_id or None, "class": row.row_class or None}
+    if row.valid_until is not None:
+        found["valid_until"] = time.strftime("%Y-%m-%d", time.gmtime(row.valid_until))
+    found["description"] = described
+    return found
+
+
+def findings_json(findings):
+    return json.dumps([f.as_dict() for f in findings], ensure_ascii=False, separators=(",", ":"))
 
 
 def _one_or_many(values):
@@ -44,47 +123,81 @@ def _one_or_many(values):
     return unique[0] if len(unique) == 1 else unique
 
 
+def summary_status(findings):
+    present = {f.status for f in findings}
+    for status in STATUS_ORDER:
+        if status in present:
+            return status
+    return ""
+
+
 def output_fields(findings, record):
-    """The FINDING_FIELDS and CIM_FIELDS values for a record, given its findings."""
-    active = [f for f in findings if not f.suppressed_by]
-    suppressed = [f for f in findings if f.suppressed_by]
+    """The OUTPUT_FIELDS values for a record, given its findings: the event summary.
+
+    Status, sub-technique, rule, severity (the worst), risk score (the highest), reason and
+    destinations describe the findings of the event's status (its unsuppressed findings when
+    it has any, else its suppressed ones); t1114_suppressed_* list the suppressed ones;
+    t1114_findings holds every finding whole."""
     fields = dict.fromkeys(FINDING_FIELDS, "")
-    if active:
-        # Report-only findings are shown, never alerted on: when the event also has a finding
-        # of a rule in force, the fields describe that one.
-        alerting = [f for f in active if not f.report_only]
-        fields["t1114_status"] = "finding" if alerting else "report_only"
-        active = alerting or active
-        worst = max(active, key=lambda f: (severity_rank(f.severity), f.risk_score))
-        fields["mitre_technique_id"] = _one_or_many(sorted(f.rule.technique for f in active))
-        fields["t1114_rule"] = _one_or_many(f.rule.id for f in active)
-        fields["t1114_severity"] = worst.severity
-        fields["risk_score"] = str(max(f.risk_score for f in active))
-        fields["t1114_reason"] = _one_or_many(f.reason for f in active)
-        fields["t1114_destination"] = _one_or_many(d for f in active for d in f.destinations)
-        fields["t1114_external_destination"] = _one_or_many(d for f in active for d in f.external)
-    elif suppressed:
-        fields["t1114_status"] = "suppressed"
-    if suppressed:
-        fields["t1114_suppressed_rule"] = _one_or_many(f.rule.id for f in suppressed)
-        fields["t1114_suppressed_by"] = _one_or_many(f.suppressed_by for f in suppressed)
-    if active or suppressed:
-        for name in FINDING_FIELDS:
-            fields[name] = _writable(fields[name])
-    lead = (active or suppressed or [None])[0]
+    if not findings:
+        for name in CIM_FIELDS:
+            existing = record.get(name)
+            fields[name] = existing if existing not in (None, "", []) else ""
+        return fields
+    status = summary_status(findings)
+    group = [f for f in findings if f.status == status]
+    worst = max(group, key=lambda f: (severity_rank(f.severity), f.risk_score))
+    suppressed = [f for f in findings if f.status == STATUS_SUPPRESSED]
+    fields.update({
+        "t1114_status": status,
+        "mitre_technique_id": _one_or_many(sorted(f.rule.technique for f in group)),
+        "t1114_rule": _one_or_many(f.rule.id for f in group),
+        "t1114_severity": worst.severity,
+        "risk_score": str(max(f.risk_score for f in group)),
+        "t1114_reason": _one_or_many(f.reason for f in group),
+        "t1114_destination": _one_or_many(d for f in group for d in f.destinations),
+        "t1114_external_destination": _one_or_many(d for f in group for d in f.external),
+        "t1114_suppressed_rule": _one_or_many(f.rule.id for f in suppressed),
+        "t1114_suppressed_by": _one_or_many(f.suppressed_by for f in suppressed),
+        "t1114_findings": findings_json(findings),
+    })
+    for name in FINDING_FIELDS:
+        fields[name] = _writable(fields[name])
+    cims = [f.cim() for f in group]
     for name in CIM_FIELDS:
         existing = record.get(name)
         if existing not in (None, "", []):
             fields[name] = existing
-        elif lead is None:
-            fields[name] = ""
         else:
-            event = lead.event
-            fields[name] = _writable({
-                "user": event.actor, "src": event.src, "dest": event.dest,
-                "object": event.mailbox, "action": lead.rule.action,
-            }[name])
+            fields[name] = _writable(_one_or_many(c[name] for c in cims))
     return fields
+
+
+def expanded_fields(finding, record):
+    """The OUTPUT_FIELDS values for one row of `expand=true`: this finding alone. CIM fields
+    are the finding's (its own mailbox in `object`); the event's value stays where the
+    finding has none."""
+    suppressed = finding.status == STATUS_SUPPRESSED
+    fields = {
+        "t1114_status": finding.status,
+        "mitre_technique_id": finding.rule.technique,
+        "t1114_rule": finding.rule.id,
+        "t1114_severity": finding.severity,
+        "risk_score": str(finding.risk_score),
+        "t1114_reason": finding.reason,
+        "t1114_destination": _one_or_many(finding.destinations),
+        "t1114_external_destination": _one_or_many(finding.external),
+        "t1114_suppressed_rule": finding.rule.id if suppressed else "",
+        "t1114_suppressed_by": finding.suppressed_by if suppressed else "",
+        "t1114_findings": findings_json([finding]),
+    }
+    for name, value in finding.cim().items():
+        if value:
+            fields[name] = value
+        else:
+            existing = record.get(name)
+            fields[name] = existing if existing not in (None, "", []) else ""
+    return {name: _writable(value) for name, value in fields.items()}
 
 
 def _writable(value):

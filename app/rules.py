@@ -14,6 +14,7 @@ SEVERITIES = ("informational", "low", "medium", "high", "critical")
 TECHNIQUES = ("T1114", "T1114.001", "T1114.002", "T1114.003")
 COMPILED_RULES_FILE = "rules.json"
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{2,80}$")
+_ATTACK_ID = re.compile(r"^T[0-9]{4}(\.[0-9]{3})?$")
 # {field} or {field|other|...}: the first of them with a value.
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.|]*\??)\}")
 # A trailing `?` ({extra.folders?}) leaves a missing value out instead of writing "unknown";
@@ -29,13 +30,14 @@ def severity_rank(severity):
 
 
 class Escalation:
-    __slots__ = ("condition", "severity", "risk_score", "note")
+    __slots__ = ("condition", "severity", "risk_score", "note", "also_techniques")
 
-    def __init__(self, condition, severity, risk_score, note):
+    def __init__(self, condition, severity, risk_score, note, also_techniques=()):
         self.condition = condition
         self.severity = severity
         self.risk_score = risk_score
         self.note = note
+        self.also_techniques = also_techniques   # ATT&CK ids the behaviour also is when this applies
 
 
 class Rule:
@@ -52,6 +54,8 @@ class Rule:
         self.technique = _required(document, "technique", where)
         if self.technique not in TECHNIQUES:
             raise RuleError("%s: `technique` must be one of %s" % (where, ", ".join(TECHNIQUES)))
+        # Other ATT&CK techniques the behaviour also is (a mailbox grant is T1098.002 too).
+        self.also_techniques = _attack_ids(document.get("also_techniques"), where + ".also_techniques")
         self.severity = _severity(document.get("severity"), where + ".severity")
         self.risk_score = _risk(document.get("risk_score"), where + ".risk_score")
         self.action = str(document.get("action", ""))
@@ -75,7 +79,15 @@ class Rule:
         condition = compile_condition(item["when"], where + ".when", self._settings)
         severity = _severity(item.get("severity", self.severity), where + ".severity")
         risk = _risk(item.get("risk_score", self.risk_score), where + ".risk_score")
-        return Escalation(condition, severity, risk, str(item.get("note", "")))
+        also = _attack_ids(item.get("also_techniques"), where + ".also_techniques")
+        return Escalation(condition, severity, risk, str(item.get("note", "")), also)
+
+    def attack_ids(self):
+        """Every ATT&CK id a finding of this rule can carry: its own, then the others."""
+        ids = [self.technique] + list(self.also_techniques)
+        for escalation in self.escalations:
+            ids.extend(escalation.also_techniques)
+        return list(dict.fromkeys(ids))
 
     def render_reason(self, event, destinations, external):
         def shown(path):
@@ -111,6 +123,16 @@ def _severity(value, where):
     if value not in SEVERITIES:
         raise RuleError("%s: must be one of %s" % (where, ", ".join(SEVERITIES)))
     return value
+
+
+def _attack_ids(value, where):
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and _ATTACK_ID.match(v) for v in value):
+        raise RuleError("%s: must be a list of ATT&CK technique ids such as T1098.002" % where)
+    return tuple(value)
 
 
 def _risk(value, where):

@@ -30,6 +30,7 @@ from splunklib.searchcommands.search_command import SearchCommand  # noqa: E402
 
 from app.chunk_csv import ChunkWriter, annotate_chunk  # noqa: E402
 from app.engine import Engine  # noqa: E402
+from app.finding import expanded_fields  # noqa: E402
 
 # Internal switch for tests and diagnosis: "splunklib" runs every chunk through
 # splunklib's own record reader and writer instead of app/chunk_csv.py.
@@ -41,11 +42,12 @@ class T1114Command(StreamingCommand):
     """Marks events showing MITRE ATT&CK T1114 Email Collection with the sub-technique found.
 
     ##Syntax
-    | t1114 [mode=findings|all] [allowlist=true|false]
+    | t1114 [mode=findings|all] [allowlist=true|false] [expand=true|false]
 
     ##Description
     mode=findings (default) returns only events with a finding no allowlist suppresses;
     mode=all returns every event, annotated. allowlist=false turns suppression off.
+    expand=true returns one row per finding, its fields describing that finding alone.
     """
 
     mode = Option(
@@ -54,6 +56,10 @@ class T1114Command(StreamingCommand):
     allowlist = Option(
         doc="true (default): apply the allowlist lookups; false: report suppressed findings too, for tuning",
         require=False, default=True, validate=validators.Boolean())
+    expand = Option(
+        doc="false (default): one row per event, its fields summarising its findings; true: one row per "
+            "finding, a copy of its event whose t1114 and CIM fields describe that finding alone",
+        require=False, default=False, validate=validators.Boolean())
 
     @classmethod
     def declared_options(cls):
@@ -103,8 +109,8 @@ class T1114Command(StreamingCommand):
         self.engine = Engine.load(APP_ROOT)
         self._events = self._returned = self._problems_logged = 0
         self._started = time.time()
-        self.logger.info("search started: sid=%s mode=%s allowlist=%s rules=%d allowlist_rows=%d",
-                         self._sid(), self.mode, bool(self.allowlist), len(self.engine.rules),
+        self.logger.info("search started: sid=%s mode=%s allowlist=%s expand=%s rules=%d allowlist_rows=%d",
+                         self._sid(), self.mode, bool(self.allowlist), bool(self.expand), len(self.engine.rules),
                          len(self.engine.allowlist_rows))
         self._log_progress()
         self._report_problems()
@@ -113,13 +119,33 @@ class T1114Command(StreamingCommand):
         engine = self.engine
         keep_all = self.mode == "all"
         use_allowlist = bool(self.allowlist)
+        expand = bool(self.expand)
         for record in records:
             self._events += 1
-            if engine.annotate(record, use_allowlist) or keep_all:
+            if expand:
+                for row in self._expanded(engine, record, keep_all, use_allowlist):
+                    self._returned += 1
+                    yield row
+            elif engine.annotate(record, use_allowlist) or keep_all:
                 self._returned += 1
                 yield record
         self._log_progress()
         self._report_problems()
+
+    @staticmethod
+    def _expanded(engine, record, keep_all, use_allowlist):
+        """expand=true: one copy of the record per finding; once, unannotated, without findings."""
+        findings = engine.findings(record, use_allowlist)
+        if not findings:
+            if keep_all:
+                engine.annotate_empty(record)
+                yield record
+            return
+        for finding in findings:
+            if keep_all or finding.returned_by_default:
+                row = record.copy()
+                row.update(expanded_fields(finding, record))
+                yield row
 
     def _sid(self):
         return getattr(getattr(self.metadata, "searchinfo", None), "sid", "")
@@ -178,7 +204,7 @@ class T1114Command(StreamingCommand):
             lines = io.TextIOWrapper(io.BufferedReader(body, 1 << 16), encoding="utf-8", errors="replace",
                                      newline="\n")  # lines end at \n only, as in splunklib's StringIO
             writer = ChunkWriter()
-            self._events += annotate_chunk(lines, self.engine, writer, keep_all, use_allowlist)
+            self._events += annotate_chunk(lines, self.engine, writer, keep_all, use_allowlist, bool(self.expand))
             self._returned += writer.rows
             body.drain()
             self._log_progress()

@@ -28,12 +28,12 @@ SPLUNK_COMMANDS = {
     "append", "appendcols", "bin", "bucket", "chart", "convert", "dedup", "eval", "eventstats",
     "fields", "fillnull", "head", "inputlookup", "lookup", "makeresults", "map", "mvexpand",
     "outputlookup", "rename", "rest", "return", "rex", "search", "sort", "stats", "streamstats",
-    "table", "tail", "timechart", "top", "tstats", "where",
+    "table", "tail", "timechart", "top", "tstats", "where", "spath", "from",
 }
 # Views Splunk provides to every app, which the navigation menu may name.
 BUILTIN_VIEWS = {"search", "datasets", "reports", "alerts", "dashboards", "analytics_workspace"}
 BOOLEAN_VALUES = {"1", "0", "t", "f", "true", "false", "y", "n", "yes", "no"}
-T1114_OPTIONS = {"mode": {"findings", "all"}, "allowlist": BOOLEAN_VALUES}
+T1114_OPTIONS = {"mode": {"findings", "all"}, "allowlist": BOOLEAN_VALUES, "expand": BOOLEAN_VALUES}
 
 
 # --- reading .conf files the way splunkd does -------------------------------------------------
@@ -218,15 +218,25 @@ def problems_in_query(spl, macros, postprocess=False, dashboard=False):
             for word in arguments.split():
                 option, _, value = word.partition("=")
                 if option not in T1114_OPTIONS or value.lower() not in T1114_OPTIONS[option]:
-                    problems.append("t1114 does not take %r (mode=findings|all, allowlist=<bool>)" % word)
+                    problems.append("t1114 does not take %r (mode=findings|all, allowlist=<bool>, expand=<bool>)" % word)
                 if option in seen:
                     problems.append("t1114 option %s given twice" % option)
                 seen.add(option)
-    known_names = set(OUTPUT_FIELDS) | lookup_names() | set(macros) | set(view_names()) | {APP_ID, "t1114_allowlist_"}
+    known_names = (set(OUTPUT_FIELDS) | lookup_names() | set(macros) | set(view_names()) | set(rule_ids())
+                   | {APP_ID, "t1114_allowlist_"})
     for field in set(T1114_FIELD.findall(MACRO_CALL.sub(" ", spl))):
         if field not in known_names:
             problems.append("%s is not a t1114 output field, lookup, macro or view" % field)
     return problems, used
+
+
+def rules():
+    from app.rules import read_rule_sources
+    return [d for d in read_rule_sources(os.path.join(REPO, "app", "rules")) if isinstance(d, dict)]
+
+
+def rule_ids():
+    return [d["id"] for d in rules()]
 
 
 # --- the content under test --------------------------------------------------------------------
@@ -341,31 +351,232 @@ def test_saved_searches_are_scheduled_lagged_staggered_and_ship_disabled():
         assert earliest.startswith("-") and "@" in earliest, (name, earliest)
         assert latest != "now" and "@" in latest, "%s: the window ends on a snapped, lagged time" % name
         assert "rt" not in earliest + latest, "%s: no real-time searches" % name
+        # Lagged behind the run: endpoint events arrive 10+ minutes late, Office 365 and
+        # Entra audit 30-90 minutes late.
+        expanded = expand_macros(keys["search"], macro_table(), set(), [])
+        cloud = "o365:management:activity" in expanded or "azure:monitor:aad" in expanded
+        lag = _seconds(latest) if latest.startswith("-") else 0
+        assert lag >= (7200 if cloud else 3600), "%s: window ends %s, too close to the run" % (name, latest)
         if cron[1:] == ["*"] * 4:
             # Hourly windows are contiguous only if the scheduler never skips a period.
             assert keys.get("realtime_schedule") == "0", "%s: continuous scheduling" % name
 
 
-def test_detections_carry_mitre_annotations_and_risk_settings():
-    detections = {n: k for n, k in saved_searches().items() if n.endswith(" - Rule")}
-    assert len(detections) >= 6
-    for name, keys in detections.items():
-        technique = name.split(" ")[0]
-        annotations = json.loads(keys["action.correlationsearch.annotations"])
-        assert technique in annotations["mitre_attack"], name
+# Risk and threat object types Enterprise Security accepts, as splunk/contentctl (the tool
+# that builds ESCU) validates them (contentctl/objects/rba.py).
+RISK_OBJECT_TYPES = {"user", "system", "other"}
+THREAT_OBJECT_TYPES = {
+    "certificate_common_name", "certificate_organization", "certificate_serial", "certificate_unit",
+    "command", "domain", "email_address", "email_subject", "file_hash", "file_name", "file_path",
+    "http_user_agent", "ip_address", "process", "process_name", "parent_process", "parent_process_name",
+    "process_hash", "registry_path", "registry_value_name", "registry_value_text", "service", "signature",
+    "system", "tls_hash", "url",
+}
+ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
+
+
+def correlation_searches():
+    return {n: k for n, k in saved_searches().items() if k.get("action.correlationsearch.enabled") == "1"}
+
+
+def rule_attack_ids(technique=None):
+    """Every ATT&CK id the rules of one sub-technique (or all rules) can put on a finding."""
+    ids = set()
+    for document in rules():
+        if technique is None or document["technique"] == technique:
+            ids.add(document["technique"])
+            ids.update(document.get("also_techniques") or ())
+            for escalation in document.get("escalate") or ():
+                ids.update(escalation.get("also_techniques") or ())
+    return ids
+
+
+def test_correlation_searches_carry_annotations_es_can_read():
+    searches = correlation_searches()
+    assert len(searches) >= 7
+    for name, keys in searches.items():
         assert keys["action.correlationsearch.label"] == name
-        assert keys["action.risk"] == "1"
+        annotations = json.loads(keys["action.correlationsearch.annotations"])
+        assert isinstance(annotations, dict) and isinstance(annotations["mitre_attack"], list), name
+        assert all(ATTACK_ID.match(i) for i in annotations["mitre_attack"]), name
+        technique = name.split(" ")[0]
+        if t1114_calls(keys["search"]):
+            # Every ATT&CK id the rules behind the search carry (T1098.002 for grants, ...).
+            wanted = rule_attack_ids(None if technique == "T1114" else technique)
+            assert wanted <= set(annotations["mitre_attack"]), (name, sorted(wanted - set(annotations["mitre_attack"])))
+        assert technique in annotations["mitre_attack"], name
+
+
+def test_risk_settings_parse_as_es_reads_them():
+    risky = {n: k for n, k in correlation_searches().items() if k.get("action.risk") == "1"}
+    assert len(risky) >= 6
+    for name, keys in risky.items():
         risk = json.loads(keys["action.risk.param._risk"])
+        assert isinstance(risk, list) and risk and all(isinstance(r, dict) for r in risk), name
         objects = [r for r in risk if "risk_object_field" in r]
         assert objects, "%s: no risk object" % name
-        for entry in objects:
-            assert entry["risk_object_type"] in ("user", "system", "other")
-            assert 0 < int(entry["risk_score"]) <= 100
+        for entry in risk:
+            if "risk_object_field" in entry:
+                assert set(entry) == {"risk_object_field", "risk_object_type", "risk_score"}, (name, entry)
+                assert entry["risk_object_type"] in RISK_OBJECT_TYPES, (name, entry)
+                assert isinstance(entry["risk_score"], int) and 1 <= entry["risk_score"] <= 100, (name, entry)
+            else:
+                assert set(entry) == {"threat_object_field", "threat_object_type"}, (name, entry)
+                assert entry["threat_object_type"] in THREAT_OBJECT_TYPES, (name, entry)
         produced = final_table_fields(keys["search"])
         wanted = {r.get("risk_object_field") or r.get("threat_object_field") for r in risk}
         wanted |= set(re.findall(r"\$(\w+)\$", keys["action.risk.param._risk_message"]))
         wanted |= {"mitre_technique_id", "t1114_severity", "risk_score", "t1114_reason"}
         assert wanted <= produced, "%s does not output %s" % (name, sorted(wanted - produced))
+
+
+def test_per_finding_detections_risk_the_actor_and_the_mailbox():
+    for technique in ("T1114.002", "T1114.003"):
+        (name,) = [n for n in saved_searches() if n.startswith(technique + " - ") and n.endswith("Collection - Rule")
+                   or n == "T1114.003 - Email Forwarding - Rule" and technique == "T1114.003"]
+        risk = json.loads(saved_searches()[name]["action.risk.param._risk"])
+        fields = {r.get("risk_object_field") for r in risk}
+        assert {"user", "mailbox"} <= fields, name
+        # The mailbox is a second risk object only when it is not the actor itself (an own
+        # inbox rule would otherwise count twice against one person).
+        assert 'lower(object)!=lower(user)' in saved_searches()[name]["search"]
+
+
+def test_high_and_critical_findings_raise_a_notable_with_drilldowns_and_next_steps():
+    notables = {n: k for n, k in correlation_searches().items() if k.get("action.notable") == "1"}
+    assert notables, "no search raises notables"
+    macros = macro_table()
+    for name, keys in notables.items():
+        assert 't1114_severity IN ("high", "critical")' in keys["search"], name
+        assert keys.get("action.risk") != "1", "%s: risk is raised once, by the sub-technique searches" % name
+        produced = final_table_fields(keys["search"])
+        for key in ("action.notable.param.rule_title", "action.notable.param.rule_description"):
+            assert set(re.findall(r"\$(\w+)\$", keys[key])) <= produced, key
+        drilldowns = json.loads(keys["action.notable.param.drilldown_searches"])
+        assert isinstance(drilldowns, list) and len(drilldowns) >= 2
+        names = " ".join(d["name"] for d in drilldowns)
+        assert "findings" in names.lower() and "risk" in names.lower()
+        for drilldown in drilldowns:
+            assert set(drilldown) == {"name", "search", "earliest_offset", "latest_offset"}, drilldown
+            tokens = set(re.findall(r"\$(\w+)\$", drilldown["name"] + drilldown["search"]))
+            assert tokens <= produced, (drilldown["name"], tokens - produced)
+            spl = re.sub(r"\$\w+\$", "TOKEN", drilldown["search"])
+            problems, _ = problems_in_query(spl, macros)
+            assert problems == [], (drilldown["name"], problems)
+        steps = json.loads(keys["action.notable.param.next_steps"])
+        assert steps["version"] == 1 and len(steps["data"]) > 50
+        assert keys["action.notable.param.security_domain"] in ("access", "endpoint", "network", "threat", "identity", "audit")
+        assert keys["action.notable.param.severity"] in ("informational", "low", "medium", "high", "critical")
+
+
+def test_saved_searches_are_exported_for_enterprise_security():
+    meta, _ = read_conf(os.path.join(REPO, "metadata", "default.meta"))
+    assert meta["savedsearches"]["export"] == "system"
+    assert meta["macros"]["export"] == "system"
+
+
+def t1114_calls(spl):
+    macros = macro_table()
+    return [arguments for name, arguments in pipeline_commands(expand_macros(spl, macros, set(), []))
+            if name == "t1114"]
+
+
+def content_queries():
+    """(where, full query) of every saved search and dashboard search; a post-process search
+    is read after its base search, as Splunk runs it."""
+    found = [("savedsearch " + n, k["search"]) for n, k in saved_searches().items()]
+    for view in view_names():
+        root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
+        bases = {s.get("id"): s.findtext("query") for s in root.iter("search") if s.get("id")}
+        for index, search in enumerate(root.iter("search")):
+            query = search.findtext("query")
+            if query is None:
+                continue
+            if search.get("base"):
+                query = bases[search.get("base")] + " | " + query
+            found.append(("%s:%s" % (view, search.get("id") or index), DASHBOARD_TOKEN.sub('"TOKEN"', query)))
+    return found
+
+
+SUMMARY_ONLY_FIELDS = ("t1114_rule", "t1114_severity", "t1114_reason", "t1114_destination",
+                       "t1114_external_destination", "t1114_suppressed_rule", "t1114_suppressed_by",
+                       "mitre_technique_id", "risk_score", "t1114_status")
+
+
+@pytest.mark.parametrize("where,query", content_queries(), ids=[q[0] for q in content_queries()])
+def test_content_reading_t1114_fields_uses_the_per_finding_form(where, query):
+    """A query that runs the command and counts, groups or lists its fields does so per
+    finding: | t1114 expand=true, or spath over t1114_findings. The summary fields of a
+    one-row-per-event result would count a three-finding event once, under one rule."""
+    calls = t1114_calls(query)
+    if not calls:
+        return
+    for arguments in calls:
+        options = dict(word.partition("=")[::2] for word in arguments.split())
+        per_finding = options.get("expand", "false").lower() in ("1", "t", "true", "y", "yes")
+        assert per_finding or "spath input=t1114_findings" in query, (where, arguments)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, k in saved_searches().items()
+                                        if k.get("action.correlationsearch.enabled") == "1" and "t1114 " in k["search"]))
+def test_alerting_searches_alert_on_status_finding_only(name):
+    """Suppressed and report-only findings never alert; mode=findings alone would still
+    return report-only ones."""
+    search = saved_searches()[name]["search"]
+    assert 'search t1114_status="finding"' in search, name
+
+
+def test_each_finding_is_counted_in_its_own_sub_technique_search_only():
+    searches = saved_searches()
+    for technique in ("T1114.001", "T1114.002", "T1114.003"):
+        for name, keys in searches.items():
+            if t1114_calls(keys["search"]) and name.startswith(technique):
+                assert 'mitre_technique_id="%s"' % technique in keys["search"], name
+
+
+def test_forwarding_change_macro_reads_every_operation_the_forwarding_rules_match():
+    from app.rules import compile_rules
+    from app.problems import ProblemLog
+
+    definition = macro_table()["t1114_forwarding_change_events"]["definition"]
+    listed = {op.lower() for op in re.findall(r'"([A-Za-z-]+)"', definition)}
+    for rule in compile_rules(rules(), ProblemLog()):
+        if rule.technique != "T1114.003" or rule.operations is None:
+            continue
+        if rule.sources is not None and "o365" not in rule.sources:
+            continue  # message tracking: one org-wide transport rule, not one change per mailbox
+        assert set(rule.operations) <= listed, (rule.id, sorted(set(rule.operations) - listed))
+
+
+def _seconds(relative):
+    """Length of a relative time such as -7d@h, 7d, 24h (the snapping ignored)."""
+    match = re.match(r"^-?(\d+)([smhdw])", relative)
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+
+
+def test_throttling_covers_the_whole_window():
+    for name, keys in saved_searches().items():
+        if keys.get("alert.suppress") == "1":
+            window = _seconds(keys["dispatch.earliest_time"]) - _seconds(keys["dispatch.latest_time"])
+            assert _seconds(keys["alert.suppress.period"]) >= window, name
+            assert keys["alert.suppress.fields"], name
+
+
+def test_one_actor_search_attributes_app_only_access_to_the_application():
+    keys = saved_searches()["T1114.002 - One Actor Reading Many Mailboxes - Rule"]
+    assert "app_only" in keys["search"] and 'actor=if(app_only=1, client_app' in keys["search"]
+    risk = json.loads(keys["action.risk.param._risk"])
+    assert {"risk_object_field": "app", "risk_object_type": "other", "risk_score": 70} in risk
+
+
+def test_docs_agree_with_the_config():
+    """The baseline is a KV store collection, and the macros are exported."""
+    text = open(os.path.join(REPO, "docs", "soc_content.md"), encoding="utf-8").read()
+    text += open(os.path.join(REPO, "README.md"), encoding="utf-8").read()
+    for keys in saved_searches().values():
+        text += keys.get("description", "")
+    assert "t1114_mail_client_baseline.csv" not in text
+    assert "macros are shared inside this app only" not in text
 
 
 def final_table_fields(search):
@@ -464,22 +675,39 @@ def _set_mailbox_forwarding(mailbox, destination):
     return {"_time": "1795352400", "sourcetype": "o365:management:activity", "_raw": json.dumps(record)}
 
 
+def _data_check_probe():
+    """The known-positive test event of the Data Check dashboard, as the record | makeresults
+    | eval gives the command."""
+    root = ElementTree.parse(os.path.join(VIEWS, "t1114_data_check.xml")).getroot()
+    (query,) = [s.findtext("query") for s in root.iter("search")
+                if "t1114-data-check" in (s.findtext("query") or "")]
+    assignments = re.search(r"\| makeresults \| eval (.*?) \| t1114", query).group(1)
+    return dict(re.findall(r'(\w+)="([^"]*)"', assignments)), query
+
+
 def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
     """The aggregation counts mailboxes (object) per t1114_external_destination among
-    mitre_technique_id=T1114.003 results, and the data-check probe needs t1114_status on a bare
-    record: check both against the real command, run as splunkd runs it."""
+    per-finding T1114.003 rows, and the Data Check probe must come back as a finding while an
+    event without findings has every t1114 field empty (absent, to Splunk): check both
+    against the real command, run as splunkd runs it."""
     from tools.chunked_client import run, script_path
 
     mailboxes = ["ann@contoso.com", "bob@contoso.com", "cy@contoso.com"]
     records = [_set_mailbox_forwarding(m, "drop@collector.example") for m in mailboxes]
-    records.append({"_time": "1795352400", "sourcetype": "o365:management:activity"})  # | makeresults probe
-    result = run(script_path(built_app), records, args=["mode=all"])
+    # Several rules on one mailbox are one mailbox: a second change to ann's forwarding.
+    records.append(_set_mailbox_forwarding("ann@contoso.com", "drop@collector.example"))
+    probe, query = _data_check_probe()
+    records.append(dict(probe))
+    records.append({"_time": "1795352400", "sourcetype": "o365:management:activity"})  # nothing to find
+    result = run(script_path(built_app), records, args=["mode=all", "expand=true"])
     assert result["exit_code"] == 0, result["stderr"][-2000:]
-    findings, probe = result["records"][:3], result["records"][3]
-    for record, mailbox in zip(findings, mailboxes):
-        assert record["mitre_technique_id"] == "T1114.003"
+    findings, probe_row, quiet = result["records"][:4], result["records"][4], result["records"][5]
+    for record, mailbox in zip(findings, mailboxes + ["ann@contoso.com"]):
+        assert record["t1114_status"] == "finding" and record["mitre_technique_id"] == "T1114.003"
         assert record["object"].lower() == mailbox
         assert record["t1114_external_destination"] == "drop@collector.example"
     threshold = int(macro_table()["t1114_forwarding_destination_min_mailboxes"]["definition"])
-    assert len({r["object"].lower() for r in findings}) >= threshold
-    assert "t1114_status" in probe and probe["t1114_status"] == ""
+    assert len({r["object"].lower() for r in findings}) == 3 >= threshold
+    assert probe_row["t1114_status"] == "finding" and probe_row["t1114_rule"] in query
+    assert json.loads(probe_row["t1114_findings"])[0]["rule"] == probe_row["t1114_rule"]
+    assert all(quiet[name] == "" for name in OUTPUT_FIELDS if name.startswith("t1114_"))

@@ -46,7 +46,8 @@ def test_account_allowlist_suppresses_and_names_the_row(engine_with_lookups):
     assert record["t1114_suppressed_by"] == (
         "t1114_allowlist_accounts.csv line 3 (account=mallory@*, rules=%s): "
         "Mallory runs the partner mailbox sync (CHG-1234)" % FORWARD_RULE)
-    assert record["mitre_technique_id"] == ""
+    # The summary of an event whose findings are all suppressed describes those findings.
+    assert record["mitre_technique_id"] == "T1114.003" and record["t1114_rule"] == FORWARD_RULE
     # allowlist=false: the same event is a finding again
     again = raw_only(inbox_rule())
     assert engine.annotate(again, use_allowlist=False) is True

@@ -46,8 +46,9 @@ def assert_same(fast, plain):
     assert fast["messages"] == plain["messages"]
 
 
-@pytest.mark.parametrize("args", [["mode=all"], [], ["mode=all", "allowlist=false"], ["allowlist=false"]],
-                         ids=["all", "findings", "all-no-allowlist", "findings-no-allowlist"])
+@pytest.mark.parametrize("args", [["mode=all"], [], ["mode=all", "allowlist=false"], ["allowlist=false"],
+                                  ["mode=all", "expand=true"], ["expand=true"]],
+                         ids=["all", "findings", "all-no-allowlist", "findings-no-allowlist", "all-expand", "expand"])
 def test_rule_test_events_give_the_same_output_on_both_paths(built_app, args):
     records = rule_event_records()
     fast, plain = both_paths(built_app, records, args, chunk_size=9)
@@ -55,7 +56,7 @@ def test_rule_test_events_give_the_same_output_on_both_paths(built_app, args):
     assert any(r["t1114_status"] == "finding" for r in fast["records"])
 
 
-@pytest.mark.parametrize("args", [["mode=all"], []], ids=["all", "findings"])
+@pytest.mark.parametrize("args", [["mode=all"], [], ["mode=all", "expand=true"]], ids=["all", "findings", "all-expand"])
 def test_generated_streams_give_the_same_output_on_both_paths(built_app, args):
     records = make_records(seed=7, size=3000, positive_rate=0.05)
     fast, plain = both_paths(built_app, records, args, chunk_size=1000)
@@ -71,7 +72,7 @@ def test_suppressed_findings_and_allowlist_warnings_match(built_app, tmp_path):
                      "ops@contoso.com,,not-a-date,,typo\n"
                      "*@contoso.com,,,,everyone at contoso, for the test\n")
     records = rule_event_records() + make_records(seed=3, size=500, positive_rate=0.1)
-    for args in (["mode=all"], [], ["allowlist=false"]):
+    for args in (["mode=all"], [], ["allowlist=false"], ["mode=all", "expand=true"]):
         fast, plain = both_paths(app_copy, records, args, chunk_size=100)
         assert_same(fast, plain)
     assert any(level == "WARN" for level, _ in fast["messages"])
@@ -85,7 +86,7 @@ def test_events_that_already_carry_output_fields(built_app):
             record["user"] = ""
         if index % 3 == 1:
             record["action"] = ["allowed", "blocked"]
-    for args in (["mode=all"], []):
+    for args in (["mode=all"], [], ["mode=all", "expand=true"]):
         fast, plain = both_paths(built_app, first, args, chunk_size=11)
         assert_same(fast, plain)
 

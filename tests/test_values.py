@@ -55,7 +55,10 @@ def test_cmdlet_parameters():
     assert found[0] == ("New-InboxRule", {"name": "a b", "forwardto": "x@y.com;z@y.com", "deletemessage": "$true",
                                           "stopprocessingrules": "True"})
     assert found[1] == ("Set-Mailbox", {"identity": "bob", "forwardingsmtpaddress": ""})
-    assert found[2] == ("Set-Mailbox", {"forwardingaddress": "mgr"})
+    # A value before any named parameter binds to the cmdlet's first positional one.
+    assert found[2] == ("Set-Mailbox", {"identity": "bob", "forwardingaddress": "mgr"})
+    assert find_invocations("Get-Date; Set-Mailbox -ForwardingAddress m", pattern) == [
+        ("Set-Mailbox", {"forwardingaddress": "m"})]
 
 
 def test_cmdlet_names_must_be_whole_words():

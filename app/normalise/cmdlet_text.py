@@ -19,6 +19,18 @@ def cmdlet_pattern(cmdlet_names):
     return re.compile(r"(?<![\w-])(%s)(?![\w-])" % alternatives, re.IGNORECASE)
 
 
+# The parameter a value given before any named parameter binds to (position 0 in each
+# cmdlet's syntax): `Set-Mailbox carol@contoso.com -ForwardingSmtpAddress ...` names carol's
+# mailbox as -Identity. Cmdlets not listed keep such a value out of their parameters.
+_FIRST_POSITIONAL = {
+    "set-mailbox": "identity", "set-mailuser": "identity", "set-inboxrule": "identity",
+    "enable-inboxrule": "identity", "disable-inboxrule": "identity", "new-inboxrule": "name",
+    "new-mailbox": "name", "new-transportrule": "name", "set-transportrule": "identity",
+    "add-mailboxpermission": "identity", "add-recipientpermission": "identity",
+    "add-mailboxfolderpermission": "identity", "set-mailboxfolderpermission": "identity",
+    "new-mailboxexportrequest": "mailbox", "new-managementroleassignment": "name",
+}
+
 # What one text may cost: calls read, and characters scanned over all of them. A budget on
 # the whole text, not a small count of calls, so decoy calls cannot hide a later one: every
 # call in an ordinary script is read, and a hostile one stays a fraction of a second.
@@ -50,6 +62,10 @@ def find_invocations(text, pattern, problems=None):
             break
         parameters, end = _parse_call(text, match.end(), min(MAX_CALL_CHARS, budget))
         budget -= max(end - match.end(), 1)
+        positional = parameters.pop(_POSITIONAL, None)
+        name = _FIRST_POSITIONAL.get(match.group(1).lower())
+        if positional and name and name not in parameters:
+            parameters[name] = positional
         found.append((match.group(1), parameters))
     return found
 
@@ -96,7 +112,12 @@ def _read_value(text, position, limit=None):
 
 def parse_parameters(text, position, max_chars=MAX_CALL_CHARS):
     """Parameters of the call whose arguments start at `position`, up to the statement's end."""
-    return _parse_call(text, position, max_chars)[0]
+    parameters = _parse_call(text, position, max_chars)[0]
+    parameters.pop(_POSITIONAL, None)
+    return parameters
+
+
+_POSITIONAL = " positional"   # no parameter name has a space
 
 
 def _parse_call(text, position, max_chars):
@@ -134,6 +155,8 @@ def _parse_call(text, position, max_chars):
         # A lone "." is the full stop ending a log sentence, not a value.
         if current is not None and value.strip() != ".":
             values.append(value.strip())
+        elif current is None and _POSITIONAL not in parameters and value.strip():
+            parameters[_POSITIONAL] = value.strip()
         if index >= length:
             break
     close()

@@ -12,6 +12,7 @@ import re
 from ..event import MailEvent
 from ..values import as_list, as_text, clean_ip, first_field, raw_json_text
 from .cmdlet_text import parse_parameters
+from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 from .permission_changes import added_tokens
 
 _OPERATION_IN_RAW = re.compile(r'"Operation"\s*:\s*"([^"\\]{1,200})"')
@@ -91,7 +92,8 @@ def _from_audit(audit, operation):
     event.parameters = _name_value_pairs(audit.get("Parameters"))
     event.properties = _name_value_pairs(audit.get("OperationProperties"))
     event.actor = _text(audit, "UserId", "UserKey")
-    event.mailbox = _mailbox(_text(audit, "MailboxOwnerUPN"), event.parameters, _text(audit, "ObjectId"))
+    event.mailbox = _mailbox(operation, _text(audit, "MailboxOwnerUPN"), event.parameters, _text(audit, "ObjectId"),
+                             event.actor)
     event.src = clean_ip(_text(audit, "ClientIP", "ClientIPAddress", "ActorIpAddress"))
     event.app_id = _text(audit, "AppId", "ClientAppId", "ApplicationId")
     event.client_info = _text(audit, "ClientInfoString", "UserAgent")
@@ -181,9 +183,12 @@ def _add_mail_access_facts(event):
         event.extra["calling_app_id"] = caller
 
 
-def _mailbox(owner, parameters, object_id):
+def _mailbox(operation, owner, parameters, object_id, actor):
     """Whose mailbox: the audited owner, else the cmdlet's -Mailbox/-Identity, else ObjectId
-    (for admin cmdlets an internal directory path, the least readable choice)."""
+    (for admin cmdlets an internal directory path, the least readable choice). An inbox
+    rule's identity names the rule: its mailbox is found in it (app/normalise/mailbox.py)."""
+    if operation.lower() in INBOX_RULE_OPERATIONS:
+        return inbox_rule_mailbox(parameters, actor, owner, object_id)
     return owner or parameters.get("mailbox") or parameters.get("identity") or object_id
 
 
@@ -220,8 +225,8 @@ def _from_fields(record, operation, context):
                 key = "serverrule" if value.lstrip().startswith("{") else "ruleactions"
                 event.properties.setdefault(key, value)
     event.actor = first_field(record, ("UserId", "user"))
-    event.mailbox = _mailbox(first_field(record, ("MailboxOwnerUPN",)), event.parameters,
-                             first_field(record, ("ObjectId", "object")))
+    event.mailbox = _mailbox(operation, first_field(record, ("MailboxOwnerUPN",)), event.parameters,
+                             first_field(record, ("ObjectId", "object")), event.actor)
     event.src = clean_ip(first_field(record, ("ClientIP", "ClientIPAddress", "src_ip", "src")))
     event.app_id = first_field(record, ("AppId", "ClientAppId"))
     event.client_info = first_field(record, ("ClientInfoString",))

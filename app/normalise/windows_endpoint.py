@@ -15,6 +15,7 @@ import re
 from ..event import MailEvent
 from ..values import as_text, clean_ip
 from .cmdlet_text import find_invocations
+from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 
 PROCESS_CREATE = "ProcessCreate"
 FILE_CREATE = "FileCreate"
@@ -278,7 +279,10 @@ def _cmdlet_events(process_event, context):
         event.parameters = {name: _strip_outer_quote(value) for name, value in parameters.items()}
         event.actor = process_event.actor
         event.dest = process_event.dest
-        event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
+        if cmdlet.lower() in INBOX_RULE_OPERATIONS:
+            event.mailbox = inbox_rule_mailbox(parameters, process_event.actor)
+        else:
+            event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
         event.text = process_event.text
         event.extra = dict(process_event.extra)
         events.append(event)

@@ -7,6 +7,7 @@ import re
 from ..event import MailEvent
 from ..values import as_text, first_field
 from .cmdlet_text import find_invocations
+from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 
 SCRIPT_BLOCK_OPERATION = "ScriptBlock"
 # The closing tag is found with str.find: a lazy `(.*?)</Data>` rescanned the rest of the
@@ -36,7 +37,10 @@ def _cmdlet_events(source, text, record, context, actor_fields, host_fields):
         event.parameters = parameters
         event.actor = actor
         event.dest = host
-        event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
+        if cmdlet.lower() in INBOX_RULE_OPERATIONS:
+            event.mailbox = inbox_rule_mailbox(parameters, actor)
+        else:
+            event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
         event.text = text[:_MAX_TEXT]
         events.append(event)
     return events
