@@ -56,8 +56,60 @@ def normalise_powershell(record, context):
         ("user", "UserID", "User", "SubjectUserName"), ("Computer", "ComputerName", "dest", "host"))
 
 
+# MSExchange CmdletLogs: EventID 1 is a cmdlet that ran, 6 one that failed (it changed nothing).
+CMDLET_FAILED_EVENT_CODE = "6"
+_CMDLET_STRINGS_CAP = 40   # the CmdletLogs event has about 30 strings; the rules read the first three
+_EVENT_ID_IN_XML = re.compile(r"<EventID[^>]*>(\d+)</EventID>")
+_COMPUTER_IN_XML = re.compile(r"<Computer>([^<]{0,512})</Computer>")
+
+
+def cmdlet_log_strings(record):
+    """The `<string>` items of an XmlWinEventLog MSExchange Management event: cmdlet name,
+    its parameters as one text, the caller, ... (from the extracted `Data` field or `_raw`)."""
+    data = as_text(record.get("Data"))
+    if "<string>" not in data:
+        raw = as_text(record.get("_raw"))
+        start = raw.find("<Data>")
+        if start < 0 or "&lt;string&gt;" not in raw:
+            return []
+        end = raw.find("</Data>", start)
+        data = html.unescape(raw[start + 6:end if end >= 0 else len(raw)])
+    strings = []
+    position = data.find("<string>")
+    while position >= 0 and len(strings) < _CMDLET_STRINGS_CAP:
+        end = data.find("</string>", position + 8)
+        if end < 0:
+            break
+        strings.append(data[position + 8:end])
+        position = data.find("<string>", end + 9)
+    return strings
+
+
 def normalise_exchange_cmdlet_log(record, context):
-    text = first_field(record, ("Message", "message", "Body")) or as_text(record.get("_raw"))
-    return _cmdlet_events(
-        "exchange_cmdlet_log", text, record, context,
-        ("user", "User", "Sid"), ("ComputerName", "Computer", "dest", "host"))
+    strings = cmdlet_log_strings(record) if "<" in as_text(record.get("Data") or record.get("_raw"), 2000) else []
+    if not strings:
+        text = first_field(record, ("Message", "message", "Body")) or as_text(record.get("_raw"))
+        return _cmdlet_events(
+            "exchange_cmdlet_log", text, record, context,
+            ("user", "User", "Sid"), ("ComputerName", "Computer", "dest", "host"))
+    event_code = first_field(record, ("EventCode", "EventID"))
+    raw = as_text(record.get("_raw"), 4000)
+    if not event_code:
+        found = _EVENT_ID_IN_XML.search(raw)
+        event_code = found.group(1) if found else ""
+    if event_code == CMDLET_FAILED_EVENT_CODE:
+        return []  # a failed cmdlet changed nothing: never reported as if it had (README)
+    # "<cmdlet> <parameters>" read as one call, so parameters parse as on every other source.
+    text = strings[0].strip() + " " + (strings[1] if len(strings) > 1 else "")
+    events = _cmdlet_events("exchange_cmdlet_log", text, record, context,
+                            ("user", "User"), ("ComputerName", "Computer", "dest", "host"))
+    caller = strings[2].strip() if len(strings) > 2 else ""
+    host = ""
+    if not first_field(record, ("ComputerName", "Computer", "dest", "host")):
+        found = _COMPUTER_IN_XML.search(raw)
+        host = html.unescape(found.group(1)) if found else ""
+    for event in events:
+        event.actor = event.actor or caller
+        event.dest = event.dest or host
+        event.extra = {"event_code": event_code, "caller": caller}
+    return events
