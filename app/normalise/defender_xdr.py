@@ -30,7 +30,8 @@ def looks_like_defender(record, sourcetype):
     category = record.get("category") or record.get("Category")
     if category:
         return as_text(category).startswith(CATEGORY_PREFIX)
-    if record.get("ActionType") and (record.get("InitiatingProcessFileName") or record.get("RawEventData")):
+    if record.get("ActionType") and (record.get("DeviceName") or record.get("InitiatingProcessFileName")
+                                     or record.get("RawEventData")):
         return True  # advanced-hunting query rows: column names, no category
     raw = record.get("_raw")
     if raw:
@@ -84,7 +85,7 @@ def _table(document, record, row):
         return category[len(CATEGORY_PREFIX):]
     if row.raw_value("RawEventData") not in (None, ""):
         return CLOUD_APP_TABLE
-    if row.get("ProcessCommandLine") and row.get("ActionType").lower() == "processcreated":
+    if row.get("ActionType").lower() == "processcreated":
         return PROCESS_TABLE
     if row.get("ActionType").lower().startswith("file"):
         return FILE_TABLE
