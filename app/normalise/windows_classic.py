@@ -34,14 +34,14 @@ def looks_like_classic(record, sourcetype, source):
 def classic_fields(raw):
     """{field name as the add-on extracts it: value, or a list when the key repeats}."""
     text = as_text(raw, _MAX_CLASSIC_CHARS)
-    fields = {}
+    fields, header = {}, {}
     in_message = False
     last_key = None
     for line in text.splitlines():
         if not in_message:
             key, equals, value = line.partition("=")
             if equals and key in _HEADER_KEYS:
-                fields[key] = value.strip()
+                header[key] = value.strip()
                 continue
             if key == "Message":
                 in_message = True
@@ -60,6 +60,10 @@ def classic_fields(raw):
             last_key = name if name in _CONTINUED_KEYS else None
         elif last_key is not None:
             _add(fields, last_key, stripped)
+    # The message's own key wins a clash: Sysmon's `User: CONTOSO\bob` over the header's
+    # `User=NOT_TRANSLATED`.
+    for key, value in header.items():
+        fields.setdefault(key, value)
     return fields
 
 

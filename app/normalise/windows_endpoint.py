@@ -62,7 +62,7 @@ _ACCESS_BITS = (
     (0x100000, "synchronize"), (0x1000000, "access_sys_sec"), (0x10000000, "generic_all"),
     (0x20000000, "generic_execute"), (0x40000000, "generic_write"), (0x80000000, "generic_read"),
 )
-_EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown"))
+_EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown", "not_translated", "null sid"))
 # {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
 _CANDIDATE_KEYS = {}
 
@@ -86,9 +86,12 @@ class _Fields:
             for candidate in candidates:
                 value = record.get(candidate)
                 if value:
-                    text = as_text(value).strip()
-                    if text and text.lower() not in _EMPTY_VALUES:
-                        return text
+                    # A multivalue field (classic Account_Name, or User with the header's
+                    # NOT_TRANSLATED beside Sysmon's own) gives its first meaningful item.
+                    for item in value if isinstance(value, list) else (value,):
+                        text = as_text(item).strip()
+                        if text and text.lower() not in _EMPTY_VALUES:
+                            return text
             if self.parsed:
                 text = as_text(self.parsed.get(name)).strip()
                 if text and text.lower() not in _EMPTY_VALUES:
