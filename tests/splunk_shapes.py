@@ -104,7 +104,7 @@ def classic_security_shapes(record):
     if code not in _CLASSIC_EVENT_CODES:
         return []
     get = lambda name, default="-": str(xml.get(name) or default)  # noqa: E731
-    fields = {"EventCode": code, "ComputerName": get("Computer", "ws-000.contoso.com")}
+    fields = {"EventCode": code, "ComputerName": str(xml.get("Computer") or "")}
     sections = []
     if code in ("4663", "4688", "5145"):
         subject = [("Security ID", "S-1-5-21-1004336348-1177238915-682003330-1105"),
@@ -201,6 +201,9 @@ def classic_security_shapes(record):
 # Defender streaming API writes them to an Event Hub (`category: AdvancedHunting-<Table>`, the
 # row in `properties`), and as advanced-hunting query rows with bare column names.
 
+_DEVICE_ID = "c5b2a4e1f0d94c3b8a7e6d5c4b3a2f1e0d9c8b7a"
+
+
 def _split_account(user):
     if "\\" in user:
         return tuple(user.split("\\", 1))
@@ -226,10 +229,11 @@ def defender_device_shapes(record):
     else:
         domain, name = _split_account(record.get("User", ""))
         image, command, parent = record.get("Image", ""), record.get("CommandLine", ""), record.get("ParentImage", "")
-    device = record.get("Computer") or "ws-000.contoso.com"
+    device = record.get("Computer") or ""
     if code == "1":
         table = "DeviceProcessEvents"
-        row = {"Timestamp": "2026-11-27T04:00:00Z", "DeviceName": device, "ActionType": "ProcessCreated",
+        row = {"Timestamp": "2026-11-27T04:00:00Z", "DeviceId": _DEVICE_ID, "DeviceName": device,
+               "ActionType": "ProcessCreated",
                "FileName": _base(image), "FolderPath": image, "ProcessCommandLine": command,
                "AccountDomain": domain, "AccountName": name,
                "InitiatingProcessFileName": _base(parent) if parent else "",
@@ -240,7 +244,8 @@ def defender_device_shapes(record):
             return []
         table = "DeviceFileEvents"
         target = record["TargetFilename"]
-        row = {"Timestamp": "2026-11-27T04:00:00Z", "DeviceName": device, "ActionType": "FileCreated",
+        row = {"Timestamp": "2026-11-27T04:00:00Z", "DeviceId": _DEVICE_ID, "DeviceName": device,
+               "ActionType": "FileCreated",
                "FileName": _base(target), "FolderPath": target,
                "InitiatingProcessFileName": _base(image), "InitiatingProcessFolderPath": image,
                "InitiatingProcessAccountDomain": domain, "InitiatingProcessAccountName": name}
@@ -302,7 +307,7 @@ def exchange_cmdlet_xml_shapes(record, event_code="1"):
     if event_code == "6":
         strings[11] = "System.ArgumentException: The operation couldn't be performed."
     data = "".join("<string>%s</string>\n" % s for s in strings)
-    computer = record.get("ComputerName") or record.get("Computer") or "EX01.contoso.local"
+    computer = record.get("ComputerName") or record.get("Computer") or ""
     raw = ("<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System><Provider Name=\"MSExchange "
            "CmdletLogs\"></Provider><EventID Qualifiers=\"%s\">%s</EventID><Level>%s</Level><Task>1</Task>"
            "<Channel>MSExchange Management</Channel><Computer>%s</Computer><Security UserID=\"\"></Security></System>"

@@ -100,3 +100,21 @@ def test_a_failed_cmdlet_in_the_exchange_xml_log_gives_no_finding(engine):
             assert engine.detect(did_not, use_allowlist=False) == [], (case["name"], shape)
             tried += 1
     assert tried >= 8
+
+
+def test_every_shape_of_an_event_gives_the_same_findings(engine):
+    """A rule's event shown in another shape it claims (classic text, Defender row, CmdletLogs
+    XML, CloudAppEvents) must give the same rules, severity, reason and destinations."""
+    compared = 0
+    for rule_id, polarity, case in CASES:
+        outputs = []
+        for shape, record in presentations(case):
+            annotated = dict(record)
+            engine.annotate(annotated, use_allowlist=False)
+            outputs.append((shape, tuple(str(annotated[field]) for field in (
+                "t1114_rule", "t1114_severity", "t1114_reason", "t1114_destination", "t1114_external_destination"))))
+        for shape, output in outputs[1:]:
+            assert output == outputs[0][1], "%s / %s: %s differs from %s:\n%s\n%s" % (
+                rule_id, case["name"], shape, outputs[0][0], output, outputs[0][1])
+            compared += 1
+    assert compared > 300

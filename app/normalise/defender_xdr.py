@@ -30,8 +30,8 @@ def looks_like_defender(record, sourcetype):
     category = record.get("category") or record.get("Category")
     if category:
         return as_text(category).startswith(CATEGORY_PREFIX)
-    if record.get("ActionType") and (record.get("DeviceName") or record.get("InitiatingProcessFileName")
-                                     or record.get("RawEventData")):
+    if record.get("ActionType") and (record.get("DeviceId") or record.get("DeviceName")
+                                     or record.get("InitiatingProcessFileName") or record.get("RawEventData")):
         return True  # advanced-hunting query rows: column names, no category
     raw = record.get("_raw")
     if raw:
