@@ -61,6 +61,7 @@ CMDLET_FAILED_EVENT_CODE = "6"
 _CMDLET_STRINGS_CAP = 40   # the CmdletLogs event has about 30 strings; the rules read the first three
 _EVENT_ID_IN_XML = re.compile(r"<EventID[^>]*>(\d+)</EventID>")
 _COMPUTER_IN_XML = re.compile(r"<Computer>([^<]{0,512})</Computer>")
+_EVENT_CODE_IN_HEADER = re.compile(r"(?m)^EventCode=(\d+)\s*$")
 
 
 def cmdlet_log_strings(record):
@@ -85,20 +86,28 @@ def cmdlet_log_strings(record):
     return strings
 
 
+def _event_code(record, raw_head):
+    """EventCode as extracted, else from the XML `<EventID>` or the classic `EventCode=` header."""
+    code = first_field(record, ("EventCode", "EventID"))
+    if code:
+        return code.strip()
+    found = _EVENT_ID_IN_XML.search(raw_head) or _EVENT_CODE_IN_HEADER.search(raw_head)
+    return found.group(1) if found else ""
+
+
 def normalise_exchange_cmdlet_log(record, context):
-    strings = cmdlet_log_strings(record) if "<" in as_text(record.get("Data") or record.get("_raw"), 2000) else []
+    raw = as_text(record.get("_raw"), 4000)
+    event_code = _event_code(record, raw)
+    if event_code == CMDLET_FAILED_EVENT_CODE:
+        return []  # a failed cmdlet changed nothing: never reported as if it had (README)
+    strings = cmdlet_log_strings(record) if "<" in as_text(record.get("Data") or raw, 2000) else []
     if not strings:
         text = first_field(record, ("Message", "message", "Body")) or as_text(record.get("_raw"))
+        if text.lstrip().startswith("Cmdlet failed"):
+            return []  # the classic rendering's wording for EventID 6
         return _cmdlet_events(
             "exchange_cmdlet_log", text, record, context,
             ("user", "User", "Sid"), ("ComputerName", "Computer", "dest", "host"))
-    event_code = first_field(record, ("EventCode", "EventID"))
-    raw = as_text(record.get("_raw"), 4000)
-    if not event_code:
-        found = _EVENT_ID_IN_XML.search(raw)
-        event_code = found.group(1) if found else ""
-    if event_code == CMDLET_FAILED_EVENT_CODE:
-        return []  # a failed cmdlet changed nothing: never reported as if it had (README)
     # "<cmdlet> <parameters>" read as one call, so parameters parse as on every other source.
     text = strings[0].strip() + " " + (strings[1] if len(strings) > 1 else "")
     events = _cmdlet_events("exchange_cmdlet_log", text, record, context,
