@@ -12,6 +12,10 @@ File format:
       - name: ...
         o365: {...}  or  record: {...}
 
+Each case is also shown in every other shape its rule's `data_sources` claim (CLAIMED_SHAPES
+below: classic WinEventLog, Defender XDR rows, CloudAppEvents, CmdletLogs XML) when the event
+can be written in that shape; tests/test_rules.py requires the same findings in all of them.
+
 A case may say `needs: <normaliser>` (a module of app.normalise, or an alias below) when
 the normaliser that reads it is built elsewhere; it is skipped until that module exists.
 """
