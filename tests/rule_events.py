@@ -26,7 +26,7 @@ import os
 
 import yaml
 
-from tests.splunk_shapes import (classic_security_shapes, cloud_app_events_shapes, defender_device_shapes,
+from tests.splunk_shapes import (classic_powershell_shapes, classic_security_shapes, cloud_app_events_shapes, defender_device_shapes,
                                   exchange_cmdlet_xml_shapes, extracted, raw_only)
 
 RULES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app", "rules")
@@ -71,11 +71,13 @@ CLAIMED_SHAPES = (
     ("DeviceProcessEvents", "defender_device"),
     ("DeviceFileEvents", "defender_device"),
     ("XmlWinEventLog:MSExchange Management", "exchange_cmdlet_xml"),
+    ("WinEventLog:Microsoft-Windows-PowerShell/Operational (classic", "classic_powershell"),
 )
 _CONVERTERS = {
     "classic_security": classic_security_shapes,
     "defender_device": defender_device_shapes,
     "exchange_cmdlet_xml": exchange_cmdlet_xml_shapes,
+    "classic_powershell": classic_powershell_shapes,
 }
 
 

@@ -320,3 +320,34 @@ def exchange_cmdlet_xml_shapes(record, event_code="1"):
                      SourceName="MSExchange CmdletLogs", Data=data, _raw=raw)
     raw_only = dict(base, _raw=raw)
     return [("exchange_xml_fields", extracted), ("exchange_xml_raw", raw_only)]
+
+
+# ---------------------------------------------------------------------------------------------
+# PowerShell 4104 in the classic rendering (WinEventLog:Microsoft-Windows-PowerShell/Operational):
+# the script is the message text after "Creating Scriptblock text (1 of 1):".
+
+def classic_powershell_shapes(record):
+    """[(shape, record)] of an XmlWinEventLog 4104 script block in the classic rendering:
+    the add-on's header fields with `Message`, and `_raw` only. [] for any other event."""
+    if str(record.get("EventCode", "")) != "4104" or not record.get("ScriptBlockText"):
+        return []
+    if not str(record.get("sourcetype", "")).startswith("XmlWinEventLog"):
+        return []
+    computer = str(record.get("Computer") or "")
+    user = str(record.get("UserID") or "")
+    message = "Creating Scriptblock text (1 of 1):\r\n%s\r\n\r\nScriptBlock ID: 5e1b0c4d-0000-4000-8000-1234567890ab\r\nPath: %s" % (
+        record["ScriptBlockText"], record.get("Path", ""))
+    header = ["12/01/2026 04:00:00 AM", "LogName=Microsoft-Windows-PowerShell/Operational", "EventCode=4104",
+              "EventType=5", "ComputerName=%s" % computer]
+    if user:
+        header += ["User=%s" % user, "Sid=S-1-5-21-1004336348-1177238915-682003330-1105", "SidType=1"]
+    header += ["SourceName=Microsoft-Windows-PowerShell", "Type=Verbose", "RecordNumber=9120", "Keywords=None",
+               "TaskCategory=Execute a Remote Command", "OpCode=On create calls", "Message=" + message]
+    base = {"_time": record.get("_time", "1764216000"), "sourcetype": "WinEventLog",
+            "source": "WinEventLog:Microsoft-Windows-PowerShell/Operational", "host": computer}
+    fields = dict(base, EventCode="4104", ComputerName=computer, Message=message)
+    if user:
+        fields["User"] = user
+    if record.get("Path"):
+        fields["Path"] = record["Path"]  # the message's "Path:" line, as the add-on extracts it
+    return [("classic_ps_fields", fields), ("classic_ps_raw", dict(base, _raw="\r\n".join(header)))]

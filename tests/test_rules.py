@@ -71,6 +71,7 @@ _SHAPES_OF_CLAIM = {
     "classic_security": {"classic_fields", "classic_raw"},
     "defender_device": {"defender_raw", "defender_columns"},
     "exchange_cmdlet_xml": {"exchange_xml_fields", "exchange_xml_raw"},
+    "classic_powershell": {"classic_ps_fields", "classic_ps_raw"},
 }
 
 

@@ -13,6 +13,8 @@ SCRIPT_BLOCK_OPERATION = "ScriptBlock"
 # text from every opening tag, about a second for one 64 KB _raw full of openings.
 _SCRIPT_BLOCK_OPEN = re.compile(r"<Data Name=['\"]ScriptBlockText['\"]>")
 _MAX_TEXT = 200000
+_CLASSIC_SCRIPT_BLOCK = "Creating Scriptblock text ("
+_CLASSIC_SCRIPT_BLOCK_END = "ScriptBlock ID:"
 
 
 def script_block_text(record):
@@ -21,10 +23,23 @@ def script_block_text(record):
         return text
     raw = as_text(record.get("_raw"))
     opened = _SCRIPT_BLOCK_OPEN.search(raw) if "ScriptBlockText" in raw else None
-    if not opened:
+    if opened:
+        end = raw.find("</Data>", opened.end())
+        return html.unescape(raw[opened.end():end]) if end >= 0 else ""
+    return _classic_script_block(first_field(record, ("Message",)) or raw)
+
+
+def _classic_script_block(message):
+    """The script of a classic (non-XML) 4104: the lines after "Creating Scriptblock text (n of m):"
+    up to "ScriptBlock ID:"."""
+    marker = message.find(_CLASSIC_SCRIPT_BLOCK)
+    if marker < 0:
         return ""
-    end = raw.find("</Data>", opened.end())
-    return html.unescape(raw[opened.end():end]) if end >= 0 else ""
+    start = message.find("\n", marker)
+    if start < 0:
+        return ""
+    end = message.rfind(_CLASSIC_SCRIPT_BLOCK_END)
+    return message[start + 1:end if end > start else len(message)].strip()
 
 
 def _cmdlet_events(source, text, record, context, actor_fields, host_fields):
