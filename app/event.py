@@ -10,7 +10,8 @@ class MailEvent:
 
     __slots__ = (
         "source",          # which normaliser made it: o365, entra, powershell, exchange_cmdlet_log,
-                           # message_tracking, windows_logon, process, file
+                           # message_tracking, windows_logon, process, file, graph_activity
+                           # (Defender XDR rows come out as process, file or o365)
         "operation",       # cmdlet or audit operation, as written (New-InboxRule, UpdateInboxRules, ...)
         "parameters",      # {lower-case parameter name: value string}
         "properties",      # {lower-case OperationProperties name: value string}

@@ -12,6 +12,10 @@ File format:
       - name: ...
         o365: {...}  or  record: {...}
 
+Each case is also shown in every other shape its rule's `data_sources` claim (CLAIMED_SHAPES
+below: classic WinEventLog, Defender XDR rows, CloudAppEvents, CmdletLogs XML) when the event
+can be written in that shape; tests/test_rules.py requires the same findings in all of them.
+
 A case may say `needs: <normaliser>` (a module of app.normalise, or an alias below) when
 the normaliser that reads it is built elsewhere; it is skipped until that module exists.
 """
@@ -22,7 +26,8 @@ import os
 
 import yaml
 
-from tests.splunk_shapes import extracted, raw_only
+from tests.splunk_shapes import (classic_powershell_shapes, classic_security_shapes, cloud_app_events_shapes, defender_device_shapes,
+                                  exchange_cmdlet_xml_shapes, extracted, raw_only)
 
 RULES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app", "rules")
 
@@ -58,17 +63,56 @@ def load_cases(path):
     return document
 
 
+# A rule's `data_sources` naming one of these claims it reads that shape too; every test event
+# of the rule that can be shown in that shape is then tested in it as well.
+CLAIMED_SHAPES = (
+    ("CloudAppEvents", "cloud_app_events"),
+    ("WinEventLog:Security (classic", "classic_security"),
+    ("DeviceProcessEvents", "defender_device"),
+    ("DeviceFileEvents", "defender_device"),
+    ("XmlWinEventLog:MSExchange Management", "exchange_cmdlet_xml"),
+    ("WinEventLog:Microsoft-Windows-PowerShell/Operational (classic", "classic_powershell"),
+)
+_CONVERTERS = {
+    "classic_security": classic_security_shapes,
+    "defender_device": defender_device_shapes,
+    "exchange_cmdlet_xml": exchange_cmdlet_xml_shapes,
+    "classic_powershell": classic_powershell_shapes,
+}
+
+
+def claimed_shapes(rule_id):
+    """The extra shapes a rule's `data_sources` claim (CLAIMED_SHAPES), in a stable order."""
+    path = os.path.join(RULES_DIR, rule_id + ".yml")
+    with open(path, encoding="utf-8") as handle:
+        sources = (yaml.safe_load(handle) or {}).get("data_sources") or ()
+    text = " ".join(str(item) for item in sources)
+    return tuple(dict.fromkeys(shape for token, shape in CLAIMED_SHAPES if token in text))
+
+
 def presentations(case):
-    """[(shape name, Splunk record)] for a test case."""
+    """[(shape name, Splunk record)] for a test case: its own shape(s), then each shape its rule
+    claims (`_claims`, set by all_cases) that the event can be shown in."""
+    claims = case.get("_claims", ())
     if "o365" in case:
-        return [("raw", raw_only(copy.deepcopy(case["o365"]))), ("extracted", extracted(copy.deepcopy(case["o365"])))]
-    return [("record", copy.deepcopy(case["record"]))]
+        shapes = [("raw", raw_only(copy.deepcopy(case["o365"]))), ("extracted", extracted(copy.deepcopy(case["o365"])))]
+        if "cloud_app_events" in claims:
+            shapes.extend(cloud_app_events_shapes(copy.deepcopy(case["o365"])))
+        return shapes
+    shapes = [("record", copy.deepcopy(case["record"]))]
+    for claim in claims:
+        converter = _CONVERTERS.get(claim)
+        if converter is not None:
+            shapes.extend(converter(copy.deepcopy(case["record"])))
+    return shapes
 
 
 def all_cases():
     """(rule id, polarity, case) for every test event of every rule."""
     for path in rule_test_files():
         document = load_cases(path)
+        claims = claimed_shapes(rule_id_of(path))
         for polarity in ("positive", "negative"):
             for case in document.get(polarity) or ():
+                case["_claims"] = claims
                 yield rule_id_of(path), polarity, case

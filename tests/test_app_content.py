@@ -301,7 +301,8 @@ def test_data_source_macros_are_parenthesised_index_time_terms():
     """They are ORed together and run through | tstats, so: one parenthesised group of
     index/sourcetype/source/host terms."""
     sources = ("t1114_o365", "t1114_windows_security", "t1114_sysmon", "t1114_powershell",
-               "t1114_exchange_management", "t1114_exchange_message_tracking", "t1114_entra")
+               "t1114_exchange_management", "t1114_exchange_message_tracking", "t1114_entra",
+               "t1114_graph_activity", "t1114_defender_xdr")
     macros = macro_table()
     for name in sources:
         definition = macros[name]["definition"]

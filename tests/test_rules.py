@@ -62,3 +62,60 @@ def test_rule_event(engine, item):
             assert reasons and all(r and "unknown" not in r.split(" ")[0] for r in reasons)
         else:
             assert rule_id not in matched, "%s (%s shape): %s fired" % (case["name"], shape, rule_id)
+
+
+# Shapes a claim in CLAIMED_SHAPES produces: a claim no positive event of the rule is shown in
+# would be a data source the tests never read.
+_SHAPES_OF_CLAIM = {
+    "cloud_app_events": {"cloud_app_events_raw", "cloud_app_events_columns"},
+    "classic_security": {"classic_fields", "classic_raw"},
+    "defender_device": {"defender_raw", "defender_columns"},
+    "exchange_cmdlet_xml": {"exchange_xml_fields", "exchange_xml_raw"},
+    "classic_powershell": {"classic_ps_fields", "classic_ps_raw"},
+}
+
+
+def test_every_claimed_shape_is_tested_with_a_positive_event():
+    shown = {}
+    for rule_id, polarity, case in CASES:
+        if polarity == "positive":
+            shown.setdefault(rule_id, set()).update(shape for shape, _ in presentations(case))
+    for rule_id, polarity, case in CASES:
+        for claim in case["_claims"]:
+            assert _SHAPES_OF_CLAIM[claim] <= shown[rule_id], (
+                "%s claims %s in data_sources but no positive event is shown in it" % (rule_id, claim))
+
+
+def test_a_failed_cmdlet_in_the_exchange_xml_log_gives_no_finding(engine):
+    """EventID 6 in MSExchange Management: the cmdlet failed and changed nothing."""
+    from tests.splunk_shapes import exchange_cmdlet_xml_shapes
+
+    tried = 0
+    for rule_id, polarity, case in CASES:
+        if polarity != "positive" or "exchange_cmdlet_xml" not in case["_claims"] or "record" not in case:
+            continue
+        succeeded = exchange_cmdlet_xml_shapes(case["record"], event_code="1")
+        failed = exchange_cmdlet_xml_shapes(case["record"], event_code="6")
+        for (shape, ran), (_, did_not) in zip(succeeded, failed):
+            assert rule_id in [f.rule.id for f in engine.detect(ran, use_allowlist=False)], (case["name"], shape)
+            assert engine.detect(did_not, use_allowlist=False) == [], (case["name"], shape)
+            tried += 1
+    assert tried >= 8
+
+
+def test_every_shape_of_an_event_gives_the_same_findings(engine):
+    """A rule's event shown in another shape it claims (classic text, Defender row, CmdletLogs
+    XML, CloudAppEvents) must give the same rules, severity, reason and destinations."""
+    compared = 0
+    for rule_id, polarity, case in CASES:
+        outputs = []
+        for shape, record in presentations(case):
+            annotated = dict(record)
+            engine.annotate(annotated, use_allowlist=False)
+            outputs.append((shape, tuple(str(annotated[field]) for field in (
+                "t1114_rule", "t1114_severity", "t1114_reason", "t1114_destination", "t1114_external_destination"))))
+        for shape, output in outputs[1:]:
+            assert output == outputs[0][1], "%s / %s: %s differs from %s:\n%s\n%s" % (
+                rule_id, case["name"], shape, outputs[0][0], output, outputs[0][1])
+            compared += 1
+    assert compared > 300

@@ -59,16 +59,21 @@ def test_sekoia_other_office365_files_are_silent(engine, datasets):
             assert forwarding_findings(engine, record) == [], path
 
 
-def test_message_tracking_finds_exactly_the_transport_rule_recipient(engine, datasets):
+def test_message_tracking_finds_exactly_the_transport_rule_recipient_and_action(engine, datasets):
+    """The RECEIVE row with the added Bcc recipient, and the AGENTINFO row whose Transport Rule
+    Agent entry says BlindCopyTo (the second AGENTINFO row only has an ETRI inspection entry)."""
     path = os.path.join(datasets, "Azure__Azure-Sentinel", "Sample Data", "Custom", "ESI-MessageTrackingLogs-CSV.txt")
     fields, raws = message_tracking_rows(path)
     for rows in (fields, raws):
         hits = [(row, forwarding_findings(engine, row)) for row in rows]
         found = [findings for _, findings in hits if findings]
-        assert len(rows) == 9 and len(found) == 1
-        (finding,) = found[0]
-        assert finding.rule.id == "t1114_003_transport_rule_agent_recipient"
-        assert finding.destinations == ("5jxp9m4hOc6q@7UGApwbvQ.com",) and finding.external
+        assert len(rows) == 9 and len(found) == 2
+        by_rule = {findings[0].rule.id: findings for findings in found}
+        (recipient,) = by_rule["t1114_003_transport_rule_agent_recipient"]
+        assert recipient.destinations == ("5jxp9m4hOc6q@7UGApwbvQ.com",) and recipient.external
+        (action,) = by_rule["t1114_003_transport_rule_agent_action"]
+        assert action.event.extra["transport_rule_actions"] == ("blindcopyto",)
+        assert "f124891a-6a94-466a-95d6-82b59a9f5b06" in action.reason
 
 
 def test_elastic_system_and_edge_records_are_silent(engine, datasets):

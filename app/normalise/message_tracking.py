@@ -68,7 +68,31 @@ def normalise_message_tracking(record, context):
         "subject": row.get("message-subject", ""),
         "message_id": row.get("message-id", ""),
     }
+    if custom and "S:TRA=ETR|" in custom:
+        event.extra["transport_rule_ids"], event.extra["transport_rule_actions"] = transport_rule_entries(custom)
     return [event]
+
+
+def transport_rule_entries(custom):
+    """(rule ids, lower-case actions) of the Transport Rule Agent's `S:TRA=ETR|ruleId=..|action=..`
+    entries in an AGENTINFO row's custom-data: which rule acted on the message, and how."""
+    rule_ids, actions = {}, {}
+    for part in custom.split(";"):
+        part = part.strip()
+        if not part.startswith("S:TRA=ETR|"):
+            continue
+        entry = {}
+        for item in part.split("|")[1:]:
+            name, _, value = item.partition("=")
+            entry[name.strip().lower()] = value.strip()
+        # A rule in test mode (mode=Audit, AuditAndNotify) only logs what it would have done.
+        if entry.get("mode", "enforce").lower() != "enforce":
+            continue
+        if entry.get("ruleid"):
+            rule_ids[entry["ruleid"]] = None
+        if entry.get("action"):
+            actions[entry["action"].lower()] = None
+    return tuple(rule_ids), tuple(actions)
 
 
 def _custom_value(custom, key):

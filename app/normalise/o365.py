@@ -54,6 +54,15 @@ def normalise_o365(record, operation, context):
     return [event]
 
 
+def normalise_audit_record(audit, operation, context):
+    """An Office 365 audit record already parsed (as Defender XDR CloudAppEvents carry it in
+    RawEventData): the same MailEvent the o365 sourcetype gives."""
+    event = _from_audit(audit, operation)
+    _add_inbox_rule_actions(event, context)
+    _add_mail_access_facts(event)
+    return [event]
+
+
 def _name_value_pairs(items):
     pairs = {}
     if isinstance(items, str):

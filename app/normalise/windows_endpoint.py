@@ -13,7 +13,7 @@ import html
 import re
 
 from ..event import MailEvent
-from ..values import as_text, clean_ip
+from ..values import as_list, as_text, clean_ip
 from .cmdlet_text import find_invocations
 from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 
@@ -63,7 +63,7 @@ _ACCESS_BITS = (
     (0x100000, "synchronize"), (0x1000000, "access_sys_sec"), (0x10000000, "generic_all"),
     (0x20000000, "generic_execute"), (0x40000000, "generic_write"), (0x80000000, "generic_read"),
 )
-_EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown"))
+_EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown", "not_translated", "null sid"))
 # {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
 _CANDIDATE_KEYS = {}
 
@@ -87,9 +87,12 @@ class _Fields:
             for candidate in candidates:
                 value = record.get(candidate)
                 if value:
-                    text = as_text(value).strip()
-                    if text and text.lower() not in _EMPTY_VALUES:
-                        return text
+                    # A multivalue field (classic Account_Name, or User with the header's
+                    # NOT_TRANSLATED beside Sysmon's own) gives its first meaningful item.
+                    for item in value if isinstance(value, list) else (value,):
+                        text = as_text(item).strip()
+                        if text and text.lower() not in _EMPTY_VALUES:
+                            return text
             if self.parsed:
                 text = as_text(self.parsed.get(name)).strip()
                 if text and text.lower() not in _EMPTY_VALUES:
@@ -166,11 +169,11 @@ def access_names(access_list, access_mask):
     return tuple(names)
 
 
-def _account(fields, user_names, domain_name):
+def _account(fields, user_names, domain_names):
     user = fields.get(*user_names)
     if not user:
         return ""
-    domain = fields.get(domain_name) if domain_name else ""
+    domain = fields.get(*domain_names) if domain_names else ""
     if domain and "\\" not in user and "@" not in user:
         return "%s\\%s" % (domain, user)
     return user
@@ -206,12 +209,15 @@ def normalise_windows_endpoint(record, context):
     if not operation:
         return []
     event = MailEvent("process" if operation == PROCESS_CREATE else "file", operation)
-    event.dest = fields.get("Computer", "dest", "ComputerName", "host")
+    event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
     if operation == PROCESS_CREATE:
-        event.actor = _account(fields, ("User", "user", "SubjectUserName"), "SubjectDomainName")
-        process_path = fields.get("Image", "NewProcessName", "process_path")
-        command_line = fields.get("CommandLine", "process", "process_command_line")
-        parent_path = fields.get("ParentImage", "ParentProcessName", "parent_process_path")
+        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
+                               ("SubjectDomainName", "Account_Domain"))
+        # Classic WinEventLog 4688 (the add-on's names): New_Process_Name, Process_Command_Line,
+        # Creator_Process_Name.
+        process_path = fields.get("Image", "NewProcessName", "New_Process_Name", "process_path")
+        command_line = fields.get("CommandLine", "Process_Command_Line", "process", "process_command_line")
+        parent_path = fields.get("ParentImage", "ParentProcessName", "Creator_Process_Name", "parent_process_path")
         parent_name = base_name(fields.get("parent_process_name") or parent_path)
         event.extra["parent_process_path"] = parent_path
         event.extra["parent_process_name"] = parent_name
@@ -223,17 +229,21 @@ def normalise_windows_endpoint(record, context):
         # Rules reading `text` see the decoded script too, as 4104 would show it.
         event.text = command_line + ("\n" + decoded if decoded else "")
     else:
-        event.actor = _account(fields, ("User", "user", "SubjectUserName"), "SubjectDomainName")
-        process_path = fields.get("Image", "ProcessName", "process_path")
-        file_path = fields.get("TargetFilename", "ObjectName", "RelativeTargetName", "file_path")
+        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
+                               ("SubjectDomainName", "Account_Domain"))
+        # Classic WinEventLog 4663/5145: Process_Name, Object_Name, Relative_Target_Name.
+        process_path = fields.get("Image", "ProcessName", "Process_Name", "process_path")
+        file_path = fields.get("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName",
+                               "Relative_Target_Name", "file_path")
         file_name = fields.get("file_name")
         if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
             file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
         event.extra["file_path"] = file_path or file_name
         event.extra["file_name"] = file_name or base_name(file_path)
-        event.extra["access"] = access_names(fields.get("AccessList", "Accesses"), fields.get("AccessMask"))
-        event.extra["share_name"] = fields.get("ShareName", "share")
-        event.src = clean_ip(fields.get("IpAddress", "src", "src_ip"))
+        access_list = fields.get("AccessList") or " ".join(as_list(record.get("Accesses")))
+        event.extra["access"] = access_names(access_list, fields.get("AccessMask", "Access_Mask"))
+        event.extra["share_name"] = fields.get("ShareName", "Share_Name", "share")
+        event.src = clean_ip(fields.get("IpAddress", "Source_Address", "src", "src_ip"))
         event.extra["action"] = fields.get("action").lower()
         event.mailbox = event.extra["file_path"]  # the mail store is the object acted on
     process_name = base_name(fields.get("process_name") or process_path)

@@ -8,7 +8,7 @@ import html
 import re
 
 from ..event import MailEvent
-from ..values import as_text, clean_ip, first_field
+from ..values import as_list, as_text, clean_ip, first_field
 
 LOGON_OPERATION = "WindowsLogon"
 LOGON_EVENT_CODES = frozenset(("4624", "4625", "4776"))
@@ -47,17 +47,24 @@ class _Fields:
         return ""
 
 
+def _last(value):
+    values = [v for v in as_list(value) if v.strip() not in ("", "-")]
+    return values[-1].strip() if values else ""
+
+
 def normalise_windows_logon(record, event_code, context):
     if LOGON_OPERATION.lower() not in context.wanted_operations:
         return []  # a logon feed is large; when no rule asks for it, build nothing
     fields = _Fields(record)
     event = MailEvent("windows_logon", LOGON_OPERATION)
-    event.actor = fields.get("TargetUserName", "user", "Account_Name")
+    # Classic WinEventLog: Account_Name lists the subject, then the account logged on.
+    event.actor = fields.get("TargetUserName", "user", "Logon_Account") or _last(record.get("Account_Name"))
     event.src = clean_ip(fields.get("IpAddress", "src_ip", "Source_Network_Address"))
     event.dest = fields.get("Computer", "ComputerName", "dest", "host")
     event.extra = {
         "event_code": event_code,
-        "workstation": fields.get("WorkstationName", "Workstation", "src_nt_host", "Source_Workstation").strip().lstrip("\\"),
+        "workstation": fields.get("WorkstationName", "Workstation", "Workstation_Name", "src_nt_host",
+                                  "Source_Workstation").strip().lstrip("\\"),
         "logon_type": fields.get("LogonType", "Logon_Type"),
         "status": fields.get("Status", "Error_Code"),
     }

@@ -14,6 +14,8 @@ SCRIPT_BLOCK_OPERATION = "ScriptBlock"
 # text from every opening tag, about a second for one 64 KB _raw full of openings.
 _SCRIPT_BLOCK_OPEN = re.compile(r"<Data Name=['\"]ScriptBlockText['\"]>")
 _MAX_TEXT = 200000
+_CLASSIC_SCRIPT_BLOCK = "Creating Scriptblock text ("
+_CLASSIC_SCRIPT_BLOCK_END = "ScriptBlock ID:"
 
 
 def script_block_text(record):
@@ -22,10 +24,23 @@ def script_block_text(record):
         return text
     raw = as_text(record.get("_raw"))
     opened = _SCRIPT_BLOCK_OPEN.search(raw) if "ScriptBlockText" in raw else None
-    if not opened:
+    if opened:
+        end = raw.find("</Data>", opened.end())
+        return html.unescape(raw[opened.end():end]) if end >= 0 else ""
+    return _classic_script_block(first_field(record, ("Message",)) or raw)
+
+
+def _classic_script_block(message):
+    """The script of a classic (non-XML) 4104: the lines after "Creating Scriptblock text (n of m):"
+    up to "ScriptBlock ID:"."""
+    marker = message.find(_CLASSIC_SCRIPT_BLOCK)
+    if marker < 0:
         return ""
-    end = raw.find("</Data>", opened.end())
-    return html.unescape(raw[opened.end():end]) if end >= 0 else ""
+    start = message.find("\n", marker)
+    if start < 0:
+        return ""
+    end = message.rfind(_CLASSIC_SCRIPT_BLOCK_END)
+    return message[start + 1:end if end > start else len(message)].strip()
 
 
 def _cmdlet_events(source, text, record, context, actor_fields, host_fields):
@@ -60,8 +75,69 @@ def normalise_powershell(record, context):
         ("user", "UserID", "User", "SubjectUserName"), ("Computer", "ComputerName", "dest", "host"))
 
 
+# MSExchange CmdletLogs: EventID 1 is a cmdlet that ran, 6 one that failed (it changed nothing).
+CMDLET_FAILED_EVENT_CODE = "6"
+_CMDLET_STRINGS_CAP = 40   # the CmdletLogs event has about 30 strings; the rules read the first three
+_EVENT_ID_IN_XML = re.compile(r"<EventID[^>]*>(\d+)</EventID>")
+_COMPUTER_IN_XML = re.compile(r"<Computer>([^<]{0,512})</Computer>")
+_EVENT_CODE_IN_HEADER = re.compile(r"(?m)^EventCode=(\d+)\s*$")
+
+
+def cmdlet_log_strings(record):
+    """The `<string>` items of an XmlWinEventLog MSExchange Management event: cmdlet name,
+    its parameters as one text, the caller, ... (from the extracted `Data` field or `_raw`)."""
+    data = as_text(record.get("Data"))
+    if "<string>" not in data:
+        raw = as_text(record.get("_raw"))
+        start = raw.find("<Data>")
+        if start < 0 or "&lt;string&gt;" not in raw:
+            return []
+        end = raw.find("</Data>", start)
+        data = html.unescape(raw[start + 6:end if end >= 0 else len(raw)])
+    strings = []
+    position = data.find("<string>")
+    while position >= 0 and len(strings) < _CMDLET_STRINGS_CAP:
+        end = data.find("</string>", position + 8)
+        if end < 0:
+            break
+        strings.append(data[position + 8:end])
+        position = data.find("<string>", end + 9)
+    return strings
+
+
+def _event_code(record, raw_head):
+    """EventCode as extracted, else from the XML `<EventID>` or the classic `EventCode=` header."""
+    code = first_field(record, ("EventCode", "EventID"))
+    if code:
+        return code.strip()
+    found = _EVENT_ID_IN_XML.search(raw_head) or _EVENT_CODE_IN_HEADER.search(raw_head)
+    return found.group(1) if found else ""
+
+
 def normalise_exchange_cmdlet_log(record, context):
-    text = first_field(record, ("Message", "message", "Body")) or as_text(record.get("_raw"))
-    return _cmdlet_events(
-        "exchange_cmdlet_log", text, record, context,
-        ("user", "User", "Sid"), ("ComputerName", "Computer", "dest", "host"))
+    raw = as_text(record.get("_raw"), 4000)
+    event_code = _event_code(record, raw)
+    if event_code == CMDLET_FAILED_EVENT_CODE:
+        return []  # a failed cmdlet changed nothing: never reported as if it had (README)
+    strings = cmdlet_log_strings(record) if "<" in as_text(record.get("Data") or raw, 2000) else []
+    if not strings:
+        text = first_field(record, ("Message", "message", "Body")) or as_text(record.get("_raw"))
+        if text.lstrip().startswith("Cmdlet failed"):
+            return []  # the classic rendering's wording for EventID 6
+        return _cmdlet_events(
+            "exchange_cmdlet_log", text, record, context,
+            ("user", "User", "Sid"), ("ComputerName", "Computer", "dest", "host"))
+    # "<cmdlet> <parameters>" read as one call, so parameters parse as on every other source.
+    text = strings[0].strip() + " " + (strings[1] if len(strings) > 1 else "")
+    events = _cmdlet_events("exchange_cmdlet_log", text, record, context,
+                            ("user", "User"), ("ComputerName", "Computer", "dest", "host"))
+    caller = strings[2].strip() if len(strings) > 2 else ""
+    host = ""
+    if not first_field(record, ("ComputerName", "Computer", "dest", "host")):
+        found = _COMPUTER_IN_XML.search(raw)
+        host = html.unescape(found.group(1)) if found else ""
+    for event in events:
+        event.actor = event.actor or caller
+        event.dest = event.dest or host
+        event.extra = {"event_code": event_code, "caller": caller}
+    return events

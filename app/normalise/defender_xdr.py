@@ -1,0 +1,163 @@
+"""Microsoft Defender XDR advanced hunting records -> MailEvent.
+
+As the Defender streaming API exports them to an Event Hub (indexed by the Splunk Add-on for
+Microsoft Cloud Services: JSON with `category: AdvancedHunting-<Table>` and the row in
+`properties`), as their extracted `properties.*` fields, or as advanced-hunting query rows
+with the bare column names. Three tables carry T1114:
+
+- DeviceProcessEvents (a process created) reads like Sysmon 1, and DeviceFileEvents
+  (FileCreated, FileModified, FileRenamed) like Sysmon 11: each row is mapped onto those field
+  names and read by the Windows endpoint normaliser, so every T1114.001 rule and allowlist
+  treats them alike.
+- CloudAppEvents carries the Office 365 audit record in RawEventData (MailItemsAccessed,
+  New-InboxRule, Set-Mailbox, ...): it is read as the o365 sourcetype is.
+"""
+
+import json
+
+from ..values import as_text, raw_json_text
+from .o365 import normalise_audit_record
+from .windows_endpoint import base_name, normalise_windows_endpoint
+
+CATEGORY_PREFIX = "AdvancedHunting-"
+PROCESS_TABLE = "DeviceProcessEvents"
+FILE_TABLE = "DeviceFileEvents"
+CLOUD_APP_TABLE = "CloudAppEvents"
+_FILE_WRITES = frozenset(("filecreated", "filemodified", "filerenamed"))
+
+
+def looks_like_defender(record, sourcetype):
+    category = record.get("category") or record.get("Category")
+    if category:
+        return as_text(category).startswith(CATEGORY_PREFIX)
+    if record.get("ActionType") and (record.get("DeviceId") or record.get("DeviceName")
+                                     or record.get("InitiatingProcessFileName") or record.get("RawEventData")):
+        return True  # advanced-hunting query rows: column names, no category
+    raw = record.get("_raw")
+    if raw:
+        text = as_text(raw)
+        return text[:1] == "{" and '"' + CATEGORY_PREFIX in text
+    return False
+
+
+class _Row:
+    """One advanced-hunting row: the `properties` object of the JSON, its extracted
+    `properties.<column>` fields, or bare columns."""
+
+    __slots__ = ("properties", "record")
+
+    def __init__(self, properties, record):
+        self.properties = properties
+        self.record = record
+
+    def raw_value(self, column):
+        value = self.properties.get(column)
+        if value in (None, ""):
+            value = self.record.get("properties." + column)
+        if value in (None, ""):
+            value = self.record.get(column)
+        return value
+
+    def get(self, column):
+        value = self.raw_value(column)
+        if value is None or isinstance(value, (dict, list)):
+            return ""
+        text = as_text(value).strip()
+        return "" if text.lower() in ("", "null", "none") else text
+
+
+def _document(record, context):
+    raw = raw_json_text(record, context.problems, "defender_raw_too_long", "A Defender XDR event's")
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        context.problems.report("defender_raw_not_json", "A Defender XDR event's _raw is not valid JSON (%s); "
+                                "its extracted fields were used instead." % error)
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _table(document, record, row):
+    category = as_text(document.get("category") or record.get("category") or record.get("Category"))
+    if category.startswith(CATEGORY_PREFIX):
+        return category[len(CATEGORY_PREFIX):]
+    if row.raw_value("RawEventData") not in (None, ""):
+        return CLOUD_APP_TABLE
+    if row.get("ActionType").lower() == "processcreated":
+        return PROCESS_TABLE
+    if row.get("ActionType").lower().startswith("file"):
+        return FILE_TABLE
+    return ""
+
+
+def _full_path(folder, name):
+    """FolderPath is the full path in practice, but the schema calls it the folder: join when needed."""
+    if not folder:
+        return name
+    if name and base_name(folder).lower() != name.lower():
+        return folder.rstrip("\\/") + "\\" + name
+    return folder
+
+
+def _account(domain, name):
+    if not name:
+        return ""
+    return "%s\\%s" % (domain, name) if domain and "\\" not in name and "@" not in name else name
+
+
+def normalise_defender(record, context):
+    document = _document(record, context)
+    properties = document.get("properties")
+    row = _Row(properties if isinstance(properties, dict) else {}, record)
+    table = _table(document, record, row)
+    if table == PROCESS_TABLE:
+        return normalise_windows_endpoint(_process_as_sysmon(row), context)
+    if table == FILE_TABLE:
+        if row.get("ActionType").lower() not in _FILE_WRITES:
+            return []
+        return normalise_windows_endpoint(_file_as_sysmon(row), context)
+    if table == CLOUD_APP_TABLE:
+        return _cloud_app_event(row, context)
+    return []
+
+
+def _process_as_sysmon(row):
+    return {
+        "EventCode": "1",
+        "Image": _full_path(row.get("FolderPath"), row.get("FileName")),
+        "CommandLine": row.get("ProcessCommandLine"),
+        "ParentImage": _full_path(row.get("InitiatingProcessFolderPath"), row.get("InitiatingProcessFileName")),
+        "User": _account(row.get("AccountDomain"), row.get("AccountName") or row.get("AccountUpn")),
+        "Computer": row.get("DeviceName"),
+        "OriginalFileName": row.get("ProcessVersionInfoOriginalFileName"),
+    }
+
+
+def _file_as_sysmon(row):
+    return {
+        "EventCode": "11",
+        "TargetFilename": _full_path(row.get("FolderPath"), row.get("FileName")),
+        "Image": _full_path(row.get("InitiatingProcessFolderPath"), row.get("InitiatingProcessFileName")),
+        "User": _account(row.get("InitiatingProcessAccountDomain"),
+                         row.get("InitiatingProcessAccountName") or row.get("InitiatingProcessAccountUpn")),
+        "Computer": row.get("DeviceName"),
+    }
+
+
+def _cloud_app_event(row, context):
+    audit = row.raw_value("RawEventData")
+    if isinstance(audit, str):
+        try:
+            audit = json.loads(audit)
+        except (ValueError, RecursionError):
+            context.problems.report("defender_raw_event_data_not_json",
+                                    "A CloudAppEvents RawEventData value is not valid JSON; the event was not read.")
+            return []
+    if not isinstance(audit, dict):
+        return []
+    operation = as_text(audit.get("Operation")) or row.get("ActionType")
+    if not operation or operation.lower() not in context.wanted_operations:
+        return []
+    return normalise_audit_record(audit, operation, context)
