@@ -159,7 +159,7 @@ def _cases():
 
 
 def _app_with_rows(built_app, tmp_path):
-    """The built app with an applications row for ALLOWED_APP and two account rows."""
+    """The built app with an applications row for ALLOWED_APP and three account rows."""
     app_dir = str(tmp_path / os.path.basename(built_app))
     shutil.copytree(built_app, app_dir)
     lookups = os.path.join(app_dir, "lookups")
@@ -172,12 +172,13 @@ def _app_with_rows(built_app, tmp_path):
             {"account": "journal-feed@contoso.com", "rules": "t1114_003_transport_rule_agent_action",
              "reason": "journaling copy to the archive, CHG-3"}],
     }
+    # The package ships no site lookup: write each file as | outputlookup would, with the
+    # columns the rows have.
     for name, new_rows in rows.items():
-        path = os.path.join(lookups, name)
-        with open(path, newline="") as handle:
-            header = next(csv.reader(handle))
-        with open(path, "a", newline="") as handle:
+        header = list(dict.fromkeys(column for row in new_rows for column in row))
+        with open(os.path.join(lookups, name), "w", newline="") as handle:
             writer = csv.DictWriter(handle, header)
+            writer.writeheader()
             for row in new_rows:
                 writer.writerow(row)
     return app_dir
