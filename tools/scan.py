@@ -38,8 +38,9 @@ from tools.scan_formats import FORMATS, FileReport, Progress, Unreadable, read_f
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE = 0, 1, 2
 
-# The columns of --format csv and the keys of --format json, in order.
-ROW_FIELDS = ("file", "line", "status", "technique", "rule", "severity", "risk_score", "time", "actor", "mailbox",
+# The columns of --format csv and the keys of --format json, in order. `line` is where the event
+# starts in its file (its record number in an .evtx log), `event` its number among the file's events.
+ROW_FIELDS = ("file", "line", "event", "status", "technique", "rule", "severity", "risk_score", "time", "actor", "mailbox",
               "src", "dest", "reason", "destinations", "external_destinations", "suppressed_by")
 
 
@@ -218,7 +219,7 @@ def scan_file(engine, path, options, output, bar, totals, notes, stderr):
                 continue
             for finding in findings:
                 row = finding_row(finding)
-                row["file"], row["line"] = display, location
+                row["file"], row["line"], row["event"] = display, location, events
                 totals.count(row)
                 if row["status"] == "finding" or show_suppressed:
                     bar.clear()
@@ -256,7 +257,7 @@ def summary_lines(totals, files, unreadable):
     return lines
 
 
-def parse_options(argv):
+def build_parser():
     formats = "\n".join("  %-12s %s" % (name, text) for name, text in FORMATS.items())
     parser = argparse.ArgumentParser(
         prog="scan", description=__doc__.split("\n\n", 1)[0] + "\n\n" + __doc__.split("\n\n", 2)[2],
@@ -282,7 +283,11 @@ def parse_options(argv):
                         help="print events read, seconds and events per second for each file and in all, on stderr")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (it is drawn on stderr only when stderr is a terminal)")
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_options(argv):
+    return build_parser().parse_args(argv)
 
 
 def load_engine(app_root, stderr):

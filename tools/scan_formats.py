@@ -109,6 +109,9 @@ def detect(head_bytes, name=""):
         raise Unreadable("%s is empty." % name)
     if stripped[0] in "[{":
         return "json"
+    if stripped.startswith("<"):
+        raise Unreadable("%s is XML (Windows events exported as XML?); scan reads Windows logs as .evtx files, or "
+                         "as Splunk exports of XmlWinEventLog events." % name)
     first_line = stripped.splitlines()[0]
     try:
         header = next(csv.reader([first_line]))
@@ -117,7 +120,7 @@ def detect(head_bytes, name=""):
     names = [cell.strip().lower() for cell in header]
     if "auditdata" in names:
         return "purview-csv"
-    if len(names) >= 2 and all(re.match(r"^[\w.{}@:\- ]+$", cell) for cell in names if cell) or names == ["_raw"]:
+    if (len(names) >= 2 and all(names)) or names == ["_raw"]:
         return "splunk-csv"
     raise Unreadable("%s is not a format scan reads: it is not JSON, CSV with a header row, or a Windows .evtx log "
                      "(name the format with --format-in if it is one of them)." % name)
@@ -308,16 +311,17 @@ def _json_documents(text, display, report):
                              "of the file could not be read (a truncated file ends like this)."
                              % (display, line, _short(error)))
         want = _READ_SIZE
-        line += buffer.count("\n", position, end)
         yield line, value
+        line += buffer.count("\n", position, end)
         position = end
         if position > _READ_SIZE:
             buffer, position = buffer[position:], 0
 
 
 def _short(error):
-    text = str(error)
-    return text.split(": line ")[0] if ": line " in text else text
+    """An error's message without the position (the sentence gives the line)."""
+    text = getattr(error, "msg", None) or str(error).split(": line ")[0]
+    return re.sub(r"\s+(starting )?at$", "", text)
 
 
 def _unwrap(value):
@@ -360,7 +364,7 @@ def flat_event(item):
     return {str(key): splunk_value(value) for key, value in item.items()}
 
 
-def _iso_epoch(text):
+def iso_epoch(text):
     """Epoch seconds (text) of an ISO-8601 UTC time such as 2026-11-20T09:12:44 or ...Z, or ''."""
     if not isinstance(text, str):
         return ""
@@ -377,13 +381,14 @@ def _iso_epoch(text):
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
         seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
-    fraction = match.group(7) or ""
-    return "%d%s" % (seconds, fraction[:4])
+    fraction = match.group(7)
+    return "%.3f" % (seconds + float(fraction)) if fraction else "%d" % seconds
 
 
 def o365_record(audit, raw_text=None):
     """An Office 365 audit record as the Splunk add-on indexes it (Fast mode: _raw only)."""
-    return {"_time": _iso_epoch(audit.get("CreationTime")), "sourcetype": O365_SOURCETYPE,
+    when = audit.get("CreationTime") or audit.get("TimeGenerated") or audit.get("CreationDate")
+    return {"_time": iso_epoch(when), "sourcetype": O365_SOURCETYPE,
             "source": "scan", "_raw": raw_text if raw_text is not None else json.dumps(audit, ensure_ascii=False)}
 
 
@@ -403,7 +408,7 @@ def entra_record(item):
     else:
         when = item.get("createdDateTime")
         document = {"time": when, "operationName": "Sign-in activity", "category": "SignInLogs", "properties": item}
-    return {"_time": _iso_epoch(when), "sourcetype": ENTRA_SOURCETYPE, "source": "scan",
+    return {"_time": iso_epoch(when), "sourcetype": ENTRA_SOURCETYPE, "source": "scan",
             "_raw": json.dumps(document, ensure_ascii=False)}
 
 
@@ -455,7 +460,7 @@ _SHAPERS = {
 # ---------------------------------------------------------------- CSV
 
 def _csv_records(text, kind, display, report):
-    reader = csv.reader(_text_lines(text), strict=False)
+    reader = csv.reader(_text_lines(text), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -472,17 +477,25 @@ def _csv_records(text, kind, display, report):
     multivalue = {name[5:]: index for index, name in enumerate(header) if name.startswith("__mv_")}
     plain = [(index, name) for index, name in enumerate(header) if not name.startswith("__mv_")]
     split_lines = [name for _, name in plain if "{}" in name and name not in multivalue]
+    rows = 0
     while True:
         line = reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
+            if not rows:
+                report.note("%s was read as CSV (columns: %s) but has no rows." % (display, ", ".join(header[:6])))
             return
         except csv.Error as error:
-            raise Unreadable("%s line %d: the CSV cannot be read past here (%s); the rows before it were scanned."
-                             % (display, line, error))
+            if "unexpected end of data" in str(error):
+                report.note("%s line %d: the last row ends inside a quoted cell (a truncated file ends like this); "
+                            "it was not scanned, every row before it was." % (display, line))
+                return
+            report.skip(line, "the row is not well-formed CSV (%s)" % error)
+            continue
         if not row or row == [""]:
             continue
+        rows += 1
         if len(row) != width:
             report.skip(line, "the row has %d cells where the header has %d%s" % (
                 len(row), width, " (a truncated file ends like this)" if len(row) < width else ""),
@@ -502,7 +515,7 @@ def _csv_records(text, kind, display, report):
             if not record["_time"]:
                 for index, name in enumerate(lower):
                     if name in ("creationdate", "creationtime"):
-                        record["_time"] = _iso_epoch(row[index]) or _us_date_epoch(row[index])
+                        record["_time"] = iso_epoch(row[index]) or _us_date_epoch(row[index])
                         break
             yield line, record
             continue
@@ -610,7 +623,7 @@ def windows_xml_record(xml):
     channel = fields.get("Channel", "")
     record["source"] = "XmlWinEventLog:" + channel
     record["host"] = fields.get("Computer", "")
-    record["_time"] = _iso_epoch(fields.get("SystemTime", "").replace(" ", "T", 1)) or ""
+    record["_time"] = iso_epoch(fields.get("SystemTime", "").replace(" ", "T", 1)) or ""
     record["_raw"] = xml
     record.update({key: value for key, value in fields.items()})
     data = root.find(_EVENT_NS + "EventData")
