@@ -363,21 +363,24 @@ def test_evtx_pool_as_a_splunk_export_matches_the_command(built_app, tmp_path):
 
 
 def test_evtx_xml_is_shaped_as_the_splunk_add_on_extracts_it(engine):
-    """windows_xml_record() on the XML python-evtx rendered gives the pool's extracted fields and
-    the same findings."""
+    """windows_xml_record() on the XML python-evtx rendered for 593 public .evtx files gives the
+    pool's Splunk-shaped event, field for field, and so the same findings."""
     compared = 0
-    for entry in _pool(limit=3000):
+    for entry in _pool():
         event = entry["event"]
         shaped = windows_xml_record(event["_raw"])
-        for name in ("EventCode", "Channel", "Computer", "source", "sourcetype", "host", "Image", "CommandLine",
-                     "TargetFilename", "ObjectName", "ProcessName", "ScriptBlockText", "SubjectUserName"):
-            assert shaped.get(name, "") == event.get(name, ""), (entry["path"], entry["rec"], name)
-        assert abs(float(shaped["_time"]) - float(event["_time"])) < 0.0015
-        mine = [(f.rule.id, f.reason, f.suppressed_by) for f in engine.findings(shaped)]
-        theirs = [(f.rule.id, f.reason, f.suppressed_by) for f in engine.findings(event)]
-        assert mine == theirs, (entry["path"], entry["rec"])
+        assert abs(float(shaped.pop("_time")) - float(event["_time"])) < 0.0015, (entry["path"], entry["rec"])
+        # The pool's fields were read before its _raw lost python-evtx's line breaks, so a value
+        # that was only a line break is in its fields but no longer in its _raw.
+        expected = {name: value for name, value in event.items() if name != "_time" and (
+            not isinstance(value, str) or value.strip() or name in shaped)}
+        assert shaped == expected, (entry["path"], entry["rec"])
         compared += 1
-    assert compared == 3000
+        if compared % 50 == 0:  # the engine on a sample of them too
+            shaped["_time"] = event["_time"]
+            assert [(f.rule.id, f.reason) for f in engine.findings(shaped)] == \
+                [(f.rule.id, f.reason) for f in engine.findings(event)]
+    assert compared > 20000
 
 
 # ---------------------------------------------------------------- .evtx files

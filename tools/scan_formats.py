@@ -544,6 +544,7 @@ def _us_date_epoch(text):
 
 # ---------------------------------------------------------------- .evtx
 
+_TAG_BREAK = re.compile(r">\n(?=<)")
 _EVTX_HEADER = 0x1000
 _EVTX_CHUNK = 0x10000
 _EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
@@ -624,7 +625,8 @@ def windows_xml_record(xml):
     record["source"] = "XmlWinEventLog:" + channel
     record["host"] = fields.get("Computer", "")
     record["_time"] = iso_epoch(fields.get("SystemTime", "").replace(" ", "T", 1)) or ""
-    record["_raw"] = xml
+    # python-evtx puts a line break after each tag; Splunk's XmlWinEventLog _raw is one line.
+    record["_raw"] = _TAG_BREAK.sub(">", xml).strip()
     record.update({key: value for key, value in fields.items()})
     data = root.find(_EVENT_NS + "EventData")
     if data is None:
@@ -642,7 +644,14 @@ def windows_xml_record(xml):
         name = element.get("Name")
         value = "".join(element.itertext())
         if name:
-            record[name] = value
+            if not value:
+                continue  # the add-on extracts no field for an empty value
+            existing = record.get(name)
+            if existing is None:
+                record[name] = value
+            elif value != existing and not (isinstance(existing, list) and value in existing):
+                # A name System already has (ProcessID) or a repeated one: multivalue, values once.
+                record[name] = (existing if isinstance(existing, list) else [existing]) + [value]
         elif value:
             record.setdefault("Data", value)
     return record
