@@ -386,22 +386,35 @@ def test_evtx_xml_is_shaped_as_the_splunk_add_on_extracts_it(engine):
 # ---------------------------------------------------------------- .evtx files
 
 def _evtx_files():
-    root = os.path.join(os.path.dirname(REPO), "shared", "datasets")
+    """Real .evtx files: any under ../shared/datasets, or in the folder T1114_EVTX_SAMPLES names
+    (for instance files of Yamato-Security/hayabusa-sample-evtx, the pool's source)."""
+    roots = [os.path.join(os.path.dirname(REPO), "shared", "datasets"), os.environ.get("T1114_EVTX_SAMPLES", "")]
     found = []
-    for folder, _, names in os.walk(root):
-        found.extend(os.path.join(folder, name) for name in names if name.lower().endswith(".evtx"))
+    for root in filter(None, roots):
+        for folder, _, names in os.walk(root):
+            found.extend(os.path.join(folder, name) for name in names if name.lower().endswith(".evtx"))
     return sorted(found)
 
 
-def test_real_evtx_files_are_read(tmp_path):
+def test_real_evtx_files_read_as_splunk_would_index_them():
     pytest.importorskip("Evtx.Evtx", reason="python-evtx (requirements-scan.txt) is not installed")
-    files = _evtx_files()[:5]
+    files = _evtx_files()
     if not files:
-        pytest.skip("no .evtx file in ../shared/datasets")
-    for path in files:
+        pytest.skip("no .evtx file in ../shared/datasets or $T1114_EVTX_SAMPLES")
+    pool = {}
+    if os.path.exists(os.path.join(os.path.dirname(REPO), "shared", "datasets", *EVTX_POOL)):
+        for entry in _pool():
+            pool.setdefault(os.path.basename(entry["path"]), []).append(entry["event"])
+    for path in files[:20]:
         report = FileReport(path)
         records = [record for _, record in read_file(path, "auto", report, Progress(os.path.getsize(path)))]
-        assert records and all(record["_raw"].startswith("<Event") and record["EventCode"] for record in records)
+        assert records and all(r["_raw"].startswith("<Event") and r["EventCode"] for r in records), path
+        assert report.sentences() == []
+        expected = pool.get(os.path.basename(path))
+        if expected and len(expected) == len(records):  # the same file decoded for the pool
+            for mine, theirs in zip(records, expected):
+                assert {k: v for k, v in mine.items() if k != "_time"} == \
+                    {k: v for k, v in theirs.items() if k != "_time"}
 
 
 def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path):
