@@ -246,6 +246,15 @@ def _rate(events, seconds):
     return "%.0f" % (events / seconds) if seconds > 0 else "-"
 
 
+def _peak_rss():
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return ""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return ", peak RSS %.0f MB" % (kib / 1024.0 if sys.platform != "darwin" else kib / 1048576.0)
+
+
 def summary_lines(totals, files, unreadable):
     lines = ["%d events in %d file%s: %d finding%s, %d suppressed by an allowlist%s" % (
         totals.events, files, "" if files == 1 else "s", totals.findings, "" if totals.findings == 1 else "s",
@@ -280,7 +289,8 @@ def build_parser():
                              "(default), a built app (build/t1114_email_collection) or an installed one "
                              "($SPLUNK_HOME/etc/apps/t1114_email_collection)")
     parser.add_argument("--stats", action="store_true",
-                        help="print events read, seconds and events per second for each file and in all, on stderr")
+                        help="print events read, seconds and events per second for each file and in all (reading and "
+                             "detection, not start-up), and the peak memory, on stderr")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (it is drawn on stderr only when stderr is a terminal)")
     return parser
@@ -353,8 +363,8 @@ def _scan(options, engine, stdout, stderr):
         stdout.write("\n")
     target.write("\n".join(summary) + "\n")
     if options.stats:
-        stderr.write("stats: all files: %d events in %.2f s, %s events/s\n" % (
-            totals.events, totals.seconds, _rate(totals.events, totals.seconds)))
+        stderr.write("stats: all files: %d events in %.2f s, %s events/s%s\n" % (
+            totals.events, totals.seconds, _rate(totals.events, totals.seconds), _peak_rss()))
     stdout.flush()
     if totals.findings:
         return EXIT_FINDINGS

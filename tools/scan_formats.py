@@ -198,12 +198,15 @@ def _json_records(text, kind, display, report):
             lines_mode = False
     values = _json_lines(text, display, report) if lines_mode else _json_documents(text, display, report)
     shape = _SHAPERS[kind]
-    for line, value in values:
-        for item in _unwrap(value):
+    for line, value, source in values:
+        items = _unwrap(value)
+        if not (len(items) == 1 and items[0] is value):
+            source = None  # the text is the wrapper's or the list's, not one record's
+        for item in items:
             if not isinstance(item, dict):
                 report.skip(line, "a JSON value that is not an object (a record must be {...})")
                 continue
-            record = shape(item)
+            record = shape(item, source)
             if record is None:
                 continue  # Splunk export bookkeeping ({"lastrow": true}, messages)
             yield line, record
@@ -254,7 +257,7 @@ def _json_lines(text, display, report):
         except ValueError as error:
             report.skip(number, "not complete JSON (%s; a truncated file ends like this)" % _short(error))
             continue
-        yield number, value
+        yield number, value, stripped
 
 
 def _json_documents(text, display, report):
@@ -311,7 +314,7 @@ def _json_documents(text, display, report):
                              "of the file could not be read (a truncated file ends like this)."
                              % (display, line, _short(error)))
         want = _READ_SIZE
-        yield line, value
+        yield line, value, None
         line += buffer.count("\n", position, end)
         position = end
         if position > _READ_SIZE:
@@ -332,9 +335,9 @@ def _unwrap(value):
     if isinstance(value, dict) and len(value) <= 4:
         for key in _JSON_WRAPPERS:
             inner = value.get(key)
-            if isinstance(inner, list) and key in value and not _is_record(value):
+            if isinstance(inner, list) and not _is_record(value):
                 return inner
-    return (value,)
+    return [value]
 
 
 def _is_record(value):
@@ -360,22 +363,39 @@ def splunk_value(value):
     return json.dumps(value, ensure_ascii=False)
 
 
-def flat_event(item):
-    return {str(key): splunk_value(value) for key, value in item.items()}
+def flat_event(item, source=None):
+    """A JSON object of Splunk fields as the command receives them; changed in place (it is
+    the reader's own fresh object), since most values are text already."""
+    for key, value in item.items():
+        if value.__class__ is not str:
+            item[key] = splunk_value(value)
+    return item
+
+
+_ISO_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?")
+_DAY_EPOCH = {}  # "2026-11-20" -> epoch of its midnight UTC: audit logs hold few distinct days
 
 
 def iso_epoch(text):
-    """Epoch seconds (text) of an ISO-8601 UTC time such as 2026-11-20T09:12:44 or ...Z, or ''."""
+    """Epoch seconds (text) of an ISO-8601 time such as 2026-11-20T09:12:44, ...Z or ...+01:00
+    (UTC when no zone is given, as Office 365 writes it), or ''."""
     if not isinstance(text, str):
         return ""
-    match = re.match(r"^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)?", text.strip())
+    match = _ISO_TIME.match(text.strip())
     if not match:
         return ""
-    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
-    try:
-        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    except (ValueError, OverflowError):
-        return ""
+    day = text.strip()[:10]
+    midnight = _DAY_EPOCH.get(day)
+    if midnight is None:
+        year, month, date = (int(part) for part in match.groups()[:3])
+        try:
+            midnight = calendar.timegm((year, month, date, 0, 0, 0, 0, 0, 0))
+        except (ValueError, OverflowError):
+            return ""
+        if len(_DAY_EPOCH) < 100000:
+            _DAY_EPOCH[day] = midnight
+    hour, minute, second = int(match.group(4)), int(match.group(5)), int(match.group(6))
+    seconds = midnight + hour * 3600 + minute * 60 + second
     zone = match.group(8)
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
@@ -386,18 +406,21 @@ def iso_epoch(text):
 
 
 def o365_record(audit, raw_text=None):
-    """An Office 365 audit record as the Splunk add-on indexes it (Fast mode: _raw only)."""
+    """An Office 365 audit record as the Splunk add-on indexes it (Fast mode: _raw only); raw_text
+    is the record's own JSON text when the file has it (kept as _raw, as Splunk keeps it)."""
     when = audit.get("CreationTime") or audit.get("TimeGenerated") or audit.get("CreationDate")
     return {"_time": iso_epoch(when), "sourcetype": O365_SOURCETYPE,
             "source": "scan", "_raw": raw_text if raw_text is not None else json.dumps(audit, ensure_ascii=False)}
 
 
-def entra_record(item):
+def entra_record(item, source=None):
     """An Entra sign-in or audit record as azure:monitor:aad holds it. Graph-shaped exports (the
     portal's Download JSON, Get-MgAuditLogSignIn) are put in the Azure Monitor envelope."""
     if "operationName" in item or "OperationName" in item:
         when = item.get("time") or item.get("TimeGenerated") or item.get("timeGenerated")
         document = item
+        if source is not None:
+            return {"_time": iso_epoch(when), "sourcetype": ENTRA_SOURCETYPE, "source": "scan", "_raw": source}
     elif "activityDisplayName" in item:
         when = item.get("activityDateTime")
         document = {"time": when, "operationName": item.get("activityDisplayName"), "category": "AuditLogs",
@@ -423,7 +446,7 @@ def _is_entra(item):
         "createdDateTime" in item and ("clientAppUsed" in item or "userPrincipalName" in item))
 
 
-def auto_record(item):
+def auto_record(item, source=None):
     """One JSON object, whichever kind it is (Splunk result, flat event, O365 audit, Entra)."""
     result = item.get("result")
     if isinstance(result, dict) and ("preview" in item or "offset" in item or "lastrow" in item):
@@ -433,13 +456,13 @@ def auto_record(item):
     if "_raw" in item or "sourcetype" in item or "_time" in item:
         return flat_event(item)
     if _is_o365_audit(item):
-        return o365_record(item)
+        return o365_record(item, source)
     if _is_entra(item):
-        return entra_record(item)
+        return entra_record(item, source)
     return flat_event(item)
 
 
-def splunk_json_record(item):
+def splunk_json_record(item, source=None):
     result = item.get("result")
     if isinstance(result, dict):
         return flat_event(result)
