@@ -643,3 +643,32 @@ def test_files_are_read_as_a_stream(tmp_path, kind):
     assert progress.done < size / 4, (progress.done, size)
     assert sum(1 for _ in records) == count - 1
     assert progress.done == size
+
+
+def test_standard_input_and_a_closed_pipe(tmp_path):
+    samples = os.path.join(REPO, "samples", "sample_events.jsonl")
+    with open(samples, "rb") as handle:
+        done = subprocess.run([sys.executable, SCAN, "--format", "csv", "-"], stdin=handle, capture_output=True,
+                              cwd=REPO, timeout=300)
+    assert done.returncode == scan.EXIT_FINDINGS
+    assert done.stdout.decode("utf-8").count("<stdin>,") == len(scan_json(samples)[1])
+    many = write_jsonl(tmp_path / "many.jsonl", [OUTLOOK_FORWARD] * 20000)
+    process = subprocess.Popen([sys.executable, SCAN, str(many)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               cwd=REPO)
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -1` does
+    err = process.stderr.read().decode("utf-8")
+    assert process.wait(timeout=300) == scan.EXIT_FINDINGS
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_the_demo_check_agrees_with_the_command(built_app):
+    """What tools/demo.py prints as its last line: the scan and the built command find the same."""
+    from tools import demo
+
+    samples = os.path.join(REPO, "samples", "sample_events.jsonl")
+    events, found, suppressed = demo.command_findings(built_app, [samples], "true")
+    assert events == 24 and found and suppressed
+    assert demo.scan_findings(built_app, [samples], "true") == (found, suppressed)
+    assert not demo._has_files(["--allowlist", "false", "--format", "json"])
+    assert demo._has_files(["--allowlist", "false", "events.jsonl"])

@@ -326,22 +326,27 @@ def main(argv=None, stdout=None, stderr=None):
     if own_stdout:
         stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace", newline="",
                                   write_through=True)
+    totals = Totals()
     try:
-        return _scan(options, engine, stdout, stderr)
+        return _scan(options, engine, stdout, stderr, totals)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and say what was found so far.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        own_stdout = False
+        return EXIT_FINDINGS if totals.findings else EXIT_INCOMPLETE
     finally:
         if own_stdout:
             stdout.flush()
             stdout.detach()  # sys.stdout stays usable for the caller (tools/demo.py)
 
 
-def _scan(options, engine, stdout, stderr):
+def _scan(options, engine, stdout, stderr, totals):
     machine = options.format != "table"
     output = OUTPUTS[options.format](stdout)
     bar = ProgressBar(stderr, stderr.isatty() and not options.no_progress)
     notes = ["note: %s" % message for message in engine.problems.drain()]
     for note in notes:
         stderr.write(note + "\n")
-    totals = Totals()
     unreadable = 0
     for path in options.files:
         problems = []
