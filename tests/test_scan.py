@@ -672,3 +672,21 @@ def test_the_demo_check_agrees_with_the_command(built_app):
     assert demo.scan_findings(built_app, [samples], "true") == (found, suppressed)
     assert not demo._has_files(["--allowlist", "false", "--format", "json"])
     assert demo._has_files(["--allowlist", "false", "events.jsonl"])
+
+
+def test_a_format_named_wrongly_gets_one_sentence(tmp_path):
+    path = write_jsonl(tmp_path / "ual.jsonl", [OUTLOOK_FORWARD])
+    for wrong in ("evtx", "purview-csv"):
+        code, rows, err = scan_json("--format-in", wrong, path)
+        assert code == scan.EXIT_INCOMPLETE and rows == [] and "Traceback" not in err
+        (sentence,) = _sentences(err)
+        assert "ual.jsonl" in sentence and ("not a Windows .evtx log" in sentence or "no AuditData" in sentence)
+
+
+def test_splunk_rest_results_document_is_unwrapped(tmp_path):
+    document = {"preview": False, "init_offset": 0, "messages": [], "fields": [{"name": "_raw"}],
+                "results": [raw_only(OUTLOOK_FORWARD, time=EPOCH)] * 2, "highlighted": {}}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    code, rows, _ = scan_json(path)
+    assert code == scan.EXIT_FINDINGS and [row["event"] for row in rows] == [1, 2]

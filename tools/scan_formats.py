@@ -149,6 +149,9 @@ def read_file(path, format_in, report, progress, display=None):
         if kind == "evtx":
             if path == "-":
                 raise Unreadable("a Windows .evtx log cannot be read from standard input; name the file.")
+            if not head.startswith(EVTX_MAGIC):
+                raise Unreadable("%s is not a Windows .evtx log (it does not start with the ElfFile signature)."
+                                 % display)
             yield from _evtx_records(path, display, report, progress)
             return
         counted = _CountingReader(buffered, progress)
@@ -332,7 +335,7 @@ def _unwrap(value):
     REST results document ({"results": [...]}) holds its records in a list."""
     if isinstance(value, list):
         return value
-    if isinstance(value, dict) and len(value) <= 4:
+    if isinstance(value, dict):
         for key in _JSON_WRAPPERS:
             inner = value.get(key)
             if isinstance(inner, list) and not _is_record(value):
