@@ -493,7 +493,7 @@ def test_files_that_cannot_be_read_get_one_sentence_each_and_the_rest_go_on(tmp_
     assert len(sentences) == len(names)
     for name, sentence in zip(names, sentences):
         assert name in sentence and sentence.endswith(".")
-    assert "5 files not fully read" in out
+    assert "5 files with problems" in out
 
 
 def test_bad_lines_in_the_middle_are_counted_once(tmp_path):
@@ -505,6 +505,17 @@ def test_bad_lines_in_the_middle_are_counted_once(tmp_path):
     sentences = _sentences(err)
     assert any("2 records skipped" in s and "line 2" in s for s in sentences), err
     assert any("line 3" in s and "not an object" in s for s in sentences), err
+
+
+def test_an_office_365_line_broken_in_its_middle_is_said_and_the_exit_status_shows_it(tmp_path):
+    good = json.dumps({"CreationTime": ISO, "Operation": "Set-Mailbox", "RecordType": 1, "Workload": "Exchange"})
+    broken = json.dumps(OUTLOOK_FORWARD).replace('"Parameters": [', '"Parameters" [')
+    path = tmp_path / "ual.jsonl"
+    path.write_text("\n".join([good, broken, good]) + "\n", encoding="utf-8")
+    code, rows, err = scan_json(path)
+    assert rows == [] and code == scan.EXIT_INCOMPLETE
+    (sentence,) = _sentences(err)
+    assert "ual.jsonl" in sentence and "not valid JSON" in sentence
 
 
 def test_deeply_nested_json_is_a_sentence_not_a_crash(tmp_path):

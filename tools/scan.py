@@ -15,9 +15,9 @@ allowlist row suppressed it, that row. The format of each file is read from its 
 
 A file that cannot be read gets one sentence on stderr and the other files are still scanned.
 
-Exit status: 0 no unsuppressed finding (and every file read), 1 at least one unsuppressed
-finding, 2 no unsuppressed finding but some file or part of one could not be read, or the
-options were wrong.
+Exit status: 0 no unsuppressed finding and every file read without a problem, 1 at least one
+unsuppressed finding, 2 no unsuppressed finding but some file, or part of one, could not be
+read (each problem is said on stderr), or the options were wrong.
 """
 
 import argparse
@@ -231,11 +231,13 @@ def scan_file(engine, path, options, output, bar, totals, notes, stderr):
     bar.clear()
     totals.events += events
     totals.seconds += elapsed
-    sentences = report.sentences()
+    # Parts of the file the reader could not use, then what the engine met in its events (an
+    # Office 365 line broken in its middle reaches the engine, as in Splunk): either way the
+    # exit status must not say "all clear".
+    sentences = report.sentences() + ["%s: %s" % (display, message) for message in engine.problems.drain()]
     if sentences:
         complete = False
     notes.extend(sentences)
-    notes.extend("%s: %s" % (display, message) for message in engine.problems.drain())
     if options.stats:
         stderr.write("stats: %s: %d events (%s) in %.2f s, %s events/s\n" % (
             display, events, report.format or "?", elapsed, _rate(events, elapsed)))
@@ -247,18 +249,22 @@ def _rate(events, seconds):
 
 
 def _peak_rss():
+    """This process's peak memory. VmHWM, not getrusage(): Linux carries ru_maxrss across exec,
+    so a scan started by a big process would report that process's peak."""
     try:
-        import resource
-    except ImportError:  # not on Windows
-        return ""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return ", peak RSS %.0f MB" % (kib / 1024.0 if sys.platform != "darwin" else kib / 1048576.0)
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return ", peak RSS %.0f MB" % (int(line.split()[1]) / 1024.0)
+    except (OSError, ValueError):
+        pass
+    return ""
 
 
 def summary_lines(totals, files, unreadable):
     lines = ["%d events in %d file%s: %d finding%s, %d suppressed by an allowlist%s" % (
         totals.events, files, "" if files == 1 else "s", totals.findings, "" if totals.findings == 1 else "s",
-        totals.suppressed, "; %d file%s not fully read" % (unreadable, "" if unreadable == 1 else "s")
+        totals.suppressed, "; %d file%s with problems (said above)" % (unreadable, "" if unreadable == 1 else "s")
         if unreadable else "")]
     for technique in sorted(totals.by_technique):
         found, suppressed = totals.by_technique[technique]
@@ -325,7 +331,7 @@ def main(argv=None, stdout=None, stderr=None):
     own_stdout = stdout is None
     if own_stdout:
         stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", errors="replace", newline="",
-                                  write_through=True)
+                                  line_buffering=sys.stdout.isatty())
     totals = Totals()
     try:
         return _scan(options, engine, stdout, stderr, totals)
