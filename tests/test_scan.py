@@ -701,3 +701,18 @@ def test_splunk_rest_results_document_is_unwrapped(tmp_path):
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     code, rows, _ = scan_json(path)
     assert code == scan.EXIT_FINDINGS and [row["event"] for row in rows] == [1, 2]
+
+
+def test_gzip_files_are_read_and_a_truncated_one_is_said(tmp_path):
+    whole = tmp_path / "ual.jsonl.gz"
+    with gzip.open(whole, "wt", encoding="utf-8") as handle:
+        for index in range(3000):
+            handle.write(json.dumps(dict(OUTLOOK_FORWARD, Id=str(index) * 40)) + "\n")
+    code, rows, err = scan_json(whole)
+    assert code == scan.EXIT_FINDINGS and len(rows) == 3000 and not _sentences(err)
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole.read_bytes()[: os.path.getsize(whole) // 2])
+    code, rows, err = scan_json(cut)
+    assert "Traceback" not in err and 0 < len(rows) < 3000
+    (sentence,) = _sentences(err)
+    assert "cut.jsonl.gz" in sentence and "truncated" in sentence and "%d events" % len(rows) in sentence

@@ -13,7 +13,8 @@ allowlist row suppressed it, that row. The format of each file is read from its 
   Entra ID                 sign-in and audit log JSON exports (portal/Graph, Azure Monitor, Log Analytics)
   Windows                  .evtx files (with the optional python-evtx: pip install -r requirements-scan.txt)
 
-A file that cannot be read gets one sentence on stderr and the other files are still scanned.
+Any of them may be gzip-compressed. A file that cannot be read gets one sentence on stderr and
+the other files are still scanned.
 
 Exit status: 0 no unsuppressed finding and every file read without a problem, 1 at least one
 unsuppressed finding, 2 no unsuppressed finding but some file, or part of one, could not be
@@ -227,6 +228,17 @@ def scan_file(engine, path, options, output, bar, totals, notes, stderr):
     except Unreadable as error:
         complete = False
         notes.append(str(error))
+    except BrokenPipeError:
+        raise  # our reader went away, not the file's: main() stops quietly
+    except EOFError:
+        complete = False
+        notes.append("%s: the compressed file ends early (a truncated file ends like this); the %d events before "
+                     "that were scanned." % (display, events))
+    except (OSError, UnicodeError, ValueError, MemoryError) as error:
+        # A read failing under the reader (a disk error, a damaged .gz): said, and the next file goes on.
+        complete = False
+        notes.append("%s could not be read past event %d (%s: %s)." % (display, events, type(error).__name__,
+                                                                       str(error)[:300]))
     elapsed = time.perf_counter() - started
     bar.clear()
     totals.events += events

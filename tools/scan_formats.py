@@ -10,9 +10,11 @@ a file that cannot be read at all raises Unreadable with one sentence saying why
 import calendar
 import codecs
 import csv
+import gzip
 import io
 import json
 import re
+import sys
 import time
 import xml.etree.ElementTree as ElementTree
 
@@ -21,6 +23,7 @@ csv.field_size_limit(2 ** 31 - 1)  # a whole _raw or AuditData can pass csv's 12
 O365_SOURCETYPE = "o365:management:activity"
 ENTRA_SOURCETYPE = "azure:monitor:aad"
 EVTX_MAGIC = b"ElfFile\x00"
+GZIP_MAGIC = b"\x1f\x8b"
 
 # Formats --format-in can name; "auto" reads the file's content to choose.
 FORMATS = {
@@ -127,8 +130,9 @@ def detect(head_bytes, name=""):
 
 
 def read_file(path, format_in, report, progress, display=None):
-    """(location, record) for every event in the file; raises Unreadable (never anything else
-    for a file's content)."""
+    """(location, record) for every event in the file, gzip-compressed or not. Raises Unreadable
+    with a sentence for content it cannot read; a read failing underneath (a disk error, a
+    .gz cut short) comes out as OSError or EOFError."""
     display = display or path
     try:
         binary = open(path, "rb") if path != "-" else _stdin_binary()
@@ -139,10 +143,17 @@ def read_file(path, format_in, report, progress, display=None):
     except OSError as error:
         raise Unreadable("%s cannot be opened (%s)." % (display, error.strerror or error))
     with binary:
-        buffered = io.BufferedReader(binary, 1 << 16) if not isinstance(binary, io.BufferedReader) else binary
+        # Bytes are counted as they come off the disk, for the progress bar (compressed or not).
+        buffered = io.BufferedReader(_CountingReader(binary, progress), 1 << 16)
         try:
             head = buffered.peek(65536)[:65536]
-        except OSError as error:
+            if head.startswith(GZIP_MAGIC) and format_in != "evtx":
+                buffered = io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), 1 << 16)
+                head = buffered.peek(65536)[:65536]
+        except EOFError:
+            raise Unreadable("%s: the compressed file ends early (a truncated file ends like this); nothing in it "
+                             "could be read." % display)
+        except OSError as error:  # gzip.BadGzipFile too
             raise Unreadable("%s cannot be read (%s)." % (display, error.strerror or error))
         kind = format_in if format_in != "auto" else detect(head, display)
         report.format = kind
@@ -154,8 +165,7 @@ def read_file(path, format_in, report, progress, display=None):
                                  % display)
             yield from _evtx_records(path, display, report, progress)
             return
-        counted = _CountingReader(buffered, progress)
-        text = _text_stream(counted, head)
+        text = _text_stream(buffered, head)
         if kind in ("splunk-csv", "purview-csv"):
             yield from _csv_records(text, kind, display, report)
         else:
@@ -163,7 +173,6 @@ def read_file(path, format_in, report, progress, display=None):
 
 
 def _stdin_binary():
-    import sys
     return io.BufferedReader(io.FileIO(sys.stdin.fileno(), "rb", closefd=False))
 
 
@@ -186,6 +195,7 @@ class _CountingReader(io.RawIOBase):
 
     def close(self):
         pass  # the caller closes the file
+
 
 
 # ---------------------------------------------------------------- JSON
