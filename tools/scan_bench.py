@@ -95,8 +95,10 @@ def main():
             for name, path in paths.items():
                 # The command gets exactly the records the scan makes of this file.
                 same = [record for _, record in read_file(path, "auto", FileReport(path), Progress(0))]
-                scans = [scan_once(python, app_dir, path) for _ in range(options.repeat)]
-                commands = [command_rate(python, app_dir, same) for _ in range(options.repeat)]
+                scans, commands = [], []
+                for _ in range(options.repeat):  # interleaved, so a change in load hits both
+                    scans.append(scan_once(python, app_dir, path))
+                    commands.append(command_rate(python, app_dir, same))
                 scan_rate, rss = max(rate for rate, _ in scans), max(mb for _, mb in scans)
                 _, rss_quarter = scan_once(python, app_dir, quarter[name])
                 best_command = max(commands)

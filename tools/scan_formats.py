@@ -373,7 +373,7 @@ def _unwrap(value):
     REST results document ({"results": [...]}) holds its records in a list."""
     if isinstance(value, list):
         return value
-    if isinstance(value, dict):
+    if isinstance(value, dict) and ("value" in value or "records" in value or "results" in value):
         for key in _JSON_WRAPPERS:
             inner = value.get(key)
             if isinstance(inner, list) and not _is_record(value):
@@ -406,10 +406,14 @@ def splunk_value(value):
 
 def flat_event(item, source=None):
     """A JSON object of Splunk fields as the command receives them; changed in place (it is
-    the reader's own fresh object), since most values are text already."""
+    the reader's own fresh object), since most values are text or lists of text already."""
     for key, value in item.items():
-        if value.__class__ is not str:
-            item[key] = splunk_value(value)
+        kind = value.__class__
+        if kind is str:
+            continue
+        if kind is list and len(value) > 1 and all(entry.__class__ is str for entry in value):
+            continue
+        item[key] = splunk_value(value)
     return item
 
 
