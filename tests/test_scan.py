@@ -327,6 +327,47 @@ def test_sekoia_office_365_records_as_ir_json_and_purview_csv(built_app, tmp_pat
         assert {"t1114_003_inbox_rule_forward_cmdlet", "t1114_003_inbox_rule_forward_client"} <= rules
 
 
+def test_sekoia_entra_records_as_an_export_match_the_command(built_app, tmp_path):
+    folder = _shared("SEKOIA-IO__intake-formats", "Azure", "azure-ad", "tests")
+    documents = []
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            message = json.load(handle)["input"]["message"]
+        documents.append(json.loads(message) if isinstance(message, str) else message)
+    path = tmp_path / "entra.json"
+    path.write_text(json.dumps(documents, indent=2), encoding="utf-8")
+    expected = []
+    for document in documents:
+        record = entra_record(document)
+        record["_time"] = iso_epoch(document.get("time", ""))
+        expected.append(record)
+    _, rows, _ = assert_same_findings(built_app, path, expected)
+    # The EWS sign-in (empty_geolocalisation.json) is the one legacy-protocol finding.
+    assert [row["rule"] for row in rows if row["status"] == "finding"] == ["t1114_002_legacy_protocol_signin"]
+
+
+def test_splunk_example_logs_match_the_command(built_app):
+    """Splunk's own one-event samples of its data sources, each a JSON file as the add-ons index it."""
+    folder = _shared("splunk__security_content", "data_sources_example_logs")
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        if not text.lstrip().startswith("{"):
+            code, rows, err = scan_json(path)  # the XML ones: one sentence, no traceback
+            assert code == scan.EXIT_INCOMPLETE and len(_sentences(err)) == 1 and "Traceback" not in err
+            continue
+        document = json.loads(text)
+        if "operationName" in document:
+            record = entra_record(document)
+            record["_raw"] = text.strip()
+            record["_time"] = iso_epoch(document["time"])
+        else:
+            record = raw_only(document, time=iso_epoch(document["CreationTime"]))
+            record["source"], record["_raw"] = "scan", text.strip()
+        assert_same_findings(built_app, path, [record])
+
+
 def test_golden_saml_sentinel_exports_read_as_they_are():
     code, rows, err = scan_json(_shared(*GOLDEN_SAML, "AADAuditEvents.json"),
                                 _shared(*GOLDEN_SAML, "OfficeActivityEvents.json"),
@@ -396,7 +437,7 @@ def _evtx_files():
     return sorted(found)
 
 
-def test_real_evtx_files_read_as_splunk_would_index_them():
+def test_real_evtx_files_read_as_splunk_would_index_them(tmp_path):
     pytest.importorskip("Evtx.Evtx", reason="python-evtx (requirements-scan.txt) is not installed")
     files = _evtx_files()
     if not files:
@@ -415,6 +456,16 @@ def test_real_evtx_files_read_as_splunk_would_index_them():
             for mine, theirs in zip(records, expected):
                 assert {k: v for k, v in mine.items() if k != "_time"} == \
                     {k: v for k, v in theirs.items() if k != "_time"}
+    # Cut short in its second chunk: the first chunk's records, and one sentence for the rest.
+    longer = [path for path in files if os.path.getsize(path) > 0x1000 + 0x10000]
+    if longer:
+        cut = tmp_path / "cut.evtx"
+        with open(longer[0], "rb") as handle:
+            cut.write_bytes(handle.read(0x1000 + 0x10000 + 0x8000))
+        code, rows, err = scan_json(cut)
+        assert code in (scan.EXIT_INCOMPLETE, scan.EXIT_FINDINGS) and "Traceback" not in err
+        (sentence,) = _sentences(err)
+        assert "cut.evtx" in sentence and "truncated" in sentence
 
 
 def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path):
@@ -459,6 +510,9 @@ def _sentences(err):
     ("unclosed_array.json", json.dumps([OUTLOOK_FORWARD] * 3)[:-1]),
     ("truncated_export.json", "\n".join(json.dumps({"preview": False, "result": raw_only(OUTLOOK_FORWARD)})
                                         for _ in range(3)) + '\n{"preview":false,"result":{"_raw":"{\\"Oper'),
+    ("truncated_entra.json", json.dumps([{"time": ISO, "operationName": "Sign-in activity", "category": "SignInLogs",
+                                          "properties": {"userPrincipalName": "pat@contoso.com", "clientAppUsed": "IMAP4",
+                                                         "status": {"errorCode": 0}}}] * 4)[:-30]),
     ("truncated_purview.csv", "CreationDate,UserIds,Operations,AuditData\n" + "".join(
         '%s,a,Set-Mailbox,"%s"\n' % (ISO, json.dumps(OUTLOOK_FORWARD).replace('"', '""')) for _ in range(3))
      + '%s,a,Set-Mailbox,"{""Operation' % ISO),
@@ -472,7 +526,8 @@ def test_truncated_files_keep_what_was_read_and_say_what_was_not(tmp_path, name,
     code, rows, err = scan_json(path)
     assert "Traceback" not in err
     assert code == scan.EXIT_FINDINGS
-    assert len(rows) == 3 and {row["rule"] for row in rows} == {"t1114_003_mailbox_forwarding"}
+    expected_rule = "t1114_002_legacy_protocol_signin" if "entra" in name else "t1114_003_mailbox_forwarding"
+    assert len(rows) == 3 and {row["rule"] for row in rows} == {expected_rule}
     sentences = _sentences(err)
     assert len(sentences) == 1 and name in sentences[0], err
     assert "truncated" in sentences[0]
