@@ -12,11 +12,14 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import re
 import sys
 import time
 import xml.etree.ElementTree as ElementTree
+
+from app.chunk_csv import ChunkLayout
 
 csv.field_size_limit(2 ** 31 - 1)  # a whole _raw or AuditData can pass csv's 128 KiB default
 
@@ -250,13 +253,11 @@ def _read_text(text, size):
 
 
 def _text_lines(text):
+    """The stream's lines, starting with any _peek_line() held back (a C-level chain: this is
+    the per-line hot path)."""
     pending = getattr(text, "_t1114_pending", "")
-    if pending:
-        text._t1114_pending = ""
-        for line in pending.splitlines(True):
-            yield line
-    for line in text:
-        yield line
+    text._t1114_pending = ""
+    return itertools.chain(pending.splitlines(True), text)
 
 
 def _json_lines(text, display, report, quick=False):
@@ -551,9 +552,10 @@ def _csv_records(text, kind, display, report):
                          % (display, ", ".join(header[:8])))
     width = len(header)
     audit_index = lower.index("auditdata") if kind == "purview-csv" else None
-    multivalue = {name[5:]: index for index, name in enumerate(header) if name.startswith("__mv_")}
-    plain = [(index, name) for index, name in enumerate(header) if not name.startswith("__mv_")]
-    split_lines = [name for _, name in plain if "{}" in name and name not in multivalue]
+    # A Splunk CSV's rows become records exactly as the command builds them from its chunks.
+    layout = ChunkLayout(header) if audit_index is None else None
+    multivalue = {name[5:] for name in header if name.startswith("__mv_")}
+    split_lines = [name for name in header if "{}" in name and name not in multivalue]
     rows = 0
     while True:
         line = reader.line_num + 1
@@ -596,16 +598,12 @@ def _csv_records(text, kind, display, report):
                         break
             yield line, record
             continue
-        record = {name: row[index] for index, name in plain}
-        for name, index in multivalue.items():
-            encoded = row[index]
-            if encoded:
-                record[name] = [item.replace("$$", "$") for item in re.findall(r"\$((?:\$\$|[^$])*)\$(?:;|$)",
-                                                                                 encoded)]
-        # Splunk's CSV export joins a multivalue field's values with newlines in one cell.
+        record = layout.record(row)
+        # Splunk's CSV export (no __mv_ columns) joins a multivalue field's values with newlines.
         for name in split_lines:
-            if "\n" in record[name]:
-                record[name] = record[name].split("\n")
+            value = record.get(name)
+            if value.__class__ is str and "\n" in value:
+                record[name] = value.split("\n")
         yield line, record
 
 
