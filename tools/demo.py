@@ -1,90 +1,100 @@
-"""The main job on bundled sample events: build the app, run `| t1114` over the events the way
-splunkd would (chunked protocol, subprocess), and print the findings as a table, then what
-the allowlists suppressed and why.
+"""The main job on the bundled sample events: build the app, scan samples/ with the built app's
+rules and lookups (tools/scan.py, the file command), then run the built `| t1114` over the
+same events the way splunkd would (chunked protocol, subprocess) and check it finds the same.
 
-    python tools/demo.py [--events samples/sample_events.jsonl] [--mode all|findings] [--allowlist false]
+    python tools/demo.py [scan options] [FILE ...]        (default: samples/sample_events.jsonl)
 
-mode=all is the default here so the suppressed events can be shown too; in Splunk the
-command's own default is mode=findings.
+Options are tools/scan.py's (--allowlist false, --hide-suppressed, --format json, ...); see
+`python tools/scan.py --help`. Exits 0 when the demo ran and both paths agreed, whatever was found.
 """
 
-import argparse
+import io
 import json
 import os
 import sys
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from tools import scan  # noqa: E402
 from tools.build import build  # noqa: E402
 from tools.chunked_client import run, script_path  # noqa: E402
+from tools.scan_formats import FileReport, Progress, read_file  # noqa: E402
 
-COLUMNS = (("time (UTC)", 19), ("technique", 9), ("severity", 8), ("user", 24), ("object", 22), ("destination", 30))
-
-
-def load_events(path):
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+SAMPLES = os.path.relpath(os.path.join(REPO, "samples", "sample_events.jsonl"))
 
 
-def cell(value, width):
-    text = ", ".join(value) if isinstance(value, list) else str(value or "")
-    return (text[: width - 1] + "~") if len(text) > width else text.ljust(width)
+def command_findings(app_dir, paths, allowlist):
+    """(rule ids found, rule ids suppressed) by the built command over the files' events."""
+    records = []
+    for path in paths:
+        records.extend(record for _, record in read_file(path, "auto", FileReport(path), Progress(0)))
+    result = run(script_path(app_dir), records, args=["mode=all", "allowlist=%s" % allowlist])
+    if result["exit_code"] != 0:
+        raise RuntimeError("the built command failed: %s" % result["stderr"][-2000:])
+    found, suppressed = [], []
+    for record in result["records"]:
+        found.extend(_values(record.get("t1114_rule")))
+        suppressed.extend(_values(record.get("t1114_suppressed_rule")))
+    return len(records), sorted(found), sorted(suppressed)
 
 
-def print_findings(records):
-    print("  ".join(title.ljust(width) for title, width in COLUMNS))
-    print("  ".join("-" * width for _, width in COLUMNS))
-    for index, record in enumerate(records, 1):
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(record.get("_time") or 0)))
-        values = (when, record["mitre_technique_id"], record["t1114_severity"], record["user"], record["object"],
-                  record["t1114_external_destination"] or record["t1114_destination"])
-        print("  ".join(cell(value, width) for value, (_, width) in zip(values, COLUMNS)))
-        rules = record["t1114_rule"] if isinstance(record["t1114_rule"], list) else [record["t1114_rule"]]
-        reasons = record["t1114_reason"] if isinstance(record["t1114_reason"], list) else [record["t1114_reason"]]
-        for rule, reason in zip(rules, reasons):
-            print("    %s: %s" % (rule, reason))
-        if record.get("t1114_suppressed_by"):
-            print("    also suppressed: %s" % record["t1114_suppressed_by"])
+def scan_findings(app_dir, paths, allowlist):
+    """The same from the scan's JSON output (a rule fires at most once per event in both)."""
+    out = io.StringIO()
+    scan.main(["--app", app_dir, "--format", "json", "--allowlist", allowlist, "--no-progress"] + paths,
+              stdout=out, stderr=io.StringIO())
+    found, suppressed = [], []
+    for line in out.getvalue().splitlines():
+        row = json.loads(line)
+        (found if row["status"] == "finding" else suppressed).append(row["rule"])
+    return sorted(found), sorted(suppressed)
 
 
-def print_suppressed(records):
-    for record in records:
-        rules = record["t1114_suppressed_rule"] if isinstance(record["t1114_suppressed_rule"], list) else [
-            record["t1114_suppressed_rule"]]
-        by = record["t1114_suppressed_by"] if isinstance(record["t1114_suppressed_by"], list) else [
-            record["t1114_suppressed_by"]]
-        for rule, row in zip(rules, by):
-            print("  %s  %s\n      by %s" % (record["user"] or "-", rule, row))
+def _values(value):
+    if not value:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", default=os.path.join(REPO, "samples", "sample_events.jsonl"))
-    parser.add_argument("--mode", default="all", choices=("findings", "all"))
-    parser.add_argument("--allowlist", default="true", choices=("true", "false"))
-    options = parser.parse_args()
-
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        print(__doc__)
+        return 0
     app_dir, tarball = build()
     print("built %s" % os.path.relpath(tarball, REPO))
-    events = load_events(options.events)
-    args = ["mode=%s" % options.mode, "allowlist=%s" % options.allowlist]
-    result = run(script_path(app_dir), events, args=args)
-    print("ran   | t1114 %s  over %d events from %s\n" % (" ".join(args), len(events), os.path.relpath(options.events, REPO)))
-    print_findings([r for r in result["records"] if r.get("t1114_status") == "finding"])
-    suppressed = [r for r in result["records"] if r.get("t1114_status") == "suppressed"]
-    if suppressed:
-        print("\nSuppressed by an allowlist row (not returned in mode=findings):")
-        print_suppressed(suppressed)
-    statuses = [r.get("t1114_status") for r in result["records"]]
-    print("\n%d events in, %d returned: %d with findings, %d fully suppressed by an allowlist" % (
-        len(events), len(result["records"]), statuses.count("finding"), statuses.count("suppressed")))
-    for level, text in result["messages"]:
-        print("job inspector %s: %s" % (level, text))
-    if result["exit_code"] != 0:
-        print(result["stderr"], file=sys.stderr)
-    return result["exit_code"]
+    options = scan.parse_options(argv + ([] if _has_files(argv) else [SAMPLES]))
+    paths = options.files
+    print("scan  %s\n" % " ".join(os.path.relpath(p, REPO) if os.path.isabs(p) else p for p in paths))
+    sys.stdout.flush()
+    code = scan.main(["--app", app_dir] + argv + ([] if _has_files(argv) else [SAMPLES]))
+    if code not in (scan.EXIT_CLEAN, scan.EXIT_FINDINGS):
+        return code
+    events, by_command, suppressed_by_command = command_findings(app_dir, paths, options.allowlist)
+    by_scan, suppressed_by_scan = scan_findings(app_dir, paths, options.allowlist)
+    if (by_command, suppressed_by_command) != (by_scan, suppressed_by_scan):
+        print("\nThe built | t1114 over the chunked protocol disagrees with the scan: command %r / %r, scan %r / %r"
+              % (by_command, suppressed_by_command, by_scan, suppressed_by_scan), file=sys.stderr)
+        return 3
+    print("\nThe built | t1114 command, run as splunkd runs it over the same %d events, found the same %d "
+          "findings and %d suppressed." % (events, len(by_command), len(suppressed_by_command)))
+    return 0
+
+
+def _has_files(argv):
+    """Whether argv names files (scan's positional arguments), so the samples are not added."""
+    takes_value = {"--format-in", "--format", "--allowlist", "--app"}
+    skip = False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item in takes_value:
+            skip = True
+        elif item == "-" or not item.startswith("-"):
+            return True
+    return False
 
 
 if __name__ == "__main__":
