@@ -25,7 +25,7 @@ SAMPLES = os.path.relpath(os.path.join(REPO, "samples", "sample_events.jsonl"))
 
 
 def command_findings(app_dir, paths, allowlist):
-    """(rule ids found, rule ids suppressed) by the built command over the files' events."""
+    """(events, rule ids found, rule ids suppressed) by the built command over the files' events."""
     records = []
     for path in paths:
         records.extend(record for _, record in read_file(path, "auto", FileReport(path), Progress(0)))
@@ -34,20 +34,21 @@ def command_findings(app_dir, paths, allowlist):
         raise RuntimeError("the built command failed: %s" % result["stderr"][-2000:])
     found, suppressed = [], []
     for record in result["records"]:
-        found.extend(_values(record.get("t1114_rule")))
-        suppressed.extend(_values(record.get("t1114_suppressed_rule")))
+        # t1114_findings holds every finding of the event whole, one object each.
+        for described in json.loads(record.get("t1114_findings") or "[]"):
+            (suppressed if described["status"] == "suppressed" else found).append(described["rule"])
     return len(records), sorted(found), sorted(suppressed)
 
 
 def scan_findings(app_dir, paths, allowlist):
-    """The same from the scan's JSON output (a rule fires at most once per event in both)."""
+    """The same from the scan's JSON output, one row per finding as in t1114_findings."""
     out = io.StringIO()
     scan.main(["--app", app_dir, "--format", "json", "--allowlist", allowlist, "--no-progress"] + paths,
               stdout=out, stderr=io.StringIO())
     found, suppressed = [], []
     for line in out.getvalue().splitlines():
         row = json.loads(line)
-        (found if row["status"] == "finding" else suppressed).append(row["rule"])
+        (suppressed if row["status"] == "suppressed" else found).append(row["rule"])
     return sorted(found), sorted(suppressed)
 
 

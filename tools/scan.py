@@ -47,22 +47,24 @@ ROW_FIELDS = ("file", "line", "event", "status", "technique", "rule", "severity"
 
 def finding_row(finding):
     """The one place the scan reads a Finding (app/finding.py): everything it prints comes
-    from here, so a change to the Finding's fields is a change to this function only."""
-    event = finding.event
+    from here. It starts from the object the command writes into `t1114_findings`, so the scan
+    and the command describe a finding the same way."""
+    described = finding.as_dict()
     return {
-        "status": "suppressed" if finding.suppressed_by else "finding",
-        "technique": finding.rule.technique,
-        "rule": finding.rule.id,
-        "severity": finding.severity,
-        "risk_score": finding.risk_score,
-        "time": _iso_time(event.time),
-        "actor": event.actor,
-        "mailbox": event.mailbox,
-        "src": event.src,
-        "dest": event.dest,
-        "reason": finding.reason,
-        "destinations": list(finding.destinations),
-        "external_destinations": list(finding.external),
+        "status": described["status"],          # finding | report_only | suppressed
+        "technique": described["mitre_technique_id"],
+        "mitre_attack": described["mitre_attack"],
+        "rule": described["rule"],
+        "severity": described["severity"],
+        "risk_score": described["risk_score"],
+        "time": _iso_time(finding.event.time),
+        "actor": described["actor"],
+        "mailbox": described["mailbox"],
+        "src": described["src"],
+        "dest": described["dest"],
+        "reason": described["reason"],
+        "destinations": [d["address"] for d in described["destinations"]],
+        "external_destinations": [d["address"] for d in described["destinations"] if d["external"]],
         "suppressed_by": finding.suppressed_by,
     }
 
@@ -95,7 +97,8 @@ class TableOutput:
             self.stream.write("  ".join(title.ljust(width) for title, width in self.COLUMNS) + "  where\n")
             self.stream.write("  ".join("-" * width for _, width in self.COLUMNS) + "  -----\n")
             self.header_written = True
-        severity = row["severity"] if row["status"] == "finding" else "suppressed"
+        # A report-only rule's finding (local/t1114.conf) is shown, and never counts as an alert.
+        severity = {"finding": row["severity"], "report_only": "report-only"}.get(row["status"], "suppressed")
         when = row["time"].replace("T", " ").rstrip("Z")
         cells = (row["technique"], severity, when, row["actor"] or "-", row["mailbox"] or "-")
         line = "  ".join(_cell(value, width) for value, (_, width) in zip(cells, self.COLUMNS))
@@ -179,12 +182,13 @@ class Totals:
     def __init__(self):
         self.events = 0
         self.seconds = 0.0
-        self.by_technique = {}  # technique -> [findings, suppressed]
+        self.by_technique = {}  # technique -> [findings, suppressed]; report-only findings count as neither
         self.unreadable = 0
 
     def count(self, row):
         entry = self.by_technique.setdefault(row["technique"], [0, 0])
-        entry[0 if row["status"] == "finding" else 1] += 1
+        if row["status"] != "report_only":
+            entry[0 if row["status"] == "finding" else 1] += 1
 
     @property
     def findings(self):
@@ -222,7 +226,7 @@ def scan_file(engine, path, options, output, bar, totals, notes, stderr):
                 row = finding_row(finding)
                 row["file"], row["line"], row["event"] = display, location, events
                 totals.count(row)
-                if row["status"] == "finding" or show_suppressed:
+                if row["status"] != "suppressed" or show_suppressed:
                     bar.clear()
                     output.write(row)
     except Unreadable as error:
