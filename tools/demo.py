@@ -58,10 +58,19 @@ def _values(value):
     return value if isinstance(value, list) else [value]
 
 
+def build_parser():
+    """The scan's own options (the demo passes them on), described as the demo's."""
+    parser = scan.build_parser()
+    parser.prog = "demo.sh"
+    parser.usage = "%(prog)s [scan options] [FILE ...]   (FILE defaults to samples/sample_events.jsonl)"
+    parser.description = __doc__
+    return parser
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if "-h" in argv or "--help" in argv:
-        print(__doc__)
+        build_parser().print_help()
         return 0
     app_dir, tarball = build()
     print("built %s" % os.path.relpath(tarball, REPO))

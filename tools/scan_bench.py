@@ -71,12 +71,16 @@ def command_rate(python, app_dir, records):
     return run_once(script_path(app_dir), python, ["mode=all"], chunks, len(records))["events_per_s"]
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100000, help="events in the stream (default 100000)")
     parser.add_argument("--pythons", default="3.9,3.13", help="Python versions to run both on (default 3.9,3.13)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per cell; the best is reported (default 1)")
-    options = parser.parse_args()
+    return parser
+
+
+def main():
+    options = build_parser().parse_args()
     work = tempfile.mkdtemp(prefix="t1114-scan-bench-")
     try:
         app_dir, _ = build(build_dir=work, package=False)
