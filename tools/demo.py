@@ -36,7 +36,7 @@ def cell(value, width):
 def print_findings(records):
     print("  ".join(title.ljust(width) for title, width in COLUMNS))
     print("  ".join("-" * width for _, width in COLUMNS))
-    for index, record in enumerate(records, 1):
+    for record in records:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(record.get("_time") or 0)))
         values = (when, record["mitre_technique_id"], record["t1114_severity"], record["user"], record["object"],
                   record["t1114_external_destination"] or record["t1114_destination"])
