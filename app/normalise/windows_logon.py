@@ -4,28 +4,16 @@ Only the facts remote-collection rules use: the workstation name the client anno
 (NTLM carries it; tools such as Ruler send their own), the account and the source address.
 """
 
-import html
-import re
-
 from ..event import MailEvent
 from ..values import as_list, as_text, clean_ip, first_field
+from .windows_xml import event_xml_fields
 
 LOGON_OPERATION = "WindowsLogon"
 LOGON_EVENT_CODES = frozenset(("4624", "4625", "4776"))
-_DATA_IN_XML = re.compile(r"<Data Name=['\"](WorkstationName|Workstation|TargetUserName|IpAddress|"
-                          r"TargetDomainName|LogonType|Status)['\"]>([^<]{0,512})</Data>")
-_COMPUTER_IN_XML = re.compile(r"<Computer>([^<]{0,512})</Computer>")
 
 
 def _xml_fields(record):
-    raw = as_text(record.get("_raw"))
-    if "<Data" not in raw:
-        return {}
-    fields = {name: html.unescape(value) for name, value in _DATA_IN_XML.findall(raw)}
-    computer = _COMPUTER_IN_XML.search(raw)
-    if computer:
-        fields["Computer"] = html.unescape(computer.group(1))
-    return fields
+    return event_xml_fields(as_text(record.get("_raw")))
 
 
 class _Fields:
