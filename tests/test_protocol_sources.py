@@ -94,7 +94,7 @@ def _cases():
             ("New-InboxRule -ForwardTo", forward, "finding", "t1114_003_inbox_rule_forward_cmdlet"),
             ("Set-Mailbox -ForwardingSmtpAddress", mailbox, "finding", "t1114_003_mailbox_forwarding"),
             ("New-MailboxExportRequest", export, "finding", "t1114_002_mailbox_export_request"),
-            ("migration account forwarding", migrate, "suppressed", ""),
+            ("migration account forwarding", migrate, "suppressed", "t1114_003_mailbox_forwarding"),
             ("forwarding cleared", cleared, "", "")):
         for shape, converted in exchange_cmdlet_xml_shapes(record):
             cases.append(("CmdletLogs %s (%s)" % (name, shape), converted, status, rule))
@@ -110,7 +110,7 @@ def _cases():
                                                   '"smtp:cfo@exfil.example"'), "finding", "t1114_003_mailbox_forwarding"),
             ("forwarding set by the migration account", script(MIGRATION_SCRIPT_USER, 'Set-Mailbox -Identity sales '
                                                                '-ForwardingSmtpAddress "smtp:sales@contoso-new.example"'),
-             "suppressed", ""),
+             "suppressed", "t1114_003_mailbox_forwarding"),
             ("mailbox listing", script("CONTOSO\\exadmin", "Get-Mailbox -ResultSize Unlimited | Select Name"), "", "")):
         for shape, converted in classic_powershell_shapes(record):
             cases.append(("classic 4104 %s (%s)" % (name, shape), converted, status, rule))
