@@ -17,8 +17,9 @@ from .message_tracking import looks_like_message_tracking, normalise_message_tra
 from .o365 import normalise_o365, operation_of
 from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_classic import looks_like_classic, with_classic_fields
-from .windows_logon import LOGON_EVENT_CODES, normalise_windows_logon
-from .windows_text import normalise_exchange_cmdlet_log, normalise_powershell
+from .windows_logon import looks_like_windows_logon, normalise_windows_logon
+from .windows_text import (looks_like_exchange_cmdlet_log, looks_like_powershell, normalise_exchange_cmdlet_log,
+                           normalise_powershell)
 
 
 class NormaliseContext:
@@ -36,13 +37,18 @@ class RecordView:
     once. A classic WinEventLog event that has only `_raw` gets its `Key: value` fields read
     the first time a recogniser asks for the EventCode; `record` is then that richer record."""
 
-    __slots__ = ("record", "sourcetype", "source", "_event_code")
+    __slots__ = ("record", "sourcetype", "_source", "_event_code")
 
     def __init__(self, record):
         self.record = record
         self.sourcetype = as_text(record.get("sourcetype")).lower()
-        self.source = as_text(record.get("source")).lower()
-        self._event_code = None
+        self._source = self._event_code = None   # read when a recogniser first asks (most never do)
+
+    @property
+    def source(self):
+        if self._source is None:
+            self._source = as_text(self.record.get("source")).lower()
+        return self._source
 
     @property
     def event_code(self):
@@ -57,8 +63,9 @@ class RecordView:
 
 
 class Normaliser:
-    """One data source's reader: `recognises(view)` -> bool, `normalise(view, context)` ->
-    [MailEvent]; `facts` is {source name it produces: the extra.<fact> names it writes}."""
+    """One data source's reader: `recognises(view)` -> bool (each module's looks_like_*, all
+    taking a RecordView), `normalise(view, context)` -> [MailEvent]; `facts` is {source name it
+    produces: the extra.<fact> names it writes}."""
 
     __slots__ = ("name", "facts", "recognises", "normalise")
 
@@ -90,11 +97,6 @@ def _read_o365(view, context):
     return normalise_o365(view.record, operation, context)
 
 
-def _is_exchange_cmdlet_log(view):
-    sourcetype = view.sourcetype
-    return "msexchange" in sourcetype and "management" in sourcetype or "msexchange management" in view.source
-
-
 O365_FACTS = ("added_values", "calling_app_id", "client_app_id", "external_access", "folder_member",
               "folder_rights", "folders", "mailbox_owner", "non_owner", "operation_count", "record_type",
               "result_status", "workload")
@@ -115,34 +117,32 @@ REGISTRY = (
     Normaliser("message_tracking",
                {"message_tracking": ("custom_data", "message_id", "recipient_type", "recipients", "source_context",
                                      "subject", "tracking_source", "transport_rule_actions", "transport_rule_ids")},
-               lambda view: ("messagetracking" in view.sourcetype or "message_tracking" in view.sourcetype
-                             or looks_like_message_tracking(view.record)),
+               looks_like_message_tracking,
                lambda view, context: normalise_message_tracking(view.record, context)),
     Normaliser("defender_xdr", {"process": PROCESS_FACTS, "file": FILE_FACTS, "o365": O365_FACTS},
-               lambda view: looks_like_defender(view.record, view.sourcetype),
+               looks_like_defender,
                lambda view, context: normalise_defender(view.record, context)),
     Normaliser("graph_activity",
                {"graph_activity": ("app_only", "calling_app_id", "mail_resource", "other_mailbox", "request_uri",
                                    "roles", "scopes", "service_principal_id", "status", "user_id")},
-               lambda view: looks_like_graph_activity(view.record, view.sourcetype),
+               looks_like_graph_activity,
                lambda view, context: normalise_graph_activity(view.record, context)),
     Normaliser("entra",
                {"entra": ("added_values", "app_display_name", "calling_app_id", "category", "client_app_used",
                           "result")},
-               lambda view: looks_like_entra(view.record, view.sourcetype),
+               looks_like_entra,
                lambda view, context: normalise_entra(view.record, context)),
     Normaliser("exchange_cmdlet_log", {"exchange_cmdlet_log": ("caller", "event_code")},
-               _is_exchange_cmdlet_log,
+               looks_like_exchange_cmdlet_log,
                lambda view, context: normalise_exchange_cmdlet_log(view.record, context)),
     Normaliser("windows_logon", {"windows_logon": ("event_code", "logon_type", "status", "workstation")},
-               lambda view: view.event_code in LOGON_EVENT_CODES,
+               looks_like_windows_logon,
                lambda view, context: normalise_windows_logon(view.record, view.event_code, context)),
     Normaliser("powershell", {"powershell": ("path",)},
-               lambda view: (view.event_code == "4104" or bool(view.record.get("ScriptBlockText"))
-                             or "powershell" in view.sourcetype),
+               looks_like_powershell,
                lambda view, context: normalise_powershell(view.record, context)),
     Normaliser("windows_endpoint", {"process": PROCESS_FACTS, "file": FILE_FACTS},
-               lambda view: looks_like_windows_endpoint(view.record, view.sourcetype, view.source, view.event_code),
+               looks_like_windows_endpoint,
                lambda view, context: normalise_windows_endpoint(view.record, context)),
 )
 
@@ -156,10 +156,13 @@ def declared_facts(registry=REGISTRY):
     return facts
 
 
+_DISPATCH = tuple((normaliser.recognises, normaliser.normalise) for normaliser in REGISTRY)
+
+
 def normalise(record, context):
     """The MailEvents one Splunk event holds (usually one, several for a script with many cmdlets)."""
     view = RecordView(record)
-    for normaliser in REGISTRY:
-        if normaliser.recognises(view):
-            return normaliser.normalise(view, context)
+    for recognises, read in _DISPATCH:
+        if recognises(view):
+            return read(view, context)
     return []

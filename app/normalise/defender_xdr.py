@@ -26,7 +26,8 @@ CLOUD_APP_TABLE = "CloudAppEvents"
 _FILE_WRITES = frozenset(("filecreated", "filemodified", "filerenamed"))
 
 
-def looks_like_defender(record, sourcetype):
+def looks_like_defender(view):
+    record = view.record
     category = record.get("category") or record.get("Category")
     if category:
         return as_text(category).startswith(CATEGORY_PREFIX)

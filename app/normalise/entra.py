@@ -17,7 +17,8 @@ _SIGN_IN_CATEGORIES = ("signinlogs", "noninteractiveusersigninlogs", "servicepri
                        "managedidentitysigninlogs")
 
 
-def looks_like_entra(record, sourcetype):
+def looks_like_entra(view):
+    record, sourcetype = view.record, view.sourcetype
     if sourcetype.startswith("azure:monitor:aad") or sourcetype.startswith("azure:aad"):
         return True
     # Values, not keys: in a chunk every record carries every field the chunk has, mostly empty.

@@ -27,7 +27,8 @@ _COLUMNS = {
 }
 
 
-def looks_like_graph_activity(record, sourcetype):
+def looks_like_graph_activity(view):
+    record = view.record
     category = record.get("category") or record.get("Category") or record.get("Type")
     if category:
         return as_text(category) == CATEGORY

@@ -101,10 +101,12 @@ def _parse_xml_raw(record):
     return event_xml_fields(raw) if "<Event" in raw else {}
 
 
-def looks_like_windows_endpoint(record, sourcetype, source, event_code):
+def looks_like_windows_endpoint(view):
     """True for Sysmon 1/11, Security 4663/4688/5145 and CIM Endpoint results."""
+    event_code = view.event_code
     if event_code in SECURITY_EVENT_CODES:
         return True
+    record, sourcetype, source = view.record, view.sourcetype, view.source
     if event_code in SYSMON_EVENT_CODES and ("sysmon" in sourcetype or "sysmon" in source):
         return True
     if any(record.get(name) for name in _TELL_TALE_FIELDS):

@@ -16,6 +16,10 @@ def _xml_fields(record):
     return event_xml_fields(as_text(record.get("_raw")))
 
 
+def looks_like_windows_logon(view):
+    return view.event_code in LOGON_EVENT_CODES
+
+
 class _Fields:
     """Extracted fields first, the event XML in _raw second (parsed only when needed)."""
 

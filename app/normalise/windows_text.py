@@ -48,6 +48,10 @@ def _cmdlet_events(source, text, record, context, actor_fields, host_fields):
                          text[:_MAX_TEXT])
 
 
+def looks_like_powershell(view):
+    return view.event_code == "4104" or bool(view.record.get("ScriptBlockText")) or "powershell" in view.sourcetype
+
+
 def normalise_powershell(record, context):
     text = script_block_text(record)
     if not text:
@@ -100,6 +104,11 @@ def _event_code(record, raw_head):
         return code
     found = _EVENT_CODE_IN_HEADER.search(raw_head)
     return found.group(1) if found else ""
+
+
+def looks_like_exchange_cmdlet_log(view):
+    sourcetype = view.sourcetype
+    return "msexchange" in sourcetype and "management" in sourcetype or "msexchange management" in view.source
 
 
 def normalise_exchange_cmdlet_log(record, context):
