@@ -159,6 +159,6 @@ def _cloud_app_event(row, context):
     if not isinstance(audit, dict):
         return []
     operation = as_text(audit.get("Operation")) or row.get("ActionType")
-    if not operation or operation.lower() not in context.wanted_operations:
+    if not context.wants(operation):
         return []
     return normalise_audit_record(audit, operation, context)

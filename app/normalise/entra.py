@@ -89,7 +89,7 @@ def normalise_entra(record, context):
     is_sign_in = category in _SIGN_IN_CATEGORIES or operation.lower() == SIGN_IN_OPERATION.lower()
     if is_sign_in:
         operation = SIGN_IN_OPERATION
-    if not operation or operation.lower() not in context.wanted_operations:
+    if not context.wants(operation):
         return []
     event = MailEvent("entra", operation)
     event.extra = {"category": category}

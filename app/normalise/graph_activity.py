@@ -110,7 +110,7 @@ def mail_request(uri):
 
 
 def normalise_graph_activity(record, context):
-    if GRAPH_MAIL_READ.lower() not in context.wanted_operations:
+    if not context.wants(GRAPH_MAIL_READ):
         return []
     document = _document(record, context)
     fields = _Fields(document, record)

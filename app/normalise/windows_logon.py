@@ -45,7 +45,7 @@ def _last(value):
 
 
 def normalise_windows_logon(record, event_code, context):
-    if LOGON_OPERATION.lower() not in context.wanted_operations:
+    if not context.wants(LOGON_OPERATION):
         return []  # a logon feed is large; when no rule asks for it, build nothing
     fields = _Fields(record)
     event = MailEvent("windows_logon", LOGON_OPERATION)
