@@ -156,33 +156,3 @@ def compile_condition(spec, where, settings=None):
     if combinator == "all":
         return lambda event: all(part(event) for part in parts)
     return lambda event: any(part(event) for part in parts)
-
-
-def operations_required(spec):
-    """The operations a condition insists on (lower-case), or None when it accepts any.
-
-    The engine indexes rules by these so an event is only tested against rules that
-    can match its operation.
-    """
-    if not isinstance(spec, dict):
-        return None
-    if spec.get("field") == "operation":
-        if "in" in spec:
-            return frozenset(_as_tuple(spec["in"], "", "in"))
-        if "equals" in spec:
-            return frozenset((str(spec["equals"]).lower(),))
-        return None
-    if "all" in spec and isinstance(spec["all"], list):
-        for item in spec["all"]:
-            found = operations_required(item)
-            if found is not None:
-                return found
-    if "any" in spec and isinstance(spec["any"], list):
-        collected = set()
-        for item in spec["any"]:
-            found = operations_required(item)
-            if found is None:
-                return None
-            collected |= found
-        return frozenset(collected)
-    return None

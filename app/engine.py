@@ -5,9 +5,7 @@ Built once per process from the app's rules and lookups; keeps no state between 
 """
 
 import difflib
-import json
 import os
-import re
 import time
 
 from .allowlist import (ORG_DOMAINS_FILE, ProcessIdentities, check_rule_references, load_allowlists,
@@ -23,9 +21,6 @@ from .values import as_text, domain_of, split_addresses
 
 def app_paths(app_root):
     return os.path.join(app_root, "app", "rules"), os.path.join(app_root, "lookups")
-
-
-_SETTING_NAME = re.compile(r'"setting":\s*"([^"]+)"')
 
 
 class Engine:
@@ -61,7 +56,7 @@ class Engine:
             documents = []
         config = load_site_config(app_root, problems)
         rules = compile_rules(documents, problems, config.thresholds)
-        _report_unused_thresholds(config.thresholds, documents, problems)
+        _report_unused_thresholds(config.thresholds, rules, problems)
         rule_ids = {rule.id for rule in rules}
         controls = config.rule_controls(rule_ids, problems)
         rules = [rule for rule in rules if rule.id not in controls or controls[rule.id].state != "off"]
@@ -183,9 +178,9 @@ class Engine:
         return None
 
 
-def _report_unused_thresholds(thresholds, documents, problems):
+def _report_unused_thresholds(thresholds, rules, problems):
     """A threshold no rule reads is most likely a misspelt one: say so, with the closest name."""
-    used = set(name.lower() for name in _SETTING_NAME.findall(json.dumps(documents)))
+    used = set().union(*(rule.settings for rule in rules))
     for name in sorted(set(thresholds) - used):
         close = difflib.get_close_matches(name, sorted(used), n=1, cutoff=0.6)
         problems.report("settings_threshold_unknown:" + name,

@@ -8,21 +8,24 @@ import json
 import os
 import re
 
-from .conditions import RuleError, check_field_path, compile_condition, operations_required
+from .conditions import RuleError, check_field_path, compile_condition
+from .rule_schema import SEVERITIES, check_rule
 
-SEVERITIES = ("informational", "low", "medium", "high", "critical")
-TECHNIQUES = ("T1114", "T1114.001", "T1114.002", "T1114.003")
 COMPILED_RULES_FILE = "rules.json"
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_]{2,80}$")
-_ATTACK_ID = re.compile(r"^T[0-9]{4}(\.[0-9]{3})?$")
 # {field} or {field|other|...}: the first of them with a value.
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.|]*\??)\}")
 # A trailing `?` ({extra.folders?}) leaves a missing value out instead of writing "unknown";
 # the brackets or spaces it stood in are tidied away.
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)|\s*\[\s*\]")
 _RUNS_OF_SPACES = re.compile(r"  +")
-_REASON_SPECIALS = ("destinations", "external_destinations")
+REASON_SPECIALS = ("destinations", "external_destinations")
 _SHOWN_CHARS = 200
+
+
+def placeholders(template):
+    """The {...} texts of a reason template, without their braces."""
+    return _PLACEHOLDER.findall(template)
 
 
 def severity_rank(severity):
@@ -41,46 +44,41 @@ class Escalation:
 
 
 class Rule:
-    """One detection, compiled from its YAML document."""
+    """One detection, compiled from its YAML document once app/rule_schema.py accepts it."""
 
     def __init__(self, document, settings=None):
+        shape = check_rule(document)   # every key, fact, source and operand type; RuleError names each mistake
         self._settings = settings
-        where = "rule %s" % document.get("id", "<no id>")
-        self.id = _required(document, "id", where)
+        self.id = document["id"].strip()
+        where = "rule %s" % self.id
         if not _RULE_ID.match(self.id):
             raise RuleError("%s: `id` must be lower-case letters, digits and underscores" % where)
-        where = "rule " + self.id
-        self.title = _required(document, "title", where)
-        self.technique = _required(document, "technique", where)
-        if self.technique not in TECHNIQUES:
-            raise RuleError("%s: `technique` must be one of %s" % (where, ", ".join(TECHNIQUES)))
+        self.title = document["title"].strip()
+        self.technique = document["technique"]
         # Other ATT&CK techniques the behaviour also is (a mailbox grant is T1098.002 too).
-        self.also_techniques = _attack_ids(document.get("also_techniques"), where + ".also_techniques")
-        self.severity = _severity(document.get("severity"), where + ".severity")
-        self.risk_score = _risk(document.get("risk_score"), where + ".risk_score")
+        self.also_techniques = _attack_ids(document.get("also_techniques"))
+        self.severity = document["severity"]
+        self.risk_score = document["risk_score"]
         self.action = str(document.get("action", ""))
-        self.matches = compile_condition(document.get("match"), where + ".match", settings)
-        self.operations = operations_required(document.get("match"))
-        self.sources = _sources(document.get("match"))
+        self.matches = compile_condition(document["match"], where + ".match", settings)
+        self.operations = shape.operations
+        self.sources = shape.sources
+        self.settings = frozenset(shape.settings)   # t1114.conf thresholds it reads
         self.destination_fields = tuple(
             check_field_path(str(path), where + ".destinations") for path in document.get("destinations", ()) or ())
         self.escalations = tuple(self._escalation(item, "%s.escalate[%d]" % (where, index))
                                  for index, item in enumerate(document.get("escalate", ()) or ()))
-        self.reason_template = _required(document, "reason", where)
+        self.reason_template = document["reason"].strip()
         self._placeholder_paths = {
-            text: tuple(name if name in _REASON_SPECIALS else check_field_path(name, where + ".reason")
+            text: tuple(name if name in REASON_SPECIALS else check_field_path(name, where + ".reason")
                         for name in text.rstrip("?").split("|"))
             for text in _PLACEHOLDER.findall(self.reason_template)}
-        self.parameter_names = _parameter_names(document)
+        self.parameter_names = shape.parameter_names
 
     def _escalation(self, item, where):
-        if not isinstance(item, dict) or "when" not in item:
-            raise RuleError("%s: an escalation needs `when`" % where)
         condition = compile_condition(item["when"], where + ".when", self._settings)
-        severity = _severity(item.get("severity", self.severity), where + ".severity")
-        risk = _risk(item.get("risk_score", self.risk_score), where + ".risk_score")
-        also = _attack_ids(item.get("also_techniques"), where + ".also_techniques")
-        return Escalation(condition, severity, risk, str(item.get("note", "")), also)
+        return Escalation(condition, item.get("severity", self.severity), item.get("risk_score", self.risk_score),
+                          str(item.get("note", "")), _attack_ids(item.get("also_techniques")))
 
     def attack_ids(self):
         """Every ATT&CK id a finding of this rule can carry: its own, then the others."""
@@ -112,68 +110,11 @@ class Rule:
         return _RUNS_OF_SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text)).strip()
 
 
-def _required(document, key, where):
-    value = document.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise RuleError("%s: `%s` is required and must be text" % (where, key))
-    return value.strip()
-
-
-def _severity(value, where):
-    if value not in SEVERITIES:
-        raise RuleError("%s: must be one of %s" % (where, ", ".join(SEVERITIES)))
-    return value
-
-
-def _attack_ids(value, where):
+def _attack_ids(value):
+    """A checked also_techniques value as a tuple (one id may be written without a list)."""
     if value in (None, ""):
         return ()
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and _ATTACK_ID.match(v) for v in value):
-        raise RuleError("%s: must be a list of ATT&CK technique ids such as T1098.002" % where)
-    return tuple(value)
-
-
-def _risk(value, where):
-    if not isinstance(value, int) or not 0 <= value <= 100:
-        raise RuleError("%s: must be a whole number from 0 to 100" % where)
-    return value
-
-
-def _walk_tests(spec):
-    if isinstance(spec, dict):
-        if "field" in spec:
-            yield spec
-        for value in spec.values():
-            if isinstance(value, (dict, list)):
-                for test in _walk_tests(value):
-                    yield test
-    elif isinstance(spec, list):
-        for item in spec:
-            for test in _walk_tests(item):
-                yield test
-
-
-def _sources(match):
-    """The sources a rule is limited to by a top-level {field: source, ...} test, or None."""
-    for test in _walk_tests(match):
-        if test.get("field") == "source":
-            values = test.get("in", test.get("equals"))
-            if isinstance(values, str):
-                return frozenset((values,))
-            if isinstance(values, list):
-                return frozenset(values)
-    return None
-
-
-def _parameter_names(document):
-    """{lower-case name: spelling} of every param.X a rule reads, so flattened fields can be found."""
-    names = {}
-    text = json.dumps(document)
-    for spelled in re.findall(r"param\.([A-Za-z][A-Za-z0-9]*)", text):
-        names.setdefault(spelled.lower(), spelled)
-    return names
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def read_rule_documents(rules_dir):

@@ -5,15 +5,15 @@ A thin adapter: parse options, build the engine once, pass every record through 
 report the engine's problems to the job inspector. All detection logic lives in app/.
 
 splunklib handles getinfo, options, metadata and inspector messages. Execute chunks take
-a faster record path (app/chunk_csv.py); splunklib's own path stays one switch away
-(T1114_RECORD_PATH=splunklib in the environment), and the tests show both give the same
+a faster record path (t1114_protocol/chunk_csv.py), joined to splunklib in
+t1114_protocol/splunklib_seam.py, the one module that uses splunklib's private names and
+checks the splunklib version they were written for; splunklib's own path stays one switch
+away (T1114_RECORD_PATH=splunklib in the environment), and the tests show both give the same
 output.
 
 Logging: default/logging.conf (splunklib loads it) -> $SPLUNK_HOME/var/log/splunk/t1114_command.log.
 """
 
-import io
-import json
 import os
 import sys
 import time
@@ -25,20 +25,18 @@ sys.path.insert(0, os.path.join(APP_ROOT, "lib"))
 sys.path.insert(0, APP_ROOT)
 
 from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, validators  # noqa: E402
-from splunklib.searchcommands.internals import MetadataDecoder  # noqa: E402
-from splunklib.searchcommands.search_command import SearchCommand  # noqa: E402
 
-from app.chunk_csv import ChunkWriter, annotate_chunk  # noqa: E402
 from app.engine import Engine  # noqa: E402
 from app.finding import expanded_fields  # noqa: E402
+from t1114_protocol.splunklib_seam import FastRecordPath  # noqa: E402  (bin/, this script's folder)
 
 # Internal switch for tests and diagnosis: "splunklib" runs every chunk through
-# splunklib's own record reader and writer instead of app/chunk_csv.py.
+# splunklib's own record reader and writer instead of t1114_protocol/chunk_csv.py.
 RECORD_PATH = os.environ.get("T1114_RECORD_PATH", "fast")
 
 
 @Configuration(distributed=True)
-class T1114Command(StreamingCommand):
+class T1114Command(FastRecordPath, StreamingCommand):
     """Marks events showing MITRE ATT&CK T1114 Email Collection with the sub-technique found.
 
     ##Syntax
@@ -83,23 +81,6 @@ class T1114Command(StreamingCommand):
                         options[name] = value
         return options
 
-    def _protocol_v2_option_parser(self, arg):
-        """splunklib's hook for reading one search argument: only this command's own options
-        are read as options. Anything else, a bare word (`| t1114 all`) or a name=value this
-        command does not declare, or a value its option does not take, is handed back as a
-        positional word, never set, and prepare() refuses it with the valid options named.
-        Overrides SearchCommand._protocol_v2_option_parser of the vendored splunklib 2.1.1."""
-        name, equals, value = arg.partition("=")
-        option = self.declared_options().get(name) if equals else None
-        if option is None:
-            return [arg]
-        if option.validate is not None:
-            try:
-                option.validate(value)
-            except ValueError:
-                return [arg]  # refused in prepare() with the values it takes: `mode=bogus`
-        return [name, value]
-
     def prepare(self):
         if self.fieldnames:
             self.write_error("t1114: {}", refused_arguments_message(self.fieldnames, self.declared_options()))
@@ -107,6 +88,9 @@ class T1114Command(StreamingCommand):
             # the getinfo reply, and splunkd stops the search.
             raise SystemExit(1)
         self.engine = Engine.load(APP_ROOT)
+        fallback = self.choose_record_path(forced_splunklib=RECORD_PATH == "splunklib")
+        if fallback:
+            self.engine.problems.report("record_path_fallback", fallback)
         self._events = self._returned = self._problems_logged = 0
         self._started = time.time()
         self.logger.info("search started: sid=%s mode=%s allowlist=%s expand=%s rules=%d allowlist_rows=%d",
@@ -169,63 +153,6 @@ class T1114Command(StreamingCommand):
             # it (Parameters{}.Name, DiscoverySearchMailbox{...}) are not read as fields.
             self.write_warning("t1114: {}", message)
 
-    # Record path for execute chunks. Why not splunklib's: it reads a whole chunk body into
-    # one string and through a StringIO (4 bytes a character), builds an OrderedDict per
-    # record decoding every `__mv_` column, materialises all output records in a list and
-    # type-checks and re-encodes every field of every record. That costs more than the
-    # detection itself and about 8 times the chunk's size in memory. Here the body is
-    # streamed from stdin, each row becomes the plain dict the engine reads, and it goes out
-    # as its own cells plus the t1114 columns; messages and metadata stay splunklib's.
-    # Overrides SearchCommand._execute_v2 of the vendored splunklib 2.1.1 (pinned in
-    # tools/build.py); the protocol tests run both paths.
-
-    def _execute_v2(self, ifile, process):
-        if RECORD_PATH == "splunklib" or self.record:
-            return super()._execute_v2(ifile, process)
-        istream = self._as_binary_stream(ifile)
-        keep_all = self.mode == "all"
-        use_allowlist = bool(self.allowlist)
-        while True:
-            chunk = _read_chunk_head(istream)
-            if chunk is None:
-                return
-            metadata, body_length = chunk
-            action = getattr(metadata, "action", None)
-            if action != "execute":
-                raise RuntimeError("Expected execute action, not {}".format(action))
-            if body_length <= 0 and not self._allow_empty_input:
-                raise ValueError("No records found to process. Set allow_empty_input=True in dispatch function "
-                                 "to move forward with empty records.")
-            # What splunklib's _execute_v2 does per chunk, before and after the records.
-            self._finished = getattr(metadata, "finished", False)
-            self._record_writer.is_flushed = False
-            self._metadata.update(metadata)
-            body = _ChunkBody(istream, body_length)
-            lines = io.TextIOWrapper(io.BufferedReader(body, 1 << 16), encoding="utf-8", errors="replace",
-                                     newline="\n")  # lines end at \n only, as in splunklib's StringIO
-            writer = ChunkWriter()
-            self._events += annotate_chunk(lines, self.engine, writer, keep_all, use_allowlist, bool(self.expand))
-            self._returned += writer.rows
-            body.drain()
-            self._log_progress()
-            self._report_problems()
-            self._write_chunk_bytes(writer.body(), self._finished)
-
-    def _write_chunk_bytes(self, body, finished):
-        """RecordWriterV2.write_chunk for a body that is already UTF-8 bytes."""
-        writer = self._record_writer
-        inspector = dict(writer._inspector) or None  # splunklib keeps the pending messages there
-        metadata = {"finished": finished} if inspector is None else {"inspector": inspector, "finished": finished}
-        metadata = json.dumps(metadata, separators=(",", ":")).encode("utf-8")
-        ofile = writer.ofile
-        ofile.write(b"chunked 1.0,%d,%d\n" % (len(metadata), len(body)))
-        ofile.write(metadata)
-        ofile.write(body)
-        ofile.flush()
-        body.release()
-        writer._clear()
-        writer.is_flushed = True
-
 
 def option_values(option):
     """The values an option takes, as a user writes them: `all|findings`, `true|false`."""
@@ -256,49 +183,6 @@ def refused_arguments_message(arguments, options):
                                                       if guesses else ""))
     described = ", ".join("%s=%s" % (name, "|".join(option_values(option))) for name, option in options.items())
     return "%s. Options are written name=value; t1114 takes %s." % ("; ".join(clauses), described)
-
-
-def _read_chunk_head(istream):
-    """(metadata, body length) of the next chunk, the body left unread; None at the end."""
-    header = istream.readline()
-    if not header:
-        return None
-    match = SearchCommand._header.match(header.decode("utf-8", "replace"))
-    if match is None:
-        raise RuntimeError("Failed to parse transport header: {!r}".format(header))
-    metadata_length, body_length = (int(group) for group in match.groups())
-    metadata = MetadataDecoder().decode(istream.read(metadata_length).decode("utf-8", "replace"))
-    return metadata, body_length
-
-
-class _ChunkBody(io.RawIOBase):
-    """Exactly one chunk body of the input stream, read as the CSV reader asks for it."""
-
-    def __init__(self, istream, length):
-        super().__init__()
-        self._istream = istream
-        self._left = length
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        if self._left <= 0:
-            return 0
-        size = min(len(buffer), self._left)
-        data = self._istream.read(size)
-        if not data:
-            raise RuntimeError("Failed to read body: the input ended %d bytes early" % self._left)
-        buffer[:len(data)] = data
-        self._left -= len(data)
-        return len(data)
-
-    def drain(self):
-        while self._left > 0:
-            data = self._istream.read(min(self._left, 1 << 20))
-            if not data:
-                break
-            self._left -= len(data)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ usage() {
   cat <<'USAGE'
 Usage: ./scripts/test.sh [tox options] [-- pytest arguments]
 
-Runs every test with tox: the engine, rule, sample-replay and protocol tests on Python 3.9
-and 3.13 (environments py39, py313), then builds the tarball and checks it with AppInspect
-(package), then a short fuzz run (fuzz). Sets itself up on first use: tox in .venv, and
+Runs every test with tox: ruff (lint, rules in ruff.toml), then the engine, rule,
+sample-replay and protocol tests on Python 3.9 and 3.13 (environments py39, py313), then
+builds the tarball and checks it with AppInspect (package), then a short fuzz run (fuzz). Sets itself up on first use: tox in .venv, and
 Python 3.9 and 3.13 from pyenv when they are installed there. AppInspect needs Debian's
 libmagic1.
 
@@ -24,6 +24,9 @@ of the default `tests`:
                                                            tests whose name has "forward"; stop at the first failure
   ./scripts/test.sh -e package                             build the tarball and run AppInspect only
   ./scripts/test.sh -e fuzz                                the fuzz run only (T1114_FUZZ_CASES, T1114_FUZZ_SEED)
+  ./scripts/test.sh -e lint                                ruff only
+  ./scripts/test.sh -e py313 -- -k t1114_003_mailbox_forwarding
+                                                           one rule's tests (its events, shapes and schema)
   ./scripts/test.sh -l                                     list tox's environments
   ./scripts/test.sh --tox-help                             tox's own help
 

@@ -17,6 +17,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATASETS = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+# bin/t1114_protocol (the Splunk side: chunk CSV, log handler) is imported as the command
+# imports it, from the folder of bin/t1114_command.py.
+if os.path.join(REPO, "bin") not in sys.path:
+    sys.path.insert(1, os.path.join(REPO, "bin"))
 
 from app.engine import Engine  # noqa: E402
 from app.problems import ProblemLog  # noqa: E402

@@ -1,4 +1,4 @@
-"""The command's fast record path (app/chunk_csv.py) against splunklib's own, through the
+"""The command's fast record path (bin/t1114_protocol/chunk_csv.py) against splunklib's own, through the
 real protocol: the same events in, the same events, findings and messages out.
 
 T1114_RECORD_PATH=splunklib switches the command to splunklib's reader and writer. Runs
@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from app.chunk_csv import decode_multivalue, encode_value
+from t1114_protocol.chunk_csv import decode_multivalue, encode_value
 from tests.test_protocol import rule_event_records
 from tools.bench import make_records
 from tools.chunked_client import ChunkedCommand, decode_records, encode_records, run, script_path

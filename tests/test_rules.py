@@ -80,7 +80,7 @@ def test_every_claimed_shape_is_tested_with_a_positive_event():
     for rule_id, polarity, case in CASES:
         if polarity == "positive":
             shown.setdefault(rule_id, set()).update(shape for shape, _ in presentations(case))
-    for rule_id, polarity, case in CASES:
+    for rule_id, _polarity, case in CASES:
         for claim in case["_claims"]:
             assert _SHAPES_OF_CLAIM[claim] <= shown[rule_id], (
                 "%s claims %s in data_sources but no positive event is shown in it" % (rule_id, claim))
@@ -107,7 +107,7 @@ def test_every_shape_of_an_event_gives_the_same_findings(engine):
     """A rule's event shown in another shape it claims (classic text, Defender row, CmdletLogs
     XML, CloudAppEvents) must give the same rules, severity, reason and destinations."""
     compared = 0
-    for rule_id, polarity, case in CASES:
+    for rule_id, _polarity, case in CASES:
         outputs = []
         for shape, record in presentations(case):
             annotated = dict(record)

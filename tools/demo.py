@@ -52,10 +52,6 @@ def scan_findings(app_dir, paths, allowlist):
     return sorted(found), sorted(suppressed)
 
 
-def _values(value):
-    if not value:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def build_parser():

@@ -1,7 +1,12 @@
-"""Choosing the normaliser for a Splunk event and running it.
+"""The normalisers, one per data source, and the registry that chooses one for a Splunk event.
 
-Each source is recognised by sourcetype first and by its tell-tale fields second, so
-renamed sourcetypes and `| tstats`/data-model results still reach the right normaliser.
+Each `Normaliser` declares the `MailEvent.source` names it produces, the `extra.<fact>` names
+it writes for each, how it recognises an event and how it reads one. `REGISTRY` tries them in
+its stated order, first match wins; the rule schema (app/rule_schema.py) checks every rule
+against these declarations, so a rule cannot name a source or a fact no normaliser makes.
+
+Each source is recognised by sourcetype first and by its tell-tale fields second, so renamed
+sourcetypes and `| tstats`/data-model results still reach the right normaliser.
 """
 
 from ..values import as_text
@@ -12,8 +17,9 @@ from .message_tracking import looks_like_message_tracking, normalise_message_tra
 from .o365 import normalise_o365, operation_of
 from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_classic import looks_like_classic, with_classic_fields
-from .windows_logon import LOGON_EVENT_CODES, normalise_windows_logon
-from .windows_text import normalise_exchange_cmdlet_log, normalise_powershell
+from .windows_logon import looks_like_windows_logon, normalise_windows_logon
+from .windows_text import (looks_like_exchange_cmdlet_log, looks_like_powershell, normalise_exchange_cmdlet_log,
+                           normalise_powershell)
 
 
 class NormaliseContext:
@@ -25,8 +31,58 @@ class NormaliseContext:
         self.parameter_fields = parameter_fields     # {lower-case parameter: spelling in rules}
         self.problems = problems
 
+    def wants(self, operation):
+        """Whether some rule can match `operation`: every normaliser's early exit, so events of
+        operations no rule reads (most audit and logon traffic) cost no MailEvent."""
+        return bool(operation) and operation.lower() in self.wanted_operations
 
-def _is_o365(record, sourcetype):
+
+class RecordView:
+    """The Splunk event as recognisers look at it: its sourcetype, source and EventCode read
+    once. A classic WinEventLog event that has only `_raw` gets its `Key: value` fields read
+    the first time a recogniser asks for the EventCode; `record` is then that richer record."""
+
+    __slots__ = ("record", "sourcetype", "_source", "_event_code")
+
+    def __init__(self, record):
+        self.record = record
+        self.sourcetype = as_text(record.get("sourcetype")).lower()
+        self._source = self._event_code = None   # read when a recogniser first asks (most never do)
+
+    @property
+    def source(self):
+        if self._source is None:
+            self._source = as_text(self.record.get("source")).lower()
+        return self._source
+
+    @property
+    def event_code(self):
+        if self._event_code is None:
+            record = self.record
+            code = as_text(record.get("EventCode") or record.get("EventID"))
+            if not code and record.get("_raw") and looks_like_classic(record, self.sourcetype, self.source):
+                self.record = with_classic_fields(record)
+                code = as_text(self.record.get("EventCode"))
+            self._event_code = code
+        return self._event_code
+
+
+class Normaliser:
+    """One data source's reader: `recognises(view)` -> bool (each module's looks_like_*, all
+    taking a RecordView), `normalise(view, context)` -> [MailEvent]; `facts` is {source name it
+    produces: the extra.<fact> names it writes}."""
+
+    __slots__ = ("name", "facts", "recognises", "normalise")
+
+    def __init__(self, name, facts, recognises, normalise):
+        self.name = name
+        self.facts = {source: frozenset(names) for source, names in facts.items()}
+        self.recognises = recognises
+        self.normalise = normalise
+
+
+def _is_o365(view):
+    record, sourcetype = view.record, view.sourcetype
     if sourcetype.startswith(("o365", "ms:o365", "ms365")):
         return True
     # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
@@ -39,34 +95,79 @@ def _is_o365(record, sourcetype):
     return False
 
 
+def _read_o365(view, context):
+    operation = operation_of(view.record)
+    if not context.wants(operation):
+        return []  # cheap exit for the bulk of audit traffic no rule looks at
+    return normalise_o365(view.record, operation, context)
+
+
+O365_FACTS = ("added_values", "calling_app_id", "client_app_id", "external_access", "folder_member",
+              "folder_rights", "folders", "mailbox_owner", "non_owner", "operation_count", "record_type",
+              "result_status", "workload")
+PROCESS_FACTS = ("account_name", "command_line", "decoded_command", "event_code", "original_file_name",
+                 "parent_process_name", "parent_process_path", "process_name", "process_path")
+FILE_FACTS = ("access", "account_name", "action", "event_code", "file_name", "file_path", "process_name",
+              "process_path", "share_name")
+
+# The order is part of the contract (tests/test_normalise_registry.py holds it):
+# - o365 first: most of the traffic, and its cheap exit drops audit records no rule reads;
+# - message tracking before the Event Hub sources, which it never resembles but is cheap to tell;
+# - Defender XDR and Graph activity before Entra: their Event Hub records also carry
+#   operationName and category, which is what Entra is recognised by;
+# - the Exchange management log before the EventCode-based readers: its events carry EventID 1;
+# - logons, then PowerShell, then the endpoint reader, which accepts any process or file event.
+REGISTRY = (
+    Normaliser("o365", {"o365": O365_FACTS}, _is_o365, _read_o365),
+    Normaliser("message_tracking",
+               {"message_tracking": ("custom_data", "message_id", "recipient_type", "recipients", "source_context",
+                                     "subject", "tracking_source", "transport_rule_actions", "transport_rule_ids")},
+               looks_like_message_tracking,
+               lambda view, context: normalise_message_tracking(view.record, context)),
+    Normaliser("defender_xdr", {"process": PROCESS_FACTS, "file": FILE_FACTS, "o365": O365_FACTS},
+               looks_like_defender,
+               lambda view, context: normalise_defender(view.record, context)),
+    Normaliser("graph_activity",
+               {"graph_activity": ("app_only", "calling_app_id", "mail_resource", "other_mailbox", "request_uri",
+                                   "roles", "scopes", "service_principal_id", "status", "user_id")},
+               looks_like_graph_activity,
+               lambda view, context: normalise_graph_activity(view.record, context)),
+    Normaliser("entra",
+               {"entra": ("added_values", "app_display_name", "calling_app_id", "category", "client_app_used",
+                          "result")},
+               looks_like_entra,
+               lambda view, context: normalise_entra(view.record, context)),
+    Normaliser("exchange_cmdlet_log", {"exchange_cmdlet_log": ("caller", "event_code")},
+               looks_like_exchange_cmdlet_log,
+               lambda view, context: normalise_exchange_cmdlet_log(view.record, context)),
+    Normaliser("windows_logon", {"windows_logon": ("event_code", "logon_type", "status", "workstation")},
+               looks_like_windows_logon,
+               lambda view, context: normalise_windows_logon(view.record, view.event_code, context)),
+    Normaliser("powershell", {"powershell": ("path",)},
+               looks_like_powershell,
+               lambda view, context: normalise_powershell(view.record, context)),
+    Normaliser("windows_endpoint", {"process": PROCESS_FACTS, "file": FILE_FACTS},
+               looks_like_windows_endpoint,
+               lambda view, context: normalise_windows_endpoint(view.record, context)),
+)
+
+
+def declared_facts(registry=REGISTRY):
+    """{source name: frozenset of the extra.<fact> names some normaliser writes for it}."""
+    facts = {}
+    for normaliser in registry:
+        for source, names in normaliser.facts.items():
+            facts[source] = facts.get(source, frozenset()) | names
+    return facts
+
+
+_DISPATCH = tuple((normaliser.recognises, normaliser.normalise) for normaliser in REGISTRY)
+
+
 def normalise(record, context):
     """The MailEvents one Splunk event holds (usually one, several for a script with many cmdlets)."""
-    sourcetype = as_text(record.get("sourcetype")).lower()
-    if _is_o365(record, sourcetype):
-        operation = operation_of(record)
-        if not operation or operation.lower() not in context.wanted_operations:
-            return []  # cheap exit for the bulk of audit traffic no rule looks at
-        return normalise_o365(record, operation, context)
-    if "messagetracking" in sourcetype or "message_tracking" in sourcetype or looks_like_message_tracking(record):
-        return normalise_message_tracking(record, context)
-    # Before Entra: Event Hub records of these sources also carry operationName and category.
-    if looks_like_defender(record, sourcetype):
-        return normalise_defender(record, context)
-    if looks_like_graph_activity(record, sourcetype):
-        return normalise_graph_activity(record, context)
-    if looks_like_entra(record, sourcetype):
-        return normalise_entra(record, context)
-    source = as_text(record.get("source")).lower()
-    if "msexchange" in sourcetype and "management" in sourcetype or "msexchange management" in source:
-        return normalise_exchange_cmdlet_log(record, context)
-    event_code = as_text(record.get("EventCode") or record.get("EventID"))
-    if not event_code and record.get("_raw") and looks_like_classic(record, sourcetype, source):
-        record = with_classic_fields(record)  # classic WinEventLog with only _raw: read its Key: value text
-        event_code = as_text(record.get("EventCode"))
-    if event_code in LOGON_EVENT_CODES:
-        return normalise_windows_logon(record, event_code, context)
-    if event_code == "4104" or record.get("ScriptBlockText") or "powershell" in sourcetype:
-        return normalise_powershell(record, context)
-    if looks_like_windows_endpoint(record, sourcetype, source, event_code):
-        return normalise_windows_endpoint(record, context)
+    view = RecordView(record)
+    for recognises, read in _DISPATCH:
+        if recognises(view):
+            return read(view, context)
     return []

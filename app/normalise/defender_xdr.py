@@ -26,7 +26,8 @@ CLOUD_APP_TABLE = "CloudAppEvents"
 _FILE_WRITES = frozenset(("filecreated", "filemodified", "filerenamed"))
 
 
-def looks_like_defender(record, sourcetype):
+def looks_like_defender(view):
+    record = view.record
     category = record.get("category") or record.get("Category")
     if category:
         return as_text(category).startswith(CATEGORY_PREFIX)
@@ -158,6 +159,6 @@ def _cloud_app_event(row, context):
     if not isinstance(audit, dict):
         return []
     operation = as_text(audit.get("Operation")) or row.get("ActionType")
-    if not operation or operation.lower() not in context.wanted_operations:
+    if not context.wants(operation):
         return []
     return normalise_audit_record(audit, operation, context)

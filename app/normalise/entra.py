@@ -17,7 +17,8 @@ _SIGN_IN_CATEGORIES = ("signinlogs", "noninteractiveusersigninlogs", "servicepri
                        "managedidentitysigninlogs")
 
 
-def looks_like_entra(record, sourcetype):
+def looks_like_entra(view):
+    record, sourcetype = view.record, view.sourcetype
     if sourcetype.startswith("azure:monitor:aad") or sourcetype.startswith("azure:aad"):
         return True
     # Values, not keys: in a chunk every record carries every field the chunk has, mostly empty.
@@ -88,7 +89,7 @@ def normalise_entra(record, context):
     is_sign_in = category in _SIGN_IN_CATEGORIES or operation.lower() == SIGN_IN_OPERATION.lower()
     if is_sign_in:
         operation = SIGN_IN_OPERATION
-    if not operation or operation.lower() not in context.wanted_operations:
+    if not context.wants(operation):
         return []
     event = MailEvent("entra", operation)
     event.extra = {"category": category}

@@ -27,7 +27,8 @@ _COLUMNS = {
 }
 
 
-def looks_like_graph_activity(record, sourcetype):
+def looks_like_graph_activity(view):
+    record = view.record
     category = record.get("category") or record.get("Category") or record.get("Type")
     if category:
         return as_text(category) == CATEGORY
@@ -109,7 +110,7 @@ def mail_request(uri):
 
 
 def normalise_graph_activity(record, context):
-    if GRAPH_MAIL_READ.lower() not in context.wanted_operations:
+    if not context.wants(GRAPH_MAIL_READ):
         return []
     document = _document(record, context)
     fields = _Fields(document, record)

@@ -31,7 +31,10 @@ _FIELD_NAMES = {column: _variants(column) for column in COLUMNS}
 _FIELD_NAMES["source"] = ("source_id", "source-id", "SourceId", "tracking_source")
 
 
-def looks_like_message_tracking(record):
+def looks_like_message_tracking(view):
+    if "messagetracking" in view.sourcetype or "message_tracking" in view.sourcetype:
+        return True
+    record = view.record
     return bool(first_field(record, _FIELD_NAMES["event-id"])) and bool(
         first_field(record, _FIELD_NAMES["custom-data"]) or first_field(record, _FIELD_NAMES["source-context"]))
 

@@ -9,13 +9,12 @@ cmdlet MailEvent per Exchange cmdlet they call, as 4104 script blocks do.
 
 import base64
 import binascii
-import html
 import re
 
 from ..event import MailEvent
 from ..values import as_list, as_text, clean_ip
-from .cmdlet_text import find_invocations
-from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
+from .cmdlet_events import cmdlet_events
+from .windows_xml import event_xml_fields
 
 PROCESS_CREATE = "ProcessCreate"
 FILE_CREATE = "FileCreate"
@@ -37,10 +36,6 @@ _TELL_TALE_FIELDS = (
 _CIM_READ_ACTIONS = frozenset(("read", "accessed", "access"))
 _CIM_WRITE_ACTIONS = frozenset(("created", "modified", "write", "written", "create"))
 
-_XML_DATA = re.compile(r"<Data Name=['\"]([A-Za-z0-9_]+)['\"]\s*>(.*?)</Data>", re.DOTALL)
-_XML_EVENT_ID = re.compile(r"<EventID[^>]*>(\d+)</EventID>")
-_XML_COMPUTER = re.compile(r"<Computer>([^<]*)</Computer>")
-_XML_CHANNEL = re.compile(r"<Channel>([^<]*)</Channel>")
 # powershell -enc/-EncodedCommand <base64 of UTF-16LE>: the script is only readable decoded.
 _ENCODED_COMMAND = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s+['\"]?([A-Za-z0-9+/]{8,}={0,2})")
 _MAX_DECODED = 100000
@@ -103,25 +98,15 @@ class _Fields:
 def _parse_xml_raw(record):
     """Fields of an XmlWinEventLog `_raw` when Splunk extracted none (Fast mode)."""
     raw = as_text(record.get("_raw"))
-    if "<Event" not in raw or "<Data" not in raw:
-        return {}
-    parsed = {name: html.unescape(value) for name, value in _XML_DATA.findall(raw)}
-    found = _XML_EVENT_ID.search(raw)
-    if found:
-        parsed["EventCode"] = found.group(1)
-    found = _XML_COMPUTER.search(raw)
-    if found:
-        parsed["Computer"] = html.unescape(found.group(1))
-    found = _XML_CHANNEL.search(raw)
-    if found:
-        parsed["Channel"] = found.group(1)
-    return parsed
+    return event_xml_fields(raw) if "<Event" in raw else {}
 
 
-def looks_like_windows_endpoint(record, sourcetype, source, event_code):
+def looks_like_windows_endpoint(view):
     """True for Sysmon 1/11, Security 4663/4688/5145 and CIM Endpoint results."""
+    event_code = view.event_code
     if event_code in SECURITY_EVENT_CODES:
         return True
+    record, sourcetype, source = view.record, view.sourcetype, view.source
     if event_code in SYSMON_EVENT_CODES and ("sysmon" in sourcetype or "sysmon" in source):
         return True
     if any(record.get(name) for name in _TELL_TALE_FIELDS):
@@ -283,17 +268,8 @@ def _strip_outer_quote(value):
 
 def _cmdlet_events(process_event, context):
     """Exchange cmdlets called on a command line, as the same events 4104 script blocks give."""
-    events = []
-    for cmdlet, parameters in find_invocations(process_event.text, context.cmdlet_pattern, context.problems):
-        event = MailEvent("process", cmdlet)
-        event.parameters = {name: _strip_outer_quote(value) for name, value in parameters.items()}
-        event.actor = process_event.actor
-        event.dest = process_event.dest
-        if cmdlet.lower() in INBOX_RULE_OPERATIONS:
-            event.mailbox = inbox_rule_mailbox(parameters, process_event.actor)
-        else:
-            event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
-        event.text = process_event.text
+    events = cmdlet_events("process", process_event.text, context, process_event.actor, process_event.dest,
+                           process_event.text, clean_value=_strip_outer_quote)
+    for event in events:
         event.extra = dict(process_event.extra)
-        events.append(event)
     return events

@@ -4,28 +4,20 @@ Only the facts remote-collection rules use: the workstation name the client anno
 (NTLM carries it; tools such as Ruler send their own), the account and the source address.
 """
 
-import html
-import re
-
 from ..event import MailEvent
 from ..values import as_list, as_text, clean_ip, first_field
+from .windows_xml import event_xml_fields
 
 LOGON_OPERATION = "WindowsLogon"
 LOGON_EVENT_CODES = frozenset(("4624", "4625", "4776"))
-_DATA_IN_XML = re.compile(r"<Data Name=['\"](WorkstationName|Workstation|TargetUserName|IpAddress|"
-                          r"TargetDomainName|LogonType|Status)['\"]>([^<]{0,512})</Data>")
-_COMPUTER_IN_XML = re.compile(r"<Computer>([^<]{0,512})</Computer>")
 
 
 def _xml_fields(record):
-    raw = as_text(record.get("_raw"))
-    if "<Data" not in raw:
-        return {}
-    fields = {name: html.unescape(value) for name, value in _DATA_IN_XML.findall(raw)}
-    computer = _COMPUTER_IN_XML.search(raw)
-    if computer:
-        fields["Computer"] = html.unescape(computer.group(1))
-    return fields
+    return event_xml_fields(as_text(record.get("_raw")))
+
+
+def looks_like_windows_logon(view):
+    return view.event_code in LOGON_EVENT_CODES
 
 
 class _Fields:
@@ -53,7 +45,7 @@ def _last(value):
 
 
 def normalise_windows_logon(record, event_code, context):
-    if LOGON_OPERATION.lower() not in context.wanted_operations:
+    if not context.wants(LOGON_OPERATION):
         return []  # a logon feed is large; when no rule asks for it, build nothing
     fields = _Fields(record)
     event = MailEvent("windows_logon", LOGON_OPERATION)

@@ -6,8 +6,8 @@ import re
 
 from ..event import MailEvent
 from ..values import as_text, first_field
-from .cmdlet_text import find_invocations
-from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
+from .cmdlet_events import cmdlet_events
+from .windows_xml import xml_computer, xml_event_id
 
 SCRIPT_BLOCK_OPERATION = "ScriptBlock"
 # The closing tag is found with str.find: a lazy `(.*?)</Data>` rescanned the rest of the
@@ -44,21 +44,12 @@ def _classic_script_block(message):
 
 
 def _cmdlet_events(source, text, record, context, actor_fields, host_fields):
-    actor = first_field(record, actor_fields)
-    host = first_field(record, host_fields)
-    events = []
-    for cmdlet, parameters in find_invocations(text, context.cmdlet_pattern, context.problems):
-        event = MailEvent(source, cmdlet)
-        event.parameters = parameters
-        event.actor = actor
-        event.dest = host
-        if cmdlet.lower() in INBOX_RULE_OPERATIONS:
-            event.mailbox = inbox_rule_mailbox(parameters, actor)
-        else:
-            event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
-        event.text = text[:_MAX_TEXT]
-        events.append(event)
-    return events
+    return cmdlet_events(source, text, context, first_field(record, actor_fields), first_field(record, host_fields),
+                         text[:_MAX_TEXT])
+
+
+def looks_like_powershell(view):
+    return view.event_code == "4104" or bool(view.record.get("ScriptBlockText")) or "powershell" in view.sourcetype
 
 
 def normalise_powershell(record, context):
@@ -78,8 +69,6 @@ def normalise_powershell(record, context):
 # MSExchange CmdletLogs: EventID 1 is a cmdlet that ran, 6 one that failed (it changed nothing).
 CMDLET_FAILED_EVENT_CODE = "6"
 _CMDLET_STRINGS_CAP = 40   # the CmdletLogs event has about 30 strings; the rules read the first three
-_EVENT_ID_IN_XML = re.compile(r"<EventID[^>]*>(\d+)</EventID>")
-_COMPUTER_IN_XML = re.compile(r"<Computer>([^<]{0,512})</Computer>")
 _EVENT_CODE_IN_HEADER = re.compile(r"(?m)^EventCode=(\d+)\s*$")
 
 
@@ -110,8 +99,16 @@ def _event_code(record, raw_head):
     code = first_field(record, ("EventCode", "EventID"))
     if code:
         return code.strip()
-    found = _EVENT_ID_IN_XML.search(raw_head) or _EVENT_CODE_IN_HEADER.search(raw_head)
+    code = xml_event_id(raw_head)
+    if code:
+        return code
+    found = _EVENT_CODE_IN_HEADER.search(raw_head)
     return found.group(1) if found else ""
+
+
+def looks_like_exchange_cmdlet_log(view):
+    sourcetype = view.sourcetype
+    return "msexchange" in sourcetype and "management" in sourcetype or "msexchange management" in view.source
 
 
 def normalise_exchange_cmdlet_log(record, context):
@@ -134,8 +131,7 @@ def normalise_exchange_cmdlet_log(record, context):
     caller = strings[2].strip() if len(strings) > 2 else ""
     host = ""
     if not first_field(record, ("ComputerName", "Computer", "dest", "host")):
-        found = _COMPUTER_IN_XML.search(raw)
-        host = html.unescape(found.group(1)) if found else ""
+        host = xml_computer(raw)
     for event in events:
         event.actor = event.actor or caller
         event.dest = event.dest or host

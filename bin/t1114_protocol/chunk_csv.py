@@ -5,7 +5,7 @@ holding `$value$;$value$` (a `$` in a value doubled) beside the newline-joined v
 This is the command's record path: rows are streamed, the record the engine reads is built
 from the cells, and a row goes back out as its own cells plus the t1114 columns, so the
 input fields are never decoded into Python values and encoded again. Never imports
-splunklib (bin/t1114_command.py keeps splunklib for everything else in the protocol).
+splunklib (splunklib_seam.py beside it joins it to splunklib's protocol handling).
 """
 
 import csv
@@ -14,7 +14,7 @@ import re
 import sys
 from operator import itemgetter
 
-from .finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
+from app.finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
 
 MULTIVALUE_PREFIX = "__mv_"
 # The same pattern splunklib 2.1.1 decodes with (SearchCommand._encoded_value), so both

@@ -1,0 +1,27 @@
+"""The one builder of cmdlet events: each Exchange cmdlet called in a text (a script block, a
+management-log entry, a process command line) becomes one MailEvent, whatever source it came in.
+"""
+
+from ..event import MailEvent
+from .cmdlet_text import find_invocations
+from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
+
+
+def cmdlet_events(source, text, context, actor, host, shown_text, clean_value=None):
+    """[MailEvent] for each cmdlet of `context.cmdlet_pattern` called in `text`. The mailbox is
+    read from the parameters as written; `clean_value` (e.g. stripping a command line's outer
+    quotes) applies to the parameters the event carries."""
+    events = []
+    for cmdlet, parameters in find_invocations(text, context.cmdlet_pattern, context.problems):
+        event = MailEvent(source, cmdlet)
+        event.parameters = parameters if clean_value is None else \
+            {name: clean_value(value) for name, value in parameters.items()}
+        event.actor = actor
+        event.dest = host
+        if cmdlet.lower() in INBOX_RULE_OPERATIONS:
+            event.mailbox = inbox_rule_mailbox(parameters, actor)
+        else:
+            event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
+        event.text = shown_text
+        events.append(event)
+    return events
