@@ -52,8 +52,6 @@ def scan_findings(app_dir, paths, allowlist):
     return sorted(found), sorted(suppressed)
 
 
-
-
 def build_parser():
     """The scan's own options (the demo passes them on), described as the demo's."""
     parser = scan.build_parser()
