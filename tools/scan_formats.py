@@ -17,9 +17,16 @@ import json
 import re
 import sys
 import time
+import os
 import xml.etree.ElementTree as ElementTree
 
-from app.chunk_csv import ChunkLayout
+# A Splunk CSV export is read with the protocol's own CSV layout (its __mv_ columns), which
+# lives beside the command in bin/t1114_protocol, imported as the command imports it.
+_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin")
+if _BIN not in sys.path:
+    sys.path.insert(1, _BIN)
+
+from t1114_protocol.chunk_csv import ChunkLayout  # noqa: E402
 
 csv.field_size_limit(2 ** 31 - 1)  # a whole _raw or AuditData can pass csv's 128 KiB default
 
