@@ -154,12 +154,14 @@ def o365_event(rng, template, when):
     for name, values in extracted.items():
         record[name] = values if len(values) > 1 else values[0]
     user = audit.get("UserId", "")
-    record.update({"user": user, "src": audit.get("ClientIP") or audit.get("ClientIPAddress", ""),
-                   "dest": audit.get("Workload", ""), "action": audit.get("ResultStatus", "success").lower() or
-                   "success", "app": "Office 365", "vendor_product": "Microsoft Office 365",
-                   "signature": audit.get("Operation", ""), "object": audit.get("ObjectId", ""),
-                   "status": audit.get("ResultStatus", ""), "user_type": str(audit.get("UserType", "")),
-                   "vendor_account": audit.get("OrganizationId", ""), "command": audit.get("Operation", "")})
+    aliases = {"user": user, "src": audit.get("ClientIP") or audit.get("ClientIPAddress", ""),
+               "dest": audit.get("Workload", ""), "action": (audit.get("ResultStatus") or "success").lower(),
+               "app": "Office 365", "vendor_product": "Microsoft Office 365", "signature": audit.get("Operation", ""),
+               "object": audit.get("ObjectId", ""), "status": audit.get("ResultStatus", ""),
+               "user_type": str(audit.get("UserType", "")), "vendor_account": audit.get("OrganizationId", ""),
+               "command": audit.get("Operation", "")}
+    # splunkd sends no field an event lacks (a column is empty only where another event of the chunk has it).
+    record.update((name, value) for name, value in aliases.items() if value)
     return record
 
 
