@@ -207,18 +207,3 @@ def make_mix(mix, seed, size):
         build = o365_event
     start = 1795651200
     return [build(rng, rng.choice(templates), start + index * 3 + rng.randrange(3)) for index in range(size)]
-
-
-def main():
-    for mix in MIXES:
-        records = make_mix(mix, 1, 200)
-        from tools.chunked_client import encode_records
-        body = encode_records(records)
-        print(mix, "%.0f bytes/event" % (len(body) / len(records)),
-              "fields/event %.0f" % (sum(len([v for v in r.values() if v]) for r in records) / len(records)))
-
-
-if __name__ == "__main__":
-    import sys
-    sys.path.insert(0, REPO)
-    main()
