@@ -436,3 +436,85 @@ def load_org_domains(lookups_dir, problems):
             continue
         patterns.append(Wildcard(domain))
     return OrganisationDomains(patterns)
+
+
+class AllowlistIndex:
+    """The rows that could suppress a finding, found without walking every row.
+
+    Each row is filed under one of its key columns: a literal value by that value, a pattern
+    by its literal head (before the first wildcard) or tail (after the last), whichever is
+    longer; a row whose keys are all wildcards at both ends is always a candidate. A row can
+    only apply when the event's value has that key's literal part, so the candidates hold
+    every row that applies; they are tried in file order, so the first that applies is the
+    one the plain walk would find.
+    """
+
+    def __init__(self, rows):
+        self.rows = list(rows)
+        self._exact = {}        # path -> {value: [row index]}
+        self._heads = {}        # path -> {length: {head: [row index]}}
+        self._tails = {}        # path -> {length: {tail: [row index]}}
+        self._always = []
+        options = [_index_options(row) for row in self.rows]
+        shared = {}
+        for choices in options:
+            for choice in choices:
+                shared[choice] = shared.get(choice, 0) + 1
+        for index, choices in enumerate(options):
+            if not choices:
+                self._always.append(index)
+                continue
+            # The literal fewest rows share: the one that rules out most rows for an event.
+            kind, path, literal = min(choices, key=lambda choice: (shared[choice], -len(choice[2])))
+            if kind == "exact":
+                self._exact.setdefault(path, {}).setdefault(literal, []).append(index)
+            else:
+                table = self._heads if kind == "head" else self._tails
+                table.setdefault(path, {}).setdefault(len(literal), {}).setdefault(literal, []).append(index)
+
+    def candidates(self, event):
+        """Indexes of the rows that may apply to the event, in file order."""
+        found = list(self._always)
+        for path in set(self._exact) | set(self._heads) | set(self._tails):
+            value = event.value(path)
+            if not isinstance(value, str):
+                continue
+            text = value.strip().lower()
+            found.extend(self._exact.get(path, {}).get(text, ()))
+            for length, table in self._heads.get(path, {}).items():
+                found.extend(table.get(text[:length], ()))
+            for length, table in self._tails.get(path, {}).items():
+                if length <= len(text):
+                    found.extend(table.get(text[len(text) - length:], ()))
+        found.sort()
+        return found
+
+    def first_applying(self, rule_id, event, when):
+        """The first row, in file order, that suppresses this rule's finding on the event, or None."""
+        rows = self.rows
+        for index in self.candidates(event):
+            if rows[index].applies(rule_id, event, when):
+                return rows[index]
+        return None
+
+
+def _index_options(row):
+    """(kind, path, literal) a row can be filed under: any of them must be in a value it matches."""
+    choices = []
+    for path, pattern in row.keys:
+        text = pattern.pattern.strip().lower()
+        if "*" not in text and "?" not in text:
+            choices.append(("exact", path, text))
+            continue
+        head = text[:min(_first(text, "*"), _first(text, "?"))]
+        tail = text[max(text.rfind("*"), text.rfind("?")) + 1:]
+        if head:
+            choices.append(("head", path, head))
+        if tail:
+            choices.append(("tail", path, tail))
+    return choices
+
+
+def _first(text, char):
+    found = text.find(char)
+    return len(text) if found < 0 else found

@@ -17,7 +17,7 @@ String comparisons ignore case. Field paths are checked when the rule loads.
 
 import re
 
-from .values import as_text, is_true
+from .values import MAX_VALUE_CHARS, as_text, is_true
 
 FIELD_HEADS = frozenset((
     "source", "operation", "actor", "mailbox", "src", "dest", "app_id", "client_info",
@@ -91,41 +91,76 @@ def _compile_test(spec, where, settings=None):
     operator = operators[0]
     operand = spec[operator]
 
-    def read(event):
-        return _lowered(event.value(path))
+    value_of = _value_reader(path)
 
     if operator == "equals":
         expected = str(operand).lower()
-        return lambda event: _any_item(read(event), lambda item: item == expected)
+        return _on_lowered(value_of, lambda item: item == expected)
     if operator == "in":
         choices = frozenset(_as_tuple(operand, where, operator))
-        return lambda event: _any_item(read(event), lambda item: item in choices)
+        return _on_lowered(value_of, choices.__contains__)
     if operator == "nonempty":
         wanted = bool(operand)
-        return lambda event: _any_item(read(event), lambda item: item.strip() != "") == wanted
+        found = _on_lowered(value_of, lambda item: item.strip() != "")
+        return found if wanted else (lambda event: not found(event))
     if operator == "is_true":
         wanted = bool(operand)
-        return lambda event: is_true(event.value(path)) == wanted
+        return lambda event: is_true(value_of(event)) == wanted
     if operator == "contains_any":
         needles = _as_tuple(operand, where, operator)
-        return lambda event: _any_item(read(event), lambda item: any(n in item for n in needles))
+        if len(needles) == 1:
+            needle, = needles
+            return _on_lowered(value_of, lambda item: needle in item)
+        return _on_lowered(value_of, lambda item: any(n in item for n in needles))
     if operator == "startswith_any":
         prefixes = _as_tuple(operand, where, operator)
-        return lambda event: _any_item(read(event), lambda item: item.startswith(prefixes))
+        return _on_lowered(value_of, lambda item: item.startswith(prefixes))
     if operator == "endswith_any":
         suffixes = _as_tuple(operand, where, operator)
-        return lambda event: _any_item(read(event), lambda item: item.endswith(suffixes))
+        return _on_lowered(value_of, lambda item: item.endswith(suffixes))
     if operator == "matches":
         try:
             pattern = re.compile(str(operand))
         except re.error as error:
             raise RuleError("%s: `matches` pattern %r does not compile: %s" % (where, operand, error))
+        search = pattern.search
         return lambda event: _any_item(
-            tuple(as_text(v) for v in _items(event.value(path))), lambda item: pattern.search(item) is not None)
+            tuple(as_text(v) for v in _items(value_of(event))), lambda item: search(item) is not None)
+
+    def read(event):
+        return _lowered(value_of(event))
+
     limit = _limit(operand, where, operator, settings)
     if operator == "gte":
         return lambda event: _any_item(read(event), lambda item: (_number(item) or float("-inf")) >= limit)
     return lambda event: _any_item(read(event), lambda item: (_number(item) if _number(item) is not None else float("inf")) <= limit)
+
+
+def _value_reader(path):
+    """event -> the value at `path`: MailEvent.value resolved once, when the rule compiles."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        return lambda event: getattr(event, head, "")
+    if head == "param":
+        return lambda event: event.parameters.get(rest, "")
+    if head == "prop":
+        return lambda event: event.properties.get(rest, "")
+    if head == "extra":
+        return lambda event: event.extra.get(rest, "")
+    return lambda event: event.value(path)
+
+
+def _on_lowered(value_of, predicate):
+    """event -> whether any item of the value, as lower-case text, satisfies `predicate`
+    (what `_any_item(_lowered(value), predicate)` gives, without the tuple per event)."""
+    def test(event):
+        value = value_of(event)
+        if type(value) is str:
+            return predicate((value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS]).lower())
+        if isinstance(value, (list, tuple)):
+            return any(predicate(as_text(item).lower()) for item in value)
+        return predicate(as_text(value).lower())
+    return test
 
 
 def _items(value):
@@ -153,6 +188,27 @@ def compile_condition(spec, where, settings=None):
         raise RuleError("%s: `%s` must be all/any with a non-empty list, or not with a mapping" % (where, combinator))
     parts = tuple(compile_condition(item, "%s.%s[%d]" % (where, combinator, index), settings)
                   for index, item in enumerate(body))
+    if len(parts) == 1:
+        return parts[0]
     if combinator == "all":
-        return lambda event: all(part(event) for part in parts)
-    return lambda event: any(part(event) for part in parts)
+        if len(parts) == 2:
+            first, second = parts
+            return lambda event: first(event) and second(event)
+
+        def every(event):
+            for part in parts:
+                if not part(event):
+                    return False
+            return True
+        return every
+    if len(parts) == 2:
+        first, second = parts
+        return lambda event: first(event) or second(event)
+
+    def some(event):
+        for part in parts:
+            if part(event):
+                return True
+        return False
+    return some
+

@@ -8,7 +8,7 @@ import difflib
 import os
 import time
 
-from .allowlist import (ORG_DOMAINS_FILE, ProcessIdentities, check_rule_references, load_allowlists,
+from .allowlist import (ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, load_allowlists,
                         load_org_domains, switch_off_shipped)
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, normalise
@@ -31,6 +31,7 @@ class Engine:
         self.org_domains = org_domains
         self.problems = problems
         self.process_identities = ProcessIdentities(allowlist_rows)
+        self._allowlist_index = AllowlistIndex(allowlist_rows)
         self._by_operation = {}
         self._any_operation = []
         parameter_fields = {}
@@ -172,10 +173,7 @@ class Engine:
 
     def _suppressor(self, finding):
         when = finding.event.time if finding.event.time is not None else time.time()
-        for row in self.allowlist_rows:
-            if row.applies(finding.rule.id, finding.event, when):
-                return row
-        return None
+        return self._allowlist_index.first_applying(finding.rule.id, finding.event, when)
 
 
 def _report_unused_thresholds(thresholds, rules, problems):

@@ -19,6 +19,8 @@ _TRUE_WORDS = frozenset(("true", "$true", "1", "yes", "on"))
 
 def as_text(value, limit=MAX_VALUE_CHARS):
     """One string from a Splunk value: a list becomes its first non-empty item."""
+    if type(value) is str:  # the usual case, first: this runs dozens of times per event
+        return value if len(value) <= limit else value[:limit]
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):

@@ -64,6 +64,22 @@ def test_generated_streams_give_the_same_output_on_both_paths(built_app, args):
     assert sum(1 for r in fast["records"] if r["t1114_status"] == "finding") >= 50
 
 
+@pytest.mark.parametrize("mix", ["tenant", "mail_items_accessed", "endpoint"])
+def test_real_shaped_mixes_give_the_same_output_on_both_paths(built_app, mix):
+    """The benchmark's streams (tools/real_streams.py): whole _raw, every extracted field,
+    multivalue ones, CIM aliases; findings written as their input line plus the t1114 cells."""
+    from tools import real_streams
+    if not real_streams.available():
+        pytest.skip("the public records in ../shared/datasets are not here")
+    records = real_streams.make_mix(mix, 5, 1200)
+    for args in (["mode=all"], [], ["mode=all", "expand=true"]):
+        fast, plain = both_paths(built_app, records, args, chunk_size=500)
+        assert_same(fast, plain)
+    found = sum(1 for r in run(script_path(built_app), records, args=["mode=all", "allowlist=false"],
+                               chunk_size=500)["records"] if r["t1114_status"])
+    assert found or mix == "endpoint"
+
+
 def test_suppressed_findings_and_allowlist_warnings_match(built_app, tmp_path):
     app_copy = str(tmp_path / "t1114_email_collection")
     shutil.copytree(built_app, app_copy)

@@ -1,17 +1,22 @@
-"""Throughput, memory and start-up of `t1114` against splunklib's own floor.
+"""Throughput, memory and start-up of `t1114` against the bare protocol and splunklib.
 
-Runs the built t1114 command and a do-nothing splunklib StreamingCommand (same vendored
-splunklib, same Python) over the same generated event streams through the real chunked
-protocol, in one run, and prints events/s, the ratio t1114/passthrough, peak RSS and
-start-up time. A script that prints figures, not a timed test.
+Runs, through the real chunked protocol (SCP v2) and in the same run, over the same
+streams: a minimal stdlib passthrough (reads each chunk's CSV rows and writes them back,
+nothing else: the floor any command pays), splunklib's passthrough StreamingCommand (same
+vendored splunklib, same Python) and the built t1114 in mode=all and mode=findings. Prints
+events/s, t1114's ratios to both baselines, peak RSS of each command's own process and
+start-up (getinfo sent to reply read). A script that prints figures, not a timed test.
 
-    python tools/bench.py [--events 100000,1000000] [--chunk 50000] [--pythons 3.9,3.13]
-                          [--modes all,findings] [--repeat 3] [--markdown]
+    python tools/bench.py [--mixes tenant,mail_items_accessed,endpoint,light] [--events 100000]
+                          [--chunk 50000] [--pythons 3.9,3.13] [--repeat 3] [--allowlist 10,1000,10000]
 
-Each cell runs the passthrough and t1114 one after the other, `--repeat` times, and keeps
-the best events/s and start-up of each (the machine's noise only ever slows a run down)
-and the highest peak RSS. T1114_RECORD_PATH=splunklib in the environment benchmarks the
-command on splunklib's own record path instead.
+Streams (tools/real_streams.py): real public records from ../shared/datasets given fresh
+ids, users and times, `_raw` whole, the add-on's extracted fields (multivalue ones too) and
+Splunk's own; `light` is the earlier synthetic 600-byte stream. Runs alternate (stdlib,
+splunklib, t1114 all, t1114 findings, again): each ratio is taken within one round, and the
+median and the range of the rounds are printed; the range is how noisy the machine was.
+--allowlist N,... also times mode=all on the tenant mix with N account rows (half exact
+accounts, half wildcard patterns) and N wildcard-only rows in the site's lookup.
 """
 
 import argparse
@@ -28,6 +33,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from tools.build import build  # noqa: E402
+from tools import real_streams  # noqa: E402
 from tools.chunked_client import ChunkedCommand, encode_records, script_path  # noqa: E402
 
 # The passthrough runs from the same staged app, so splunklib loads the same logging.conf at
@@ -46,6 +52,36 @@ class Passthrough(StreamingCommand):
             yield record
 
 dispatch(Passthrough, sys.argv, sys.stdin, sys.stdout, __name__, allow_empty_input=True)
+'''
+
+# The bare protocol: what any chunked command must do to pass records through. Each execute
+# chunk's body is read as CSV rows and the rows written back as CSV; no splunklib, no record
+# dicts, no multivalue decoding.
+STDLIB_PASSTHROUGH = r'''
+import csv, io, json, sys
+csv.field_size_limit(2 ** 31 - 1)
+stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+def reply(metadata, body=b""):
+    metadata = json.dumps(metadata).encode()
+    stdout.write(b"chunked 1.0,%d,%d\n" % (len(metadata), len(body)))
+    stdout.write(metadata)
+    stdout.write(body)
+    stdout.flush()
+while True:
+    header = stdin.readline()
+    if not header:
+        break
+    metadata_length, body_length = (int(n) for n in header.split(b",")[1:3])
+    metadata = json.loads(stdin.read(metadata_length))
+    body = stdin.read(body_length)
+    if metadata.get("action") == "getinfo":
+        reply({"type": "streaming"})
+        continue
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+    reply({"finished": bool(metadata.get("finished"))}, out.getvalue().encode("utf-8"))
+    if metadata.get("finished"):
+        break
 '''
 
 USERS = ["%s@contoso.com" % n for n in ("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank")]
@@ -125,7 +161,7 @@ def _is_positive(record):
 DISTINCT_CHUNKS = 4   # the stream cycles through this many different chunks
 
 
-def make_stream(chunk_size, largest_total):
+def make_stream(chunk_size, largest_total, mix="light"):
     """The distinct chunks a run cycles through, as (seed, events, CSV body, positives): no
     more events than the largest run sends, and no chunk larger than that run."""
     size = min(chunk_size, largest_total)
@@ -134,12 +170,18 @@ def make_stream(chunk_size, largest_total):
         sizes[-1] = largest_total - (len(sizes) - 1) * size
     chunks = []
     for seed, count in enumerate(sizes):
-        records = make_records(seed, count)
+        records = mix_records(mix, seed, count)
         chunks.append((seed, count, encode_records(records), sum(1 for r in records if _is_positive(r))))
     return chunks
 
 
-def send_plan(chunks, total_events):
+def mix_records(mix, seed, size):
+    if mix == "light":
+        return make_records(seed, size)
+    return real_streams.make_mix(mix, seed, size)
+
+
+def send_plan(chunks, total_events, mix="light"):
     """(CSV body, events) of each execute chunk of a run of exactly `total_events` events:
     the stream's chunks in turn, the last one cut short (the first events of the same seed).
     Encoded before the run is timed."""
@@ -149,7 +191,7 @@ def send_plan(chunks, total_events):
         index += 1
         if sent + count > total_events:
             count = total_events - sent
-            body = encode_records(make_records(seed, count))
+            body = encode_records(mix_records(mix, seed, count))
         plan.append((body, count))
         sent += count
     return plan
@@ -185,9 +227,22 @@ def run_once(script, python, args, plan):
     return {"events_per_s": total_events / elapsed, "peak_rss_mb": peak / 1024.0, "startup_s": startup}
 
 
-def best_of(runs):
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
+
+
+def summary(runs):
+    """Best events/s and start-up (noise only slows a run down), highest RSS."""
     return {"events_per_s": max(r["events_per_s"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
             "startup_s": min(r["startup_s"] for r in runs)}
+
+
+def ratio_text(rounds, ours, base):
+    """Median ratio of the rounds and its range: each ratio from runs of one round."""
+    ratios = [r[ours]["events_per_s"] / r[base]["events_per_s"] for r in rounds]
+    return "%.2f (%.2f-%.2f)" % (median(ratios), min(ratios), max(ratios))
 
 
 def python_for(version):
@@ -216,24 +271,63 @@ def _names(text):
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
+MIXES = ("tenant", "mail_items_accessed", "endpoint", "light")
+COMMANDS = ("stdlib", "splunklib", "t1114 all", "t1114 findings")
+
+
+def _counts(text):
+    try:
+        counts = [int(n.replace("_", "").replace(",", "")) for n in text.split(",") if n.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of row counts, e.g. 10,1000,10000")
+    return counts
+
+
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=_event_counts, default=[100000, 1000000], metavar="N[,N...]",
-                        help="events sent to each process, one table row per count (default: 100000,1000000); "
-                             "no more than the largest count is generated")
+    parser.add_argument("--mixes", type=_names, default=list(MIXES), metavar="MIX[,MIX...]",
+                        help="streams to run: %s (default: all of them)" % ", ".join(MIXES))
+    parser.add_argument("--events", type=_event_counts, default=[100000], metavar="N[,N...]",
+                        help="events sent to each process, one table row per count (default: 100000)")
     parser.add_argument("--chunk", type=int, default=50000, metavar="N",
                         help="events per execute chunk, as splunkd's maxresultrows (default: 50000); "
                              "memory follows this, not --events")
     parser.add_argument("--pythons", type=_names, default=["3.9", "3.13"], metavar="V[,V...]",
-                        help="Python versions to run both commands with, found through pyenv or as "
+                        help="Python versions to run every command with, found through pyenv or as "
                              "pythonV on PATH (default: 3.9,3.13); a missing one is skipped")
-    parser.add_argument("--modes", type=_names, default=["all", "findings"], metavar="MODE[,MODE...]",
-                        help="t1114's mode= for each row: all returns every event, annotated (the fair "
-                             "comparison with the passthrough); findings returns only findings (default: all,findings)")
     parser.add_argument("--repeat", type=int, default=3, metavar="N",
-                        help="runs per cell; the best events/s and start-up and the highest RSS are reported (default: 3)")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown, as in the README")
+                        help="alternating rounds per cell (default: 3)")
+    parser.add_argument("--allowlist", type=_counts, default=[], metavar="N[,N...]",
+                        help="also time t1114 mode=all on the tenant mix with N site allowlist rows (e.g. 10,1000,10000)")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown, as in the README")
     return parser
+
+
+def allowlist_rows(count, wildcard_only):
+    """`count` realistic account rows: service accounts, exact or as patterns, none of them
+    the stream's users, so every finding walks the candidates and stays a finding."""
+    lines = ["account,rules,valid_from,valid_until,reason"]
+    for index in range(count):
+        if wildcard_only or index % 2:
+            pattern = ("svc-%05d-*@contoso.onmicrosoft.com", "*-%05d@archive.contoso.com",
+                       "backup?%05d*@contoso.com")[index % 3] % index
+        else:
+            pattern = "svc-migration-%05d@contoso.onmicrosoft.com" % index
+        lines.append("%s,t1114_002_*,,,bench row %d" % (pattern, index))
+    return "\n".join(lines) + "\n"
+
+
+def _table(markdown, columns):
+    if markdown:
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
+    else:
+        print("  ".join(columns))
+
+
+def _row(markdown, cells):
+    print(("| " + " | ".join(cells) + " |") if markdown else "  ".join(cells))
+    sys.stdout.flush()
 
 
 def main():
@@ -241,56 +335,86 @@ def main():
     options = parser.parse_args()
     if options.chunk < 1 or options.repeat < 1:
         parser.error("--chunk and --repeat must be at least 1")
-    unknown_modes = set(options.modes) - {"all", "findings"}
-    if unknown_modes:
-        parser.error("--modes takes all and findings, not %s" % ", ".join(sorted(unknown_modes)))
+    unknown = set(options.mixes) - set(MIXES)
+    if unknown:
+        parser.error("--mixes takes %s, not %s" % (", ".join(MIXES), ", ".join(sorted(unknown))))
+    if any(m != "light" for m in options.mixes) and not real_streams.available():
+        parser.error("the real-shaped mixes need the public records in %s" % real_streams.DATASETS)
 
     work = tempfile.mkdtemp(prefix="t1114-bench-")
     app_dir, _ = build(build_dir=work, package=False)
-    passthrough = os.path.join(app_dir, "bin", "bench_passthrough.py")
-    with open(passthrough, "w") as handle:
-        handle.write(PASSTHROUGH)
-    chunks = make_stream(options.chunk, max(options.events))
-    events = sum(count for _, count, _, _ in chunks)
-    print("stream: %d distinct chunks of %d events (half Office 365, half Sysmon; 24-26 fields each), "
-          "%.0f bytes/event on the wire, %.2f%% positives; best of %d runs per cell"
-          % (len(chunks), chunks[0][1], sum(len(body) for _, _, body, _ in chunks) / events,
-             100.0 * sum(hits for _, _, _, hits in chunks) / events, options.repeat))
-    warm_up = send_plan(chunks, 1)
-    if options.markdown:
-        print("| Python | mode | events | t1114 ev/s | passthrough ev/s | ratio | t1114 peak RSS MB | "
-              "passthrough peak RSS MB | t1114 start-up s | passthrough start-up s |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-        row = "| %s | %s | %s | %.0f | %.0f | %.2f | %.0f | %.0f | %.3f | %.3f |"
-    else:
-        header = "%-6s %-9s %9s | %11s %11s %6s | %8s %8s | %7s %7s" % (
-            "python", "mode", "events", "t1114 ev/s", "pass ev/s", "ratio", "t1114 MB", "pass MB", "start s", "pass s")
-        print(header)
-        print("-" * len(header))
-        row = "%-6s %-9s %9s | %11.0f %11.0f %6.2f | %8.0f %8.0f | %7.3f %7.3f"
+    scripts = {"splunklib": os.path.join(app_dir, "bin", "bench_passthrough.py"),
+               "stdlib": os.path.join(app_dir, "bin", "bench_stdlib_passthrough.py")}
+    for name, text in (("splunklib", PASSTHROUGH), ("stdlib", STDLIB_PASSTHROUGH)):
+        with open(scripts[name], "w") as handle:
+            handle.write(text)
+    command = {"stdlib": (scripts["stdlib"], []), "splunklib": (scripts["splunklib"], []),
+               "t1114 all": (script_path(app_dir), ["mode=all"]),
+               "t1114 findings": (script_path(app_dir), ["mode=findings"])}
+    pythons = [(v, python_for(v)) for v in options.pythons]
+    for version, python in pythons:
+        if not python:
+            print("python%s not found; skipped" % version)
+    pythons = [(v, p) for v, p in pythons if p]
+    print("best events/s of %d alternating rounds; ratios: median of the rounds (range); RSS: peak of the "
+          "command's own process; start-up: getinfo sent to reply read" % options.repeat)
+    columns = ["mix", "B/event", "Python", "events", "stdlib ev/s", "splunklib ev/s", "t1114 all ev/s",
+               "t1114 findings ev/s", "all/stdlib", "all/splunklib", "RSS MB stdlib/splunklib/t1114",
+               "start-up s splunklib/t1114"]
     try:
-        for version in options.pythons:
-            python = python_for(version)
-            if not python:
-                print("python%s not found; skipped" % version)
-                continue
-            # A first run writes __pycache__ (the staged app ships none): not part of start-up.
-            run_once(passthrough, python, [], warm_up)
-            run_once(script_path(app_dir), python, [], warm_up)
-            for mode in options.modes:
+        for version, python in pythons:
+            warm_up = send_plan(make_stream(1, 1), 1)
+            for script in sorted(set(script for script, _ in command.values())):
+                run_once(script, python, [], warm_up)  # writes __pycache__: not part of start-up
+        _table(options.markdown, columns)
+        for mix in options.mixes:
+            chunks = make_stream(options.chunk, max(options.events), mix)
+            size = sum(len(body) for _, _, body, _ in chunks) / sum(count for _, count, _, _ in chunks)
+            for version, python in pythons:
                 for total in options.events:
-                    plan = send_plan(chunks, total)
-                    ours_runs, base_runs = [], []
+                    plan = send_plan(chunks, total, mix)
+                    rounds = []
                     for _ in range(options.repeat):
-                        base_runs.append(run_once(passthrough, python, [], plan))
-                        ours_runs.append(run_once(script_path(app_dir), python, ["mode=%s" % mode], plan))
-                    ours, base = best_of(ours_runs), best_of(base_runs)
-                    print(row % (version, mode, "{:,}".format(total), ours["events_per_s"], base["events_per_s"],
-                                 ours["events_per_s"] / base["events_per_s"], ours["peak_rss_mb"],
-                                 base["peak_rss_mb"], ours["startup_s"], base["startup_s"]))
-                    sys.stdout.flush()
+                        rounds.append({name: run_once(script, python, args, plan)
+                                       for name, (script, args) in command.items()})
+                    best = {name: summary([r[name] for r in rounds]) for name in COMMANDS}
+                    _row(options.markdown, [
+                        mix, "%.0f" % size, version, "{:,}".format(total)]
+                        + ["%.0f" % best[name]["events_per_s"] for name in COMMANDS]
+                        + [ratio_text(rounds, "t1114 all", "stdlib"), ratio_text(rounds, "t1114 all", "splunklib"),
+                           "%.0f / %.0f / %.0f" % (best["stdlib"]["peak_rss_mb"], best["splunklib"]["peak_rss_mb"],
+                                                   best["t1114 all"]["peak_rss_mb"]),
+                           "%.3f / %.3f" % (best["splunklib"]["startup_s"], best["t1114 all"]["startup_s"])])
+        if options.allowlist:
+            allowlist_table(options, app_dir, pythons)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def allowlist_table(options, app_dir, pythons):
+    """t1114 mode=all on the tenant mix with the site's account allowlist at each size."""
+    print()
+    _table(options.markdown, ["Python", "allowlist rows", "kind", "t1114 all ev/s", "vs first size", "start-up s"])
+    mix = "tenant" if real_streams.available() else "light"
+    chunks = make_stream(options.chunk, max(options.events), mix)
+    plan = send_plan(chunks, max(options.events), mix)
+    lookup = os.path.join(app_dir, "lookups", "t1114_allowlist_accounts.csv")
+    for version, python in pythons:
+        for kind in ("mixed", "wildcard"):
+            rounds = []
+            for _ in range(options.repeat):
+                measured = {}
+                for count in options.allowlist:
+                    with open(lookup, "w") as handle:
+                        handle.write(allowlist_rows(count, kind == "wildcard"))
+                    measured[count] = run_once(script_path(app_dir), python, ["mode=all"], plan)
+                rounds.append(measured)
+            first = options.allowlist[0]
+            for count in options.allowlist:
+                best = summary([r[count] for r in rounds])
+                _row(options.markdown, [version, "{:,}".format(count), kind, "%.0f" % best["events_per_s"],
+                                        ratio_text(rounds, count, first), "%.3f" % best["startup_s"]])
+    os.remove(lookup)
 
 
 if __name__ == "__main__":

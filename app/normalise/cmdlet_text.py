@@ -16,7 +16,24 @@ def cmdlet_pattern(cmdlet_names):
     if not names:
         return None
     alternatives = "|".join(re.escape(name) for name in names)
-    return re.compile(r"(?<![\w-])(%s)(?![\w-])" % alternatives, re.IGNORECASE)
+    pattern = re.compile(r"(?<![\w-])(%s)(?![\w-])" % alternatives, re.IGNORECASE)
+    if all(name.isascii() for name in names):
+        _ASCII_NAMES[pattern] = tuple(name.lower() for name in names)
+    return pattern
+
+
+# {compiled cmdlet pattern: its names in lower case}: in ASCII text a call can only be where
+# one of the names is a substring of the lowered text, which str's own search finds far
+# faster than the regex (most command lines and scripts call no Exchange cmdlet).
+_ASCII_NAMES = {}
+
+
+def _cannot_call(text, pattern):
+    names = _ASCII_NAMES.get(pattern)
+    if names is None or not text.isascii():
+        return False  # IGNORECASE folds some non-ASCII letters onto ASCII ones: the regex decides
+    lowered = text.lower()
+    return not any(name in lowered for name in names)
 
 
 # The parameter a value given before any named parameter binds to (position 0 in each
@@ -48,7 +65,7 @@ def find_invocations(text, pattern, problems=None):
     When the text holds more than the budget allows, the calls read so far are returned and
     `problems` (a ProblemLog) is told, so an analyst knows a script was only partly read.
     """
-    if pattern is None or not text:
+    if pattern is None or not text or _cannot_call(text, pattern):
         return []
     found = []
     budget = scan_budget(text)

@@ -83,7 +83,11 @@ def _name_value_pairs(items):
 def _text(audit, *keys):
     for key in keys:
         value = audit.get(key)
-        if value not in (None, ""):
+        if type(value) is str:  # most audit values: skip the general checks
+            if value:
+                return as_text(value)
+            continue
+        if value is not None:
             return as_text(value) if not isinstance(value, (dict, list)) else _json_text(value)
     return ""
 

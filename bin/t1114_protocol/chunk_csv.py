@@ -150,6 +150,27 @@ class ChunkLayout:
             text = text[:-1]
         return text + self._empty_tail
 
+    def annotated_line(self, lines, record, fields):
+        """The annotated row as CSV text: the input line with the output cells appended, or
+        None when an input cell must change (a t1114 field or a CIM field it already has)."""
+        if self._blanked:
+            return None
+        tail = list(self._tail)
+        width = self.width
+        for name, value_index, mv_index in self.slots:
+            value = fields[name]
+            if value_index < width:
+                if name in _CIM and value == record.get(name):
+                    continue
+                return None
+            tail[value_index - width], tail[mv_index - width] = encode_value(value)
+        text = lines[0] if len(lines) == 1 else "".join(lines)
+        if text.endswith("\r\n"):
+            text = text[:-2]
+        elif text.endswith(("\n", "\r")):
+            text = text[:-1]
+        return text + "," + _csv_line(tail)
+
     def annotated(self, row, record, fields):
         """The output row of an event with findings, given output_fields() for it."""
         row.extend(self._tail)
@@ -159,6 +180,18 @@ class ChunkLayout:
                 continue  # the event's own value, kept: its cells are already right
             row[value_index], row[mv_index] = encode_value(value)
         return row
+
+
+_LINE = io.StringIO()
+_write_line = csv.writer(_LINE, SplunkCsv).writerow
+
+
+def _csv_line(cells):
+    """Cells as one CSV line, quoted as the chunk writer quotes them."""
+    _LINE.seek(0)
+    _LINE.truncate()
+    _write_line(cells)
+    return _LINE.getvalue()
 
 
 class ChunkWriter:
@@ -230,13 +263,21 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=F
                     writer.write_line(layout, line)
             del held[:]
             continue
-        del held[:]
         if expand:
+            del held[:]
             for finding in findings:
                 if keep_all or finding.returned_by_default:
                     write(layout, layout.annotated(list(row), record, expanded_fields(finding, record)))
         elif keep_all or any(finding.returned_by_default for finding in findings):
-            write(layout, layout.annotated(row, record, output_fields(findings, record)))
+            fields = output_fields(findings, record)
+            line = None if ragged else layout.annotated_line(held, record, fields)
+            if line is None:
+                write(layout, layout.annotated(row, record, fields))
+            else:
+                writer.write_line(layout, line)
+            del held[:]
+        else:
+            del held[:]
     return count
 
 

@@ -1,0 +1,144 @@
+"""Each speed-up of issue 17 against the plain form it replaces, on every benchmark mix (real
+public records shaped as splunkd sends them, tools/real_streams.py) and the rule test events:
+the compiled conditions against a direct reading of the rule documents, the cmdlet name
+pre-check against the regex alone, the allowlist index against a walk over every row. The
+protocol-level comparison of the record paths on the same mixes is in tests/test_fastpath.py.
+"""
+
+import re
+
+import pytest
+
+from app.conditions import _items, _number
+from app.normalise import cmdlet_text, normalise
+from app.values import as_text, is_true
+from tests.rule_events import all_cases, presentations
+from tools import real_streams
+from tools.bench import make_records
+
+MIXES = real_streams.MIXES
+
+
+def mix_records(mix, size=1500):
+    if not real_streams.available():
+        pytest.skip("the public records in ../shared/datasets are not here")
+    return real_streams.make_mix(mix, 11, size)
+
+
+def rule_test_records():
+    return [record for _, _, case in all_cases() for _, record in presentations(case)]
+
+
+def reference(spec, event, settings):
+    """A rule condition read directly from its document, as app/conditions.py documents it."""
+    if "field" not in spec:
+        (combinator, body), = spec.items()
+        if combinator == "not":
+            return not reference(body, event, settings)
+        results = [reference(item, event, settings) for item in body]
+        return all(results) if combinator == "all" else any(results)
+    path = spec["field"]
+    (operator, operand), = ((k, v) for k, v in spec.items() if k != "field")
+    value = event.value(path.lower() if path.split(".")[0] in ("param", "prop", "extra") else path)
+    items = [as_text(item) for item in _items(value)]
+    lowered = [item.lower() for item in items]
+    wanted = [str(x).lower() for x in (operand if isinstance(operand, list) else [operand])] \
+        if not isinstance(operand, (bool, dict)) else None
+    if operator == "equals":
+        return any(item == wanted[0] for item in lowered)
+    if operator == "in":
+        return any(item in wanted for item in lowered)
+    if operator == "nonempty":
+        return any(item.strip() for item in lowered) == bool(operand)
+    if operator == "is_true":
+        return is_true(value) == bool(operand)
+    if operator == "contains_any":
+        return any(needle in item for item in lowered for needle in wanted)
+    if operator == "startswith_any":
+        return any(item.startswith(tuple(wanted)) for item in lowered)
+    if operator == "endswith_any":
+        return any(item.endswith(tuple(wanted)) for item in lowered)
+    if operator == "matches":
+        return any(re.search(str(operand), item) for item in items)
+    limit = float(settings[operand["setting"].lower()]) if isinstance(operand, dict) else float(operand)
+    numbers = [_number(item) for item in lowered]
+    if operator == "gte":
+        return any((n if n is not None else float("-inf")) >= limit for n in numbers)
+    return any((n if n is not None else float("inf")) <= limit for n in numbers)
+
+
+@pytest.mark.parametrize("source", MIXES + ("light", "rule_tests"))
+def test_compiled_conditions_decide_as_the_rule_documents_read(engine, source):
+    from app.rules import read_rule_documents
+    from app.settings import load_site_config
+    from tests.conftest import REPO
+    documents = {doc["id"]: doc for doc in read_rule_documents(REPO + "/app/rules")}
+    settings = load_site_config(REPO, engine.problems).thresholds
+    records = {"light": lambda: make_records(5, 1500, 0.05), "rule_tests": rule_test_records}.get(
+        source, lambda: mix_records(source))()
+    decided = matched = 0
+    for record in records:
+        for event in normalise(record, engine.context):
+            for rule in engine.rules:
+                document = documents[rule.id]
+                assert rule.matches(event) == reference(document["match"], event, settings), (rule.id, event)
+                for escalation, spec in zip(rule.escalations, document.get("escalate", ()) or ()):
+                    assert escalation.condition(event) == reference(spec["when"], event, settings)
+                decided += 1
+                matched += rule.matches(event)
+    assert decided and (matched or source == "endpoint")
+
+
+@pytest.mark.parametrize("source", ("endpoint", "rule_tests"))
+def test_cmdlet_name_check_finds_every_call_the_regex_finds(engine, monkeypatch, source):
+    records = rule_test_records() if source == "rule_tests" else mix_records(source)
+    texts = [as_text(record.get(name)) for record in records
+             for name in ("CommandLine", "ScriptBlockText", "Message", "_raw", "process")]
+    texts += ["NEW-INBOXRULE -ForwardTo x@y", "new\u017fInboxRule", "Set-Mailbox\u212a"]
+    pattern = engine.context.cmdlet_pattern
+    checked = [cmdlet_text.find_invocations(text, pattern) for text in texts]
+    monkeypatch.setattr(cmdlet_text, "_ASCII_NAMES", {})
+    assert checked == [cmdlet_text.find_invocations(text, pattern) for text in texts]
+    assert any(checked)
+
+
+class _Walk:
+    """The allowlist as it was matched before the index: every row, in file order."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def first_applying(self, rule_id, event, when):
+        for row in self.rows:
+            if row.applies(rule_id, event, when):
+                return row
+        return None
+
+
+def _suppressions(engine, records):
+    return [(f.rule.id, f.suppressed_by, f.status) for record in records for f in engine.findings(record)]
+
+
+@pytest.mark.parametrize("mix", ("tenant", "mail_items_accessed"))
+def test_allowlist_index_suppresses_as_the_walk_does(tmp_path, mix):
+    import shutil
+
+    from app.engine import Engine
+    from tests.conftest import REPO
+    from tools.bench import allowlist_rows
+    records = mix_records(mix, 800)
+    root = tmp_path / "app_root"
+    shutil.copytree(REPO + "/app", str(root / "app"))
+    (root / "lookups").mkdir()
+    users = sorted({r.get("UserId", "") for r in records if "@" in r.get("UserId", "")})
+    rows = allowlist_rows(1000, wildcard_only=False).splitlines()
+    rows[300:300] = ["%s,,,,bench exact user" % users[0], "%s*,t1114_002_*,,,bench pattern" % users[1][:5],
+                     "*%s,,,,bench tail" % users[2][2:]]
+    (root / "lookups" / "t1114_allowlist_accounts.csv").write_text("\n".join(rows) + "\n")
+    indexed = Engine.load(str(root))
+    walked = Engine.load(str(root))
+    walked._allowlist_index = _Walk(walked.allowlist_rows)
+    found = _suppressions(indexed, records)
+    assert found == _suppressions(walked, records)
+    suppressed = [rule for rule, by, status in found if status == "suppressed"]
+    assert suppressed and len(suppressed) < len(found)
