@@ -362,7 +362,7 @@ def main():
                "t1114 findings ev/s", "all/stdlib", "all/splunklib", "RSS MB stdlib/splunklib/t1114",
                "start-up s splunklib/t1114"]
     try:
-        for version, python in pythons:
+        for _version, python in pythons:
             warm_up = send_plan(make_stream(1, 1), 1)
             for script in sorted(set(script for script, _ in command.values())):
                 run_once(script, python, [], warm_up)  # writes __pycache__: not part of start-up

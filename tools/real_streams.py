@@ -11,7 +11,6 @@ MailItemsAccessed), mail_items_accessed (only that), endpoint (Sysmon 1/11, Secu
 use it.
 """
 
-import glob
 import gzip
 import json
 import os
