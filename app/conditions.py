@@ -17,6 +17,7 @@ String comparisons ignore case. Field paths are checked when the rule loads.
 
 import re
 
+from .regex_literals import prefilter
 from .values import MAX_VALUE_CHARS, as_text, is_true
 
 FIELD_HEADS = frozenset((
@@ -124,8 +125,13 @@ def _compile_test(spec, where, settings=None):
         except re.error as error:
             raise RuleError("%s: `matches` pattern %r does not compile: %s" % (where, operand, error))
         search = pattern.search
+        may_match = prefilter(pattern)   # the literal words every match contains, tested first
+        if may_match is None:
+            return lambda event: _any_item(
+                tuple(as_text(v) for v in _items(value_of(event))), lambda item: search(item) is not None)
         return lambda event: _any_item(
-            tuple(as_text(v) for v in _items(value_of(event))), lambda item: search(item) is not None)
+            tuple(as_text(v) for v in _items(value_of(event))),
+            lambda item: may_match(item) and search(item) is not None)
 
     def read(event):
         return _lowered(value_of(event))

@@ -11,7 +11,7 @@ import time
 from .allowlist import (ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, load_allowlists,
                         load_org_domains, switch_off_shipped)
 from .finding import Finding, output_fields
-from .normalise import NormaliseContext, normalise
+from .normalise import NormaliseContext, no_rule_wants, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
@@ -78,6 +78,12 @@ class Engine:
         if not self._any_operation:
             return indexed
         return list(indexed) + self._any_operation
+
+    def no_rule_wants(self, sourcetype, operation):
+        """True when an event whose sourcetype and Operation fields are these plain strings
+        has no finding whatever its other fields: the record path then builds no record for
+        it (most of a tenant's audit traffic). False means only "build it and see"."""
+        return no_rule_wants(sourcetype, operation, self.context)
 
     def detect(self, record, use_allowlist=True):
         """Findings for one Splunk event (empty for most), each marked if an allowlist row suppresses it."""

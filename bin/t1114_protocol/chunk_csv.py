@@ -88,6 +88,13 @@ class ChunkLayout:
         else:
             self._pick = itemgetter(*indexes) if indexes else (lambda row: ())
         self._multivalue = tuple(multivalue)
+        # The cells Engine.no_rule_wants reads, when the chunk has both fields: (sourcetype
+        # index, Operation index, their __mv_ indexes). A row whose __mv_ cells for them are
+        # empty has exactly these strings in its record, so it can be decided before one is built.
+        self.probe = None
+        if "sourcetype" in first and "Operation" in first:
+            self.probe = (first["sourcetype"], first["Operation"],
+                          tuple(index for index, name in multivalue if name in ("sourcetype", "Operation")))
 
         # Output: an output field the input already has is rewritten in place (a `__mv_`
         # column is added when it has none); the others are appended as a pair of columns.
@@ -246,14 +253,22 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=F
     findings_of = engine.findings
     write = writer.write
     count = 0
+    probe = layout.probe
+    if probe is not None:
+        sourcetype_index, operation_index, probe_multivalue = probe
+        no_rule_wants = engine.no_rule_wants
     del held[:]
     for row in reader:
         count += 1
         ragged = len(row) != width
         if ragged:
             row = layout.fit(row)
-        record = layout.record(row)
-        findings = findings_of(record, use_allowlist)
+        if (probe is not None and not (probe_multivalue and any(row[index] for index in probe_multivalue))
+                and no_rule_wants(row[sourcetype_index], row[operation_index])):
+            findings = ()   # no record built: no rule reads this row's operation
+        else:
+            record = layout.record(row)
+            findings = findings_of(record, use_allowlist)
         if not findings:
             if keep_all:
                 line = None if ragged else layout.unannotated_line(held)

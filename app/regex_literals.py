@@ -1,0 +1,142 @@
+"""A cheap test that rules a regex out before it is searched: the literal words every match
+must contain.
+
+`(?i)\\.(pst|ost)(?![a-z0-9_])` cannot match a text holding neither `.pst` nor `.ost`, and
+`str.__contains__` on a lowered text answers that far faster than a case-insensitive search
+with lookarounds walks it. `prefilter(pattern)` reads the pattern's parse tree once, when the
+rule compiles, and returns text -> False (certainly no match) / True (search it), or None
+when it can name no such words (the condition then searches every text, as before).
+
+Case-insensitive patterns are only pre-checked on ASCII text: Unicode case folding lets `s`
+match `\u017f` and `k` match `\u212a`, which a lowered ASCII word would miss.
+tests/test_optimisations_differential.py holds the pre-check to the regex on every benchmark mix.
+"""
+
+import re
+
+try:  # the parser Python's own re module compiles with (sre_parse before 3.11)
+    from re import _parser as _sre
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_parse as _sre
+
+_C = _sre  # the opcode names are re-exported by the parser module
+_MAX_WORDS = 64
+_ZERO_WIDTH = (_C.AT, _C.ASSERT, _C.ASSERT_NOT)
+
+
+def prefilter(pattern):
+    """text -> bool that is False only where `pattern.search(text)` finds nothing, or None."""
+    try:
+        if pattern.flags & ~(re.IGNORECASE | re.UNICODE):
+            return None
+        words = _necessary(_sre.parse(pattern.pattern, pattern.flags))
+    except Exception:  # an unfamiliar parse tree: no pre-check, never a wrong answer
+        return None
+    if not words or not all(word and word.isascii() for word in words):
+        return None
+    words = tuple(sorted(words, key=len, reverse=True))
+    if pattern.flags & re.IGNORECASE:
+        words = tuple(dict.fromkeys(word.lower() for word in words))
+
+        def may_match(text):
+            if not text.isascii():
+                return True
+            lowered = text.lower()
+            for word in words:
+                if word in lowered:
+                    return True
+            return False
+        return may_match
+
+    def may_match_exact(text):
+        for word in words:
+            if word in text:
+                return True
+        return False
+    return may_match_exact
+
+
+def _finite(item):
+    """The set of texts one parse item matches, when small and fixed; else None."""
+    op, av = item
+    if op == _C.LITERAL:
+        return {chr(av)}
+    if op == _C.IN:
+        chars = set()
+        for inner_op, inner_av in av:
+            if inner_op != _C.LITERAL:
+                return None
+            chars.add(chr(inner_av))
+        return chars if len(chars) <= 8 else None
+    if op == _C.SUBPATTERN:
+        group, add_flags, del_flags, body = av
+        if add_flags or del_flags:
+            raise ValueError("scoped flags")
+        return _finite_sequence(body)
+    if op == _C.BRANCH:
+        union = set()
+        for alternative in av[1]:
+            texts = _finite_sequence(alternative)
+            if texts is None:
+                return None
+            union |= texts
+        return union if len(union) <= _MAX_WORDS else None
+    return None
+
+
+def _finite_sequence(sequence):
+    texts = {""}
+    for item in sequence:
+        if item[0] in _ZERO_WIDTH:
+            continue
+        part = _finite(item)
+        if part is None:
+            return None
+        texts = {head + tail for head in texts for tail in part}
+        if len(texts) > _MAX_WORDS:
+            return None
+    return texts
+
+
+def _necessary(sequence):
+    """A set of texts one of which every match of `sequence` contains, or None."""
+    candidates = []
+    run = {""}
+    for item in list(sequence) + [None]:
+        if item is not None and item[0] in _ZERO_WIDTH:
+            continue  # consumes nothing: the texts either side of it are adjacent in a match
+        part = _finite(item) if item is not None else None
+        if part is not None:
+            joined = {head + tail for head in run for tail in part}
+            if len(joined) <= _MAX_WORDS:
+                run = joined
+                continue
+        if run != {""}:
+            candidates.append(run)
+        run = {""}
+        if item is None:
+            break
+        op, av = item
+        inner = None
+        if op == _C.SUBPATTERN:
+            group, add_flags, del_flags, body = av
+            if add_flags or del_flags:
+                raise ValueError("scoped flags")
+            inner = _necessary(body)
+        elif op == _C.BRANCH:
+            union = set()
+            for alternative in av[1]:
+                found = _necessary(alternative)
+                if found is None:
+                    union = None
+                    break
+                union |= found
+            inner = union if union and len(union) <= _MAX_WORDS else None
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT) and av[0] >= 1:
+            inner = _necessary(av[2])   # at least one repetition: its words are in every match
+        if inner:
+            candidates.append(inner)
+    candidates = [c for c in candidates if "" not in c]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (min(len(w) for w in c), -len(c)))
