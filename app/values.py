@@ -1,5 +1,6 @@
 """Reading values the way Splunk hands them over: strings, lists for multivalue, or missing."""
 
+import json
 import re
 
 # A value this long is data an attacker padded or a broken extraction; rules only
@@ -52,6 +53,21 @@ def raw_json_text(record, problems, kind, what):
                         % (what, MAX_JSON_CHARS // (1024 * 1024)))
         return ""
     return raw
+
+
+def raw_json_object(record, problems, kind, what):
+    """The event's `_raw` parsed, when it is a JSON object; None otherwise, with a message when
+    it looked like one but did not parse (`<kind>_raw_too_long`, `<kind>_raw_not_json`)."""
+    raw = raw_json_text(record, problems, kind + "_raw_too_long", what)
+    if not raw:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError) as error:  # nesting deeper than Python's stack is an error too
+        problems.report(kind + "_raw_not_json",
+                        "%s _raw is not valid JSON (%s); its extracted fields were used instead." % (what, error))
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def as_list(value):

@@ -15,7 +15,7 @@ with the bare column names. Three tables carry T1114:
 
 import json
 
-from ..values import as_text, raw_json_text
+from ..values import as_text, raw_json_object
 from .o365 import normalise_audit_record
 from .windows_endpoint import base_name, normalise_windows_endpoint
 
@@ -68,16 +68,7 @@ class _Row:
 
 
 def _document(record, context):
-    raw = raw_json_text(record, context.problems, "defender_raw_too_long", "A Defender XDR event's")
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, RecursionError) as error:
-        context.problems.report("defender_raw_not_json", "A Defender XDR event's _raw is not valid JSON (%s); "
-                                "its extracted fields were used instead." % error)
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
+    return raw_json_object(record, context.problems, "defender", "A Defender XDR event's") or {}
 
 
 def _table(document, record, row):

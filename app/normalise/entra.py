@@ -9,7 +9,7 @@ with `operationName`, `category`, `properties{...}`), its extracted fields
 import json
 
 from ..event import MailEvent
-from ..values import as_list, as_text, clean_ip, raw_json_text
+from ..values import as_list, as_text, clean_ip, raw_json_object
 from .permission_changes import added_tokens
 
 SIGN_IN_OPERATION = "Sign-in activity"
@@ -33,18 +33,7 @@ def looks_like_entra(view):
 
 
 def _document(record, context):
-    raw = raw_json_text(record, context.problems, "entra_raw_too_long", "An Entra ID event's")
-    if raw:
-        try:
-            parsed = json.loads(raw)
-        except (ValueError, RecursionError) as error:
-            context.problems.report(
-                "entra_raw_not_json",
-                "An Entra ID event's _raw is not valid JSON (%s); its extracted fields were used instead." % error)
-        else:
-            if isinstance(parsed, dict):
-                return parsed
-    return None
+    return raw_json_object(record, context.problems, "entra", "An Entra ID event's")
 
 
 def _get(document, record, path):

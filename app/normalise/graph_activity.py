@@ -10,10 +10,9 @@ MailItemsAccessed-like signal for tenants without the audit licence. Every other
 dropped after a few string tests.
 """
 
-import json
 
 from ..event import MailEvent
-from ..values import as_text, clean_ip, raw_json_text
+from ..values import as_text, clean_ip, raw_json_object
 
 GRAPH_MAIL_READ = "GraphMailRead"
 CATEGORY = "MicrosoftGraphActivityLogs"
@@ -42,16 +41,7 @@ def looks_like_graph_activity(view):
 
 
 def _document(record, context):
-    raw = raw_json_text(record, context.problems, "graph_raw_too_long", "A Graph activity event's")
-    if not raw:
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, RecursionError) as error:
-        context.problems.report("graph_raw_not_json", "A Graph activity event's _raw is not valid JSON (%s); "
-                                "its extracted fields were used instead." % error)
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
+    return raw_json_object(record, context.problems, "graph", "A Graph activity event's") or {}
 
 
 class _Fields:

@@ -10,7 +10,7 @@ import json
 import re
 
 from ..event import MailEvent
-from ..values import as_list, as_text, clean_ip, first_field, raw_json_text
+from ..values import as_list, as_text, clean_ip, first_field, raw_json_object
 from .cmdlet_text import parse_parameters
 from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 from .permission_changes import added_tokens
@@ -37,17 +37,7 @@ def operation_of(record):
 
 
 def normalise_o365(record, operation, context):
-    raw = raw_json_text(record, context.problems, "o365_raw_too_long", "An o365 event's")
-    audit = None
-    if raw:
-        try:
-            audit = json.loads(raw)
-        except (ValueError, RecursionError) as error:  # nesting deeper than Python's stack is an error too
-            context.problems.report(
-                "o365_raw_not_json",
-                "An o365 event's _raw is not valid JSON (%s); its extracted fields were used instead." % error)
-        if audit is not None and not isinstance(audit, dict):
-            audit = None
+    audit = raw_json_object(record, context.problems, "o365", "An o365 event's")
     event = _from_audit(audit, operation) if audit is not None else _from_fields(record, operation, context)
     _add_inbox_rule_actions(event, context)
     _add_mail_access_facts(event)
