@@ -53,8 +53,8 @@ class Finding:
         # Every ATT&CK id this finding is: the rule's sub-technique first, then the others
         # (T1098.002 for a mailbox grant, T1564.008 when an inbox rule also hides mail).
         self.techniques = tuple(techniques) if techniques else (rule.technique,)
-        self.suppressed_by = ""         # the suppressing row as the search bar shows it
-        self.suppressing_row = None     # that AllowlistRow
+        self.suppressing_row = None     # the AllowlistRow that suppressed it, set by suppress()
+        self.suppressed_by = ""         # that row as the search bar shows it
         self.report_only = False        # the site put the rule in report-only state (local/t1114.conf)
 
     def suppress(self, row):
@@ -63,7 +63,7 @@ class Finding:
 
     @property
     def status(self):
-        if self.suppressing_row is not None or self.suppressed_by:
+        if self.suppressing_row is not None:
             return STATUS_SUPPRESSED
         # Report-only findings are shown, never alerted on (the saved searches alert on "finding").
         return STATUS_REPORT_ONLY if self.report_only else STATUS_FINDING
@@ -103,7 +103,7 @@ class Finding:
 def _row_object(row, described):
     """The suppressing lookup row as an object, so columns can be added to it later."""
     if row is None:
-        return {"description": described} if described else None
+        return None
     found = {"lookup": row.filename, "line": row.line, "row": row.text, "reason": row.reason,
              "row_id": row.row_id or None, "class": row.row_class or None}
     if row.valid_until is not None:

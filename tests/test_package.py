@@ -27,13 +27,18 @@ def _tool_missing(module):
     return None
 
 
-@pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    missing = _tool_missing("slim")
+def require_tools(*modules, why=""):
+    """Fails under tox -e package, skips elsewhere, when one of the packaging tools is missing."""
+    missing = next((found for found in map(_tool_missing, modules) if found), None)
     if missing:
         if REQUIRED:
-            pytest.fail(missing)
+            pytest.fail(missing + why)
         pytest.skip(missing + "; `tox -e package` installs it")
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    require_tools("slim")
     root = tmp_path_factory.mktemp("package")
     return build(build_dir=str(root / "build"), dist_dir=str(root / "dist"))
 
@@ -91,11 +96,7 @@ def test_vendored_splunklib_is_byte_identical_to_the_registry_release(package):
 
 
 def test_appinspect_cloud_precert_has_no_failures(package, tmp_path):
-    missing = _tool_missing("splunk_appinspect") or _tool_missing("magic")
-    if missing:
-        if REQUIRED:
-            pytest.fail(missing + " (Debian's libmagic1 is needed by python-magic)")
-        pytest.skip(missing)
+    require_tools("splunk_appinspect", "magic", why=" (Debian's libmagic1 is needed by python-magic)")
     _, tarball = package
     report = tmp_path / "appinspect.json"
     command = shutil.which("splunk-appinspect", path=os.path.dirname(sys.executable)) or shutil.which("splunk-appinspect")

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import REPO, shared_datasets
 from tests.rule_events import all_cases, presentations
+from tests.shared_samples import sekoia_record
 from tests.splunk_shapes import raw_only
 from tools import scan, scan_formats
 from tools.chunked_client import encode_records, run, script_path
@@ -291,11 +292,7 @@ def test_elastic_exchange_admin_log_is_system_noise_with_two_suppressed_grants(b
 
 def test_sekoia_office_365_records_as_ir_json_and_purview_csv(built_app, tmp_path):
     folder = _shared("SEKOIA-IO__intake-formats", "Office 365", "o365", "tests")
-    audits = []
-    for name in sorted(os.listdir(folder)):
-        with open(os.path.join(folder, name), encoding="utf-8") as handle:
-            message = json.load(handle)["input"]["message"]
-        audits.append(json.loads(message) if isinstance(message, str) else message)
+    audits = [sekoia_record(os.path.join(folder, name)) for name in sorted(os.listdir(folder))]
     array = tmp_path / "collected.json"
     array.write_text(json.dumps(audits), encoding="utf-8")
     purview = tmp_path / "purview.csv"
@@ -318,11 +315,7 @@ def test_sekoia_office_365_records_as_ir_json_and_purview_csv(built_app, tmp_pat
 
 def test_sekoia_entra_records_as_an_export_match_the_command(built_app, tmp_path):
     folder = _shared("SEKOIA-IO__intake-formats", "Azure", "azure-ad", "tests")
-    documents = []
-    for name in sorted(os.listdir(folder)):
-        with open(os.path.join(folder, name), encoding="utf-8") as handle:
-            message = json.load(handle)["input"]["message"]
-        documents.append(json.loads(message) if isinstance(message, str) else message)
+    documents = [sekoia_record(os.path.join(folder, name)) for name in sorted(os.listdir(folder))]
     path = tmp_path / "entra.json"
     path.write_text(json.dumps(documents, indent=2), encoding="utf-8")
     expected = []

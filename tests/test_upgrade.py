@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.rule_events import load_cases, presentations
-from tests.test_package import REQUIRED, _tool_missing
+from tests.test_package import require_tools
 from tools.build import app_identity
 from tools.chunked_client import run, script_path
 
@@ -146,11 +146,7 @@ def outcomes(app_dir):
 
 @pytest.fixture(scope="module")
 def tarballs(tmp_path_factory):
-    missing = _tool_missing("slim")
-    if missing:
-        if REQUIRED:
-            pytest.fail(missing)
-        pytest.skip(missing + "; `tox -e package` installs it")
+    require_tools("slim")
     root = tmp_path_factory.mktemp("versions")
     os.makedirs(str(root / "n"))
     os.makedirs(str(root / "n1"))

@@ -17,6 +17,8 @@ import os
 import random
 import uuid
 
+from tests.shared_samples import json_lines, sekoia_record
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASETS = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 MIXES = ("tenant", "mail_items_accessed", "endpoint")
@@ -53,14 +55,10 @@ def _o365_templates():
         path = os.path.join(DATASETS, relative)
         if not os.path.exists(path):
             continue
-        with open(path, encoding="utf-8") as handle:
-            if kind == "line":
-                for line in handle:
-                    if line.strip():
-                        records.append(json.loads(line))
-            else:
-                message = json.load(handle)["input"]["message"]
-                records.append(json.loads(message) if isinstance(message, str) else message)
+        if kind == "line":
+            records.extend(json_lines(path))
+        else:
+            records.append(sekoia_record(path))
     # One copy of each distinct operation shape; the elastic admin log repeats itself.
     seen, distinct = set(), []
     for record in records:
