@@ -10,11 +10,13 @@ splunklib (splunklib_seam.py beside it joins it to splunklib's protocol handling
 
 import csv
 import io
+import itertools
 import re
 import sys
 from operator import itemgetter
 
 from app.finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
+from app.normalise import O365_SOURCETYPE_PREFIXES
 
 MULTIVALUE_PREFIX = "__mv_"
 # The same pattern splunklib 2.1.1 decodes with (SearchCommand._encoded_value), so both
@@ -80,6 +82,11 @@ class ChunkLayout:
                 # keeps the first too when the chunk has __mv_ columns, the last when not).
                 first[name] = index
         self._names = tuple(first)
+        self.first = first                          # field -> its (first) value column
+        self.multivalue_columns = {}                # field -> its __mv_ columns, in order
+        for index, name in multivalue:
+            self.multivalue_columns.setdefault(name, []).append(index)
+        self.field_names = frozenset(first) | frozenset(self.multivalue_columns)   # the record's possible keys
         indexes = tuple(first.values())
         self._plain = indexes == tuple(range(self.width))
         if len(indexes) == 1:
@@ -241,6 +248,8 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=F
     (mode=all), else only rows with an unsuppressed finding; a dropped row is never
     annotated. With `expand`, a row with findings goes out once per finding it returns
     (expanded_fields), a row without findings once. Returns the number of rows read.
+    This is the plain form: every row is parsed by the csv module. annotate_stream() gives
+    the same output faster, and falls back to this for a body it does not read.
     """
     held = []   # the input lines of the row being read: most rows go back out as that text
     reader = csv.reader(_holding(lines, held), SplunkCsv)
@@ -248,7 +257,11 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=F
         header = next(reader)
     except StopIteration:
         return 0
-    layout = ChunkLayout(header)
+    del held[:]
+    return _annotate_rows(reader, held, ChunkLayout(header), engine, writer, keep_all, use_allowlist, expand)
+
+
+def _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand):
     width = layout.width
     findings_of = engine.findings
     write = writer.write
@@ -257,7 +270,6 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=F
     if probe is not None:
         sourcetype_index, operation_index, probe_multivalue = probe
         no_rule_wants = engine.no_rule_wants
-    del held[:]
     for row in reader:
         count += 1
         ragged = len(row) != width
@@ -302,3 +314,346 @@ def _holding(lines, held):
     for line in lines:
         append(line)
         yield line
+
+
+# --- The block path: rows matched by one regex, cells decoded only when read ---------------
+#
+# Most rows of a chunk go back out unchanged, and the engine reads a handful of a row's 30-90
+# cells (an Office 365 record is read from `_raw`). Parsing every cell of every row with the
+# csv module is most of what a bare passthrough costs, so annotate_stream() does not: a regex
+# built for the chunk's header matches one whole row of exactly `width` cells, capturing only
+# the columns the probe and the engine are expected to read; the row's other cells are never
+# decoded unless the engine asks for one, and then the row is parsed by the csv module as the
+# plain path would (LazyRecord). A row the regex does not match (not exactly `width` cells, a
+# bare CR, a quote inside an unquoted cell: nothing splunkd writes) sends the rest of the
+# chunk through the plain path, so the output is the plain path's in every case.
+
+# One cell as splunkd and csv.writer write it: quoted (quotes doubled inside) or plain.
+_CELL = r'(?:"[^"]*(?:""[^"]*)*"|[^",\r\n]*)'
+_BLOCK_CHARS = 1 << 20
+# Fields read from most rows that reach the engine: the probe's, the o365 reader's (which
+# reads an audit record from `_raw` alone), the event time, the recognisers' first looks.
+# Others are added per chunk as the engine asks for them (LazyRecord.get).
+_FIRST_CAPTURED = ("sourcetype", "Operation", "_raw", "_time", "Workload", "RecordType", "source",
+                   "EventCode", "EventID")
+# Past this many captured columns, or a third of the row, parsing the row whole is as cheap.
+_MOST_CAPTURED = 40
+
+
+def _unquoted(cell):
+    return cell[1:-1].replace('""', '"') if cell[:1] == '"' else cell
+
+
+class RowPattern:
+    """A regex matching one whole row of a chunk (exactly `width` cells and its line end),
+    capturing the cells of `fields` (their value column and every `__mv_` column)."""
+
+    def __init__(self, layout, fields):
+        columns = set()
+        self.fields = []
+        for name in sorted(fields):
+            if name not in layout.field_names:
+                continue
+            self.fields.append(name)
+            if name in layout.first:
+                columns.add(layout.first[name])
+            columns.update(layout.multivalue_columns.get(name, ()))
+        self.columns = sorted(columns)
+        group = {index: number for number, index in enumerate(self.columns)}
+        self.group_of = group   # column index -> its group number (0-based, as in groups())
+        # How each captured field's value is read from the groups: (name, value group or None,
+        # __mv_ groups), the record's semantics (ChunkLayout.record): the last non-empty __mv_
+        # cell decoded, else the value cell, else no key at all.
+        self.readers = tuple((name, group.get(layout.first.get(name)),
+                              tuple(group[index] for index in layout.multivalue_columns.get(name, ())))
+                             for name in self.fields)
+        parts, previous = [], -1
+        for index in self.columns:
+            if index - previous - 1:
+                parts.append("(?:%s,){%d}" % (_CELL, index - previous - 1))
+            parts.append("(%s)," % _CELL)
+            previous = index
+        left = layout.width - previous - 1
+        if left:
+            parts.append("(?:%s,){%d}%s" % (_CELL, left - 1, _CELL))
+        else:
+            parts[-1] = parts[-1][:-1]   # the last captured cell ends the row: no comma after it
+        self.match = re.compile("".join(parts) + r"\r?\n").match
+
+    def values(self, groups):
+        """{field: value} of the captured fields, as ChunkLayout.record gives them."""
+        values = {}
+        for name, value_group, multivalue_groups in self.readers:
+            for number in reversed(multivalue_groups):
+                encoded = groups[number]
+                if encoded:
+                    values[name] = decode_multivalue(_unquoted(encoded))
+                    break
+            else:
+                if value_group is not None:
+                    values[name] = _unquoted(groups[value_group])
+        return values
+
+
+class LazyRecord:
+    """The record ChunkLayout.record() would build for a row, read-only, decoding a cell only
+    when the engine asks for it: the captured fields are known, a field the chunk does not
+    have is absent, and any other field parses the whole row with the csv module once."""
+
+    __slots__ = ("_known", "_captured", "_layout", "_text", "_full", "_missed")
+
+    def __init__(self, layout, captured, known, text, missed):
+        self._layout = layout
+        self._captured = captured   # the field names the row pattern captured
+        self._known = known         # their values (a field with no cell at all is not here)
+        self._text = text           # the row as sent, line end included
+        self._full = None
+        self._missed = missed       # the chunk's tally of fields asked for and not captured
+
+    def get(self, key, default=None):
+        known = self._known
+        if key in known:
+            return known[key]
+        if key in self._captured or key not in self._layout.field_names:
+            return default
+        self._missed[key] = self._missed.get(key, 0) + 1
+        return self.full().get(key, default)
+
+    def __getitem__(self, key):
+        value = self.get(key, _ABSENT)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key):
+        return self.get(key, _ABSENT) is not _ABSENT
+
+    def __iter__(self):
+        return iter(self.full())
+
+    def __len__(self):
+        return len(self.full())
+
+    def keys(self):
+        return self.full().keys()
+
+    def items(self):
+        return self.full().items()
+
+    def values(self):
+        return self.full().values()
+
+    def cells(self):
+        """The row's cells, parsed by the csv module as the plain path reads them."""
+        return next(csv.reader((self._text,), SplunkCsv))
+
+    def full(self):
+        """The whole record, as the plain path builds it."""
+        if self._full is None:
+            self._full = self._layout.record(self.cells())
+        return self._full
+
+
+_ABSENT = object()
+
+
+def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand=False):
+    """annotate_chunk() for a chunk body read from a text stream, rows matched by a regex
+    instead of parsed cell by cell (see above). The same rows, in the same order, byte for
+    byte; returns the number of rows read."""
+    held = []
+    reader = csv.reader(_holding(stream, held), SplunkCsv)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return 0
+    del held[:]
+    layout = ChunkLayout(header)
+    if layout.width < 2:   # a one-column chunk: an empty line is a row there, not for the regex
+        return _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand)
+    wanted = set(_FIRST_CAPTURED) | {name for name, _, _ in layout.slots if name in _CIM}
+    pattern = RowPattern(layout, wanted)
+    sourcetype_of, operation_of = _single_value_readers(pattern)
+    missed = {}
+    findings_of = engine.findings
+    no_rule_wants = engine.no_rule_wants
+    write, write_line = writer.write, writer.write_line
+    empty_tail = layout._empty_tail
+    blanked = bool(layout._blanked)
+    probe = layout.probe is not None
+    count = parsed = 0
+    text, position, at_end = "", 0, False
+    while True:
+        if count == _SAMPLE_ROWS and parsed * 4 > count * 3:
+            # Most rows so far are ones the engine reads many fields of (Windows events): each
+            # is parsed whole anyway, so the regex only adds to it. The plain path takes the rest.
+            return count + _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer,
+                                               keep_all, use_allowlist, expand)
+        match = pattern.match(text, position)
+        if match is None:
+            if position >= len(text) and at_end:
+                return count
+            if not at_end:
+                # The row may run past what has been read: read on (at least as much again,
+                # so a row of many megabytes costs a linear number of tries).
+                more = stream.read(max(_BLOCK_CHARS, len(text) - position))
+                text = text[position:] + more
+                position = 0
+                if not more:
+                    at_end = True
+                    if text and not text.endswith("\n"):
+                        text += "\n"   # the body's last row, sent without a line end
+                continue
+            # Not a row this regex reads: the plain path takes the rest of the chunk.
+            return count + _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer,
+                                               keep_all, use_allowlist, expand)
+        count += 1
+        start, position = position, match.end()
+        groups = match.groups()
+        matched_by = pattern   # the pattern may widen below; the match's groups are this one's
+        sourcetype = sourcetype_of(groups)
+        cells = record = None
+        if probe and sourcetype is not None and _operation_unwanted(sourcetype, operation_of(groups), no_rule_wants):
+            findings = ()
+        else:
+            if sourcetype is not None and sourcetype.lower().startswith(LAZY_SOURCETYPE_PREFIXES):
+                record = LazyRecord(layout, pattern.fields, pattern.values(groups), text[start:position], missed)
+            else:
+                parsed += 1
+                cells = next(csv.reader((text[start:position],), SplunkCsv))
+                record = layout.record(cells)
+            findings = findings_of(record, use_allowlist)
+            if missed:
+                pattern = _widened(layout, pattern, missed)
+                sourcetype_of, operation_of = _single_value_readers(pattern)
+        if not findings:
+            if keep_all:
+                if blanked:
+                    if cells is None:
+                        cells = next(csv.reader((text[start:position],), SplunkCsv))
+                    write(layout, layout.unannotated(cells))
+                else:
+                    write_line(layout, _without_line_end(text, start, position) + empty_tail)
+            continue
+        if cells is None:
+            cells_of = record.cells
+        else:
+            cells_of = cells.copy
+        if expand:
+            for finding in findings:
+                if keep_all or finding.returned_by_default:
+                    write(layout, layout.annotated(cells_of(), record, expanded_fields(finding, record)))
+        elif keep_all or any(finding.returned_by_default for finding in findings):
+            fields = output_fields(findings, record)
+            line = layout.annotated_line((text[start:position],), record, fields)
+            if line is None:
+                line = _spliced_line(layout, matched_by, match, text, start, position, record, fields)
+            if line is None:
+                write(layout, layout.annotated(cells_of(), record, fields))
+            else:
+                write_line(layout, line)
+
+
+# Rows of these sourcetypes get a LazyRecord: their reader takes an audit record from `_raw`
+# and reads a few other fields. Others (Windows events: dozens of spellings looked up a row)
+# get the plain record, whose lookups cost less than a LazyRecord's.
+LAZY_SOURCETYPE_PREFIXES = O365_SOURCETYPE_PREFIXES
+# Rows read before the chunk decides whether the regex is worth it (see annotate_stream).
+_SAMPLE_ROWS = 200
+
+
+def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer, keep_all, use_allowlist,
+                        expand):
+    """The rest of the chunk (text from `position`, then the stream) through the plain path."""
+    rest = text[position:]
+    if not at_end and rest and not rest.endswith("\n"):
+        rest += stream.readline()   # the plain path reads lines: end the text at one
+    lines = io.StringIO(rest, newline="\n")
+    if not at_end:
+        lines = itertools.chain(lines, stream)
+    return _annotate_rows(csv.reader(_holding(lines, held), SplunkCsv), held, layout, engine, writer, keep_all,
+                          use_allowlist, expand)
+
+
+def _single_value_readers(pattern):
+    """Functions of a row's groups giving its sourcetype and Operation cells, or None when the
+    chunk lacks the field or the row has several values for it."""
+    readers = {reader[0]: reader for reader in pattern.readers}
+
+    def reader_of(name):
+        found = readers.get(name)
+        if found is None or found[1] is None:
+            return lambda groups: None
+        _, value_group, multivalue_groups = found
+
+        def single(groups):
+            for number in multivalue_groups:
+                if groups[number]:
+                    return None
+            return _unquoted(groups[value_group])
+        return single
+    return reader_of("sourcetype"), reader_of("Operation")
+
+
+def _operation_unwanted(sourcetype, operation, no_rule_wants):
+    """Engine.no_rule_wants on the row's sourcetype and Operation cells, as the plain path asks
+    it: only when neither has a multivalue cell."""
+    return operation is not None and no_rule_wants(sourcetype, operation)
+
+
+def _spliced_line(layout, pattern, match, text, start, end, record, fields):
+    """The annotated row as CSV text when the only input cells to change are CIM fields the
+    pattern captured (the event's own `user` differs from the finding's): the row's text with
+    those cells replaced, plus the t1114 cells. None when another input cell must change."""
+    width = layout.width
+    tail = list(layout._tail)
+    replaced = []   # (span start, span end, new cell text)
+    group_of = pattern.group_of
+    for name, value_index, mv_index in layout.slots:
+        value = fields[name]
+        if value_index >= width:
+            tail[value_index - width], tail[mv_index - width] = encode_value(value)
+            continue
+        if name not in _CIM:
+            return None
+        if value == record.get(name):
+            continue
+        cell, mv_cell = encode_value(value)
+        for index, new in ((value_index, cell), (mv_index, mv_cell)):
+            if index >= width:
+                tail[index - width] = new
+                continue
+            number = group_of.get(index)
+            if number is None:
+                return None
+            span = match.span(number + 1)
+            replaced.append((span[0], span[1], _cell_text(new)))
+    replaced.sort()
+    pieces, at = [], start
+    for begin, finish, new in replaced:
+        pieces.append(text[at:begin])
+        pieces.append(new)
+        at = finish
+    pieces.append(text[at:end - 2] if text[end - 2:end] == "\r\n" else text[at:end - 1])
+    return "".join(pieces) + "," + _csv_line(tail)
+
+
+def _cell_text(value):
+    """One cell as the chunk writer writes it inside a row."""
+    return _csv_line((value,))[:-len(SplunkCsv.lineterminator)] if value else ""
+
+
+def _without_line_end(text, start, end):
+    if text[end - 2:end] == "\r\n":
+        return text[start:end - 2]
+    return text[start:end - 1]
+
+
+def _widened(layout, pattern, missed):
+    """The row pattern capturing also the fields the engine asked for and did not find
+    captured, while that keeps it much cheaper than parsing the whole row."""
+    wanted = set(pattern.fields) | set(missed)
+    missed.clear()
+    if len(wanted) > min(_MOST_CAPTURED, layout.width // 3 + len(_FIRST_CAPTURED)):
+        return pattern
+    return RowPattern(layout, wanted)

@@ -16,7 +16,7 @@ import splunklib
 from splunklib.searchcommands import internals
 from splunklib.searchcommands.search_command import SearchCommand
 
-from t1114_protocol.chunk_csv import ChunkWriter, annotate_chunk
+from t1114_protocol.chunk_csv import ChunkWriter, annotate_stream
 
 # The splunklib this module was written and tested against (tools/build.py pins it).
 WRITTEN_FOR = "2.1.1"
@@ -115,7 +115,7 @@ class FastRecordPath:
             lines = io.TextIOWrapper(io.BufferedReader(body, 1 << 16), encoding="utf-8", errors="replace",
                                      newline="\n")  # lines end at \n only, as in splunklib's StringIO
             writer = ChunkWriter()
-            self._events += annotate_chunk(lines, self.engine, writer, keep_all, use_allowlist, bool(self.expand))
+            self._events += annotate_stream(lines, self.engine, writer, keep_all, use_allowlist, bool(self.expand))
             self._returned += writer.rows
             body.drain()
             self._log_progress()
