@@ -31,7 +31,8 @@ from app.finding import expanded_fields  # noqa: E402
 from t1114_protocol.splunklib_seam import FastRecordPath  # noqa: E402  (bin/, this script's folder)
 
 # Internal switch for tests and diagnosis: "splunklib" runs every chunk through
-# splunklib's own record reader and writer instead of t1114_protocol/chunk_csv.py.
+# splunklib's own record reader and writer instead of t1114_protocol/chunk_csv.py; "lines"
+# runs chunk_csv.py's plain path (every row parsed by the csv module) instead of its block path.
 RECORD_PATH = os.environ.get("T1114_RECORD_PATH", "fast")
 
 
@@ -88,7 +89,8 @@ class T1114Command(FastRecordPath, StreamingCommand):
             # the getinfo reply, and splunkd stops the search.
             raise SystemExit(1)
         self.engine = Engine.load(APP_ROOT)
-        fallback = self.choose_record_path(forced_splunklib=RECORD_PATH == "splunklib")
+        fallback = self.choose_record_path(forced_splunklib=RECORD_PATH == "splunklib",
+                                           plain_rows=RECORD_PATH == "lines")
         if fallback:
             self.engine.problems.report("record_path_fallback", fallback)
         self._events = self._returned = self._problems_logged = 0

@@ -45,7 +45,12 @@ def _body(records):
 
 
 @pytest.mark.parametrize("source", MIXES + ("light", "rule_tests"))
-def test_block_path_writes_what_the_plain_path_writes(engine, source):
+@pytest.mark.parametrize("hand_over", [True, False], ids=["as-shipped", "block-path-only"])
+def test_block_path_writes_what_the_plain_path_writes(engine, monkeypatch, source, hand_over):
+    """As shipped, and with the hand-over to the plain path after the sample switched off, so
+    every row of every mix goes through the regex."""
+    if not hand_over:
+        monkeypatch.setattr(chunk_csv, "_SAMPLE_ROWS", -1)
     records = {"light": lambda: make_records(3, 1500, 0.05), "rule_tests": rule_test_records}.get(
         source, lambda: mix_records(source))()
     body = _body(records)
@@ -158,9 +163,10 @@ def test_a_megabyte_cell_and_a_row_larger_than_a_read(engine, monkeypatch):
     assert_same_output(engine, body, modes=[(True, False)])
 
 
-def test_windows_heavy_chunks_go_to_the_plain_path_after_the_sample(engine, monkeypatch):
-    """Past _SAMPLE_ROWS rows, a chunk of mostly parsed rows is handed to the plain path: the
-    output is the same, and the handover is taken (counted through the plain path's calls)."""
+def test_chunks_the_regex_does_not_pay_on_go_to_the_plain_path_after_the_sample(engine, monkeypatch):
+    """Past _SAMPLE_ROWS rows, a chunk of mostly parsed rows (Windows events) or of small rows
+    is handed to the plain path, a chunk of large o365 rows stays: the output is the same either
+    way, and the handover is counted through the plain path's calls."""
     monkeypatch.setattr(chunk_csv, "_SAMPLE_ROWS", 20)
     calls = []
     plain = chunk_csv._annotate_rows
@@ -169,17 +175,16 @@ def test_windows_heavy_chunks_go_to_the_plain_path_after_the_sample(engine, monk
         calls.append(1)
         return plain(*args)
     monkeypatch.setattr(chunk_csv, "_annotate_rows", counting)
-    records = [r for r in make_records(8, 400, 0.05) if r.get("sourcetype", "").startswith("Xml")]
-    body = _body(records)
-    assert_same_output(engine, body, modes=[(True, False)])
-    calls.clear()
-    writer = ChunkWriter()
-    annotate_stream(io.StringIO(body, newline="\n"), engine, writer, True)
-    assert calls == [1]
-    calls.clear()
-    o365 = _body([r for r in make_records(8, 400, 0.05) if r.get("sourcetype", "").startswith("o365")])
-    annotate_stream(io.StringIO(o365, newline="\n"), engine, ChunkWriter(), True)
-    assert calls == []   # o365 rows stay on the block path
+    light = make_records(8, 400, 0.05)
+    windows = [r for r in light if r.get("sourcetype", "").startswith("Xml")]
+    small_o365 = [r for r in light if r.get("sourcetype", "").startswith("o365")]
+    large_o365 = [dict(r, padding="p" * 2500) for r in small_o365]
+    for records, handed_over in ((windows, True), (small_o365, True), (large_o365, False)):
+        body = _body(records)
+        assert_same_output(engine, body, modes=[(True, False)])
+        calls.clear()
+        annotate_stream(io.StringIO(body, newline="\n"), engine, ChunkWriter(), True)
+        assert calls == ([1] if handed_over else []), records[0]["sourcetype"]
 
 
 def _pattern_and_match(header, row):

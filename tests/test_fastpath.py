@@ -1,8 +1,9 @@
 """The command's fast record path (bin/t1114_protocol/chunk_csv.py) against splunklib's own, through the
 real protocol: the same events in, the same events, findings and messages out.
 
-T1114_RECORD_PATH=splunklib switches the command to splunklib's reader and writer. Runs
-under whichever Python runs the tests; tox runs it on 3.9 and 3.13.
+T1114_RECORD_PATH=splunklib switches the command to splunklib's reader and writer,
+T1114_RECORD_PATH=lines to chunk_csv's plain path (every row parsed by the csv module) instead of
+its block path. Runs under whichever Python runs the tests; tox runs it on 3.9 and 3.13.
 """
 
 import os
@@ -16,6 +17,7 @@ from tools.bench import make_records
 from tools.chunked_client import ChunkedCommand, decode_records, encode_records, run, script_path
 
 SPLUNKLIB = dict(os.environ, T1114_RECORD_PATH="splunklib")
+LINES = dict(os.environ, T1114_RECORD_PATH="lines")
 
 
 def comparable(records):
@@ -78,6 +80,34 @@ def test_real_shaped_mixes_give_the_same_output_on_both_paths(built_app, mix):
     found = sum(1 for r in run(script_path(built_app), records, args=["mode=all", "allowlist=false"],
                                chunk_size=500)["records"] if r["t1114_status"])
     assert found or mix == "endpoint"
+
+
+@pytest.mark.parametrize("mix", ["tenant", "mail_items_accessed", "endpoint", "light"])
+def test_block_and_plain_rows_give_the_same_bytes_through_the_protocol(built_app, mix):
+    """The block path (the default) against the plain path of the same record path, output
+    chunks compared byte for byte, each chunk of 700 events read as splunkd sends it."""
+    from tools import real_streams
+    if mix == "light":
+        records = make_records(seed=9, size=2100, positive_rate=0.05)
+    elif not real_streams.available():
+        pytest.skip("the public records in ../shared/datasets are not here")
+    else:
+        records = real_streams.make_mix(mix, 6, 2100)
+    bodies = [encode_records(records[start:start + 700]) for start in range(0, len(records), 700)]
+    for args in (["mode=all"], ["expand=true"]):
+        outputs = []
+        for env in (None, LINES):
+            with ChunkedCommand(script_path(built_app), args, env=env) as command:
+                command.getinfo()
+                chunks = []
+                for index, body in enumerate(bodies):
+                    command._send({"action": "execute", "finished": index == len(bodies) - 1}, body)
+                    chunks.append(command._receive())
+                assert command.close() == 0
+            outputs.append(chunks)
+        assert outputs[0] == outputs[1]
+        assert sum(len(decode_records(body)) for _, body in outputs[0]) >= (len(records) if args == ["mode=all"]
+                                                                            else 1 if mix != "endpoint" else 0)
 
 
 def test_suppressed_findings_and_allowlist_warnings_match(built_app, tmp_path):

@@ -481,12 +481,15 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
     empty_tail = layout._empty_tail
     blanked = bool(layout._blanked)
     probe = layout.probe is not None
-    count = parsed = 0
+    count = parsed = read_before = 0
     text, position, at_end = "", 0, False
     while True:
-        if count == _SAMPLE_ROWS and parsed * 4 > count * 3:
-            # Most rows so far are ones the engine reads many fields of (Windows events): each
-            # is parsed whole anyway, so the regex only adds to it. The plain path takes the rest.
+        if count == _SAMPLE_ROWS and (parsed * 4 > count * 3
+                                      or read_before + position < count * _SMALL_ROW_CHARS):
+            # The regex pays where the csv module's cost per character is most of a row's: not
+            # when most rows are ones the engine reads many fields of (Windows events), each
+            # parsed whole anyway, nor on small rows (the csv module reads a 700-byte row in
+            # about what the regex and its bookkeeping cost). The plain path takes the rest.
             return count + _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer,
                                                keep_all, use_allowlist, expand)
         match = pattern.match(text, position)
@@ -497,6 +500,7 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                 # The row may run past what has been read: read on (at least as much again,
                 # so a row of many megabytes costs a linear number of tries).
                 more = stream.read(max(_BLOCK_CHARS, len(text) - position))
+                read_before += position   # characters of the rows already done
                 text = text[position:] + more
                 position = 0
                 if not more:
@@ -558,8 +562,10 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
 # and reads a few other fields. Others (Windows events: dozens of spellings looked up a row)
 # get the plain record, whose lookups cost less than a LazyRecord's.
 LAZY_SOURCETYPE_PREFIXES = O365_SOURCETYPE_PREFIXES
-# Rows read before the chunk decides whether the regex is worth it (see annotate_stream).
+# Rows read before the chunk decides whether the regex is worth it (see annotate_stream),
+# and the mean row size below which it is not.
 _SAMPLE_ROWS = 200
+_SMALL_ROW_CHARS = 2000
 
 
 def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer, keep_all, use_allowlist,

@@ -16,7 +16,7 @@ import splunklib
 from splunklib.searchcommands import internals
 from splunklib.searchcommands.search_command import SearchCommand
 
-from t1114_protocol.chunk_csv import ChunkWriter, annotate_stream
+from t1114_protocol.chunk_csv import ChunkWriter, annotate_chunk, annotate_stream
 
 # The splunklib this module was written and tested against (tools/build.py pins it).
 WRITTEN_FOR = "2.1.1"
@@ -57,9 +57,12 @@ class FastRecordPath:
     declared_options(), _events, _returned, _log_progress() and _report_problems()."""
 
     use_splunklib_records = False
+    annotate = staticmethod(annotate_stream)   # chunk_csv's block path; annotate_chunk is its plain form
 
-    def choose_record_path(self, forced_splunklib=False):
+    def choose_record_path(self, forced_splunklib=False, plain_rows=False):
         """Decide once, at prepare(): '' or the inspector message saying why splunklib's path runs."""
+        if plain_rows:
+            self.annotate = annotate_chunk
         problem = seam_problem(self)
         self.use_splunklib_records = bool(forced_splunklib or problem or self.record)
         if problem:
@@ -115,7 +118,7 @@ class FastRecordPath:
             lines = io.TextIOWrapper(io.BufferedReader(body, 1 << 16), encoding="utf-8", errors="replace",
                                      newline="\n")  # lines end at \n only, as in splunklib's StringIO
             writer = ChunkWriter()
-            self._events += annotate_stream(lines, self.engine, writer, keep_all, use_allowlist, bool(self.expand))
+            self._events += self.annotate(lines, self.engine, writer, keep_all, use_allowlist, bool(self.expand))
             self._returned += writer.rows
             body.drain()
             self._log_progress()
