@@ -206,7 +206,7 @@ def test_lazy_record_reads_as_the_plain_record():
         match = pattern.match(row)
         assert match is not None and match.end() == len(row)
         missed = {}
-        lazy = LazyRecord(layout, pattern.fields, pattern.values(match.groups()), row, missed)
+        lazy = LazyRecord(layout, pattern, match.groups(), row, missed)
         for key in ("sourcetype", "Operation", "Image", "tag", "only", "_raw", "absent", "__mv_tag"):
             assert lazy.get(key) == plain.get(key), (captured, key)
             assert lazy.get(key, "dflt") == plain.get(key, "dflt")

@@ -380,19 +380,20 @@ class RowPattern:
             parts[-1] = parts[-1][:-1]   # the last captured cell ends the row: no comma after it
         self.match = re.compile("".join(parts) + r"\r?\n").match
 
-    def values(self, groups):
-        """{field: value} of the captured fields, as ChunkLayout.record gives them."""
-        values = {}
-        for name, value_group, multivalue_groups in self.readers:
-            for number in reversed(multivalue_groups):
-                encoded = groups[number]
-                if encoded:
-                    values[name] = decode_multivalue(_unquoted(encoded))
-                    break
-            else:
-                if value_group is not None:
-                    values[name] = _unquoted(groups[value_group])
-        return values
+        self.reader_of = {name: (value_group, multivalue_groups)
+                          for name, value_group, multivalue_groups in self.readers}
+
+    def value(self, name, groups):
+        """A captured field's value in a row's groups, as ChunkLayout.record gives it, or
+        _ABSENT when the row has no cell for it."""
+        value_group, multivalue_groups = self.reader_of[name]
+        for number in reversed(multivalue_groups):
+            encoded = groups[number]
+            if encoded:
+                return decode_multivalue(_unquoted(encoded))
+        if value_group is None:
+            return _ABSENT
+        return _unquoted(groups[value_group])
 
 
 class LazyRecord:
@@ -400,12 +401,13 @@ class LazyRecord:
     when the engine asks for it: the captured fields are known, a field the chunk does not
     have is absent, and any other field parses the whole row with the csv module once."""
 
-    __slots__ = ("_known", "_captured", "_layout", "_text", "_full", "_missed")
+    __slots__ = ("_known", "_pattern", "_groups", "_layout", "_text", "_full", "_missed")
 
-    def __init__(self, layout, captured, known, text, missed):
+    def __init__(self, layout, pattern, groups, text, missed):
         self._layout = layout
-        self._captured = captured   # the field names the row pattern captured
-        self._known = known         # their values (a field with no cell at all is not here)
+        self._pattern = pattern     # the RowPattern that matched the row
+        self._groups = groups       # its groups: the captured cells, as sent
+        self._known = {}            # captured fields decoded so far (most are never asked for)
         self._text = text           # the row as sent, line end included
         self._full = None
         self._missed = missed       # the chunk's tally of fields asked for and not captured
@@ -413,11 +415,15 @@ class LazyRecord:
     def get(self, key, default=None):
         known = self._known
         if key in known:
-            return known[key]
-        if key in self._captured or key not in self._layout.field_names:
+            value = known[key]
+        elif key in self._pattern.reader_of:
+            value = known[key] = self._pattern.value(key, self._groups)
+        elif key not in self._layout.field_names:
             return default
-        self._missed[key] = self._missed.get(key, 0) + 1
-        return self.full().get(key, default)
+        else:
+            self._missed[key] = self._missed.get(key, 0) + 1
+            return self.full().get(key, default)
+        return default if value is _ABSENT else value
 
     def __getitem__(self, key):
         value = self.get(key, _ABSENT)
@@ -521,7 +527,7 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
             findings = ()
         else:
             if sourcetype is not None and sourcetype.lower().startswith(LAZY_SOURCETYPE_PREFIXES):
-                record = LazyRecord(layout, pattern.fields, pattern.values(groups), text[start:position], missed)
+                record = LazyRecord(layout, pattern, groups, text[start:position], missed)
             else:
                 parsed += 1
                 cells = next(csv.reader((text[start:position],), SplunkCsv))
