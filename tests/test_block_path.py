@@ -230,3 +230,32 @@ def test_row_pattern_matches_whole_rows_only():
                        ('1,"2,3\r\n', False), ('1,2\r3,4\r\n', False)]:
         _, _, match = _pattern_and_match(header, row)
         assert (match is not None and match.end() == len(row)) == whole, row
+
+
+@pytest.mark.skipif(chunk_csv._POSSESSIVE == "", reason="possessive repeats need Python 3.11+")
+@pytest.mark.parametrize("source", MIXES + ("light", "awkward"))
+def test_possessive_and_backtracking_row_patterns_match_alike(monkeypatch, source):
+    """From 3.11 the row pattern's repeats are possessive; a cell matches one way only, so
+    the backtracking form must give the same match (or none) at every row start."""
+    if source == "awkward":
+        body = "a,b,c\r\n" + "".join(row + "\r\n" for row in [
+            '1,2,3', '"1""",2,3', '"a"",b",2,3', '"x"y,2,3', '1,"2,3', '1,2,"3""', '"""",,', ',,', '1,2',
+            '1,2,3,4', '"a\r\nb",2,3', '"a""', 'a"b,2,3', '"",2,"3"""""'])
+    else:
+        records = make_records(2, 300, 0.05) if source == "light" else mix_records(source, 300)
+        body = _body(records)
+    header = next(iter(__import__("csv").reader([body.split("\r\n", 1)[0]])))
+    layout = ChunkLayout(header)
+    fields = set(header[::3])
+    possessive = RowPattern(layout, fields)
+    monkeypatch.setattr(chunk_csv, "_POSSESSIVE", "")
+    monkeypatch.setattr(chunk_csv, "_CELL", chunk_csv._CELL.replace("*+", "*").replace(")*+", ")*"))
+    assert "+" not in chunk_csv._CELL.replace("[^", "")
+    backtracking = RowPattern(layout, fields)
+    starts = [0] + [index + 1 for index, char in enumerate(body) if char == "\n"]
+    matched = 0
+    for start in starts[1:]:
+        ours, theirs = possessive.match(body, start), backtracking.match(body, start)
+        assert (ours and (ours.end(), ours.groups())) == (theirs and (theirs.end(), theirs.groups())), start
+        matched += ours is not None
+    assert matched

