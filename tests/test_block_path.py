@@ -259,3 +259,25 @@ def test_possessive_and_backtracking_row_patterns_match_alike(monkeypatch, sourc
         assert (ours and (ours.end(), ours.groups())) == (theirs and (theirs.end(), theirs.groups())), start
         matched += ours is not None
     assert matched
+
+
+def test_a_row_the_regex_does_not_read_is_handed_over_without_reading_the_rest_first(engine, monkeypatch):
+    """A whole row (quotes balanced up to its line end) that the pattern does not match goes to
+    the plain path from where it is; the body after it is not read into memory first."""
+    monkeypatch.setattr(chunk_csv, "_BLOCK_CHARS", 4096)
+    good = 'o365:management:activity,UserLoggedIn,"{""Operation"":""UserLoggedIn""}",bob\r\n'
+    body = "sourcetype,Operation,_raw,user\r\n" + good * 20 + "o365:x,Set-Mailbox,ragged\r\n" + good * 3000
+
+    class CountingStream(io.StringIO):
+        reads = 0
+
+        def read(self, size=-1):
+            CountingStream.reads += 1
+            return super().read(size)
+    stream = CountingStream(body, newline="\n")
+    writer = ChunkWriter()
+    assert annotate_stream(stream, engine, writer, True) == 3021
+    assert CountingStream.reads == 1
+    plain = ChunkWriter()
+    annotate_chunk(io.StringIO(body, newline="\n"), engine, plain, True)
+    assert bytes(writer.body()) == bytes(plain.body())

@@ -335,6 +335,9 @@ def _holding(lines, held):
 _POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
 _CELL = r'(?:"[^"]*{0}(?:""[^"]*{0})*{0}"|[^",\r\n]*{0})'.format(_POSSESSIVE)
 _BLOCK_CHARS = 1 << 20
+# A whole row as far as quotes go: text up to a line end outside quotes. Where the row
+# pattern fails and this matches, the row is there and not one the pattern reads.
+_ROW_END = re.compile(r'[^"\n]*(?:"[^"]*"[^"\n]*)*\n')
 # Fields read from most rows that reach the engine: the probe's, the o365 reader's (which
 # reads an audit record from `_raw` alone), the event time, the recognisers' first looks.
 # Others are added per chunk as the engine asks for them (LazyRecord.get).
@@ -506,9 +509,9 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
         if match is None:
             if position >= len(text) and at_end:
                 return count
-            if not at_end:
-                # The row may run past what has been read: read on (at least as much again,
-                # so a row of many megabytes costs a linear number of tries).
+            if not at_end and _ROW_END.match(text, position) is None:
+                # The row runs past what has been read: read on (at least as much again, so a
+                # row of many megabytes costs a linear number of tries).
                 more = stream.read(max(_BLOCK_CHARS, len(text) - position))
                 read_before += position   # characters of the rows already done
                 text = text[position:] + more
@@ -518,7 +521,8 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                     if text and not text.endswith("\n"):
                         text += "\n"   # the body's last row, sent without a line end
                 continue
-            # Not a row this regex reads: the plain path takes the rest of the chunk.
+            # A whole row (its quotes balanced before a line end), not one this regex reads:
+            # the plain path takes the rest of the chunk from it.
             return count + _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer,
                                                keep_all, use_allowlist, expand)
         count += 1
@@ -581,14 +585,24 @@ _SMALL_ROW_CHARS = 2000
 def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer, keep_all, use_allowlist,
                         expand):
     """The rest of the chunk (text from `position`, then the stream) through the plain path."""
-    rest = text[position:]
-    if not at_end and rest and not rest.endswith("\n"):
-        rest += stream.readline()   # the plain path reads lines: end the text at one
-    lines = io.StringIO(rest, newline="\n")
+    if not at_end and not text.endswith("\n"):
+        text += stream.readline()   # the plain path reads lines: end the text at one
+    lines = _lines_of(text, position)
     if not at_end:
         lines = itertools.chain(lines, stream)
     return _annotate_rows(csv.reader(_holding(lines, held), SplunkCsv), held, layout, engine, writer, keep_all,
                           use_allowlist, expand)
+
+
+def _lines_of(text, position):
+    """The text's lines from `position`, each with its \\n, as a stream's readline gives them
+    (no StringIO: it would hold the text again at 4 bytes a character)."""
+    end = len(text)
+    while position < end:
+        found = text.find("\n", position)
+        stop = end if found < 0 else found + 1
+        yield text[position:stop]
+        position = stop
 
 
 def _single_value_readers(pattern):
