@@ -44,7 +44,10 @@ class Engine:
             parameter_fields.update(rule.parameter_names)
         cmdlets = [op for op in self._by_operation if "-" in op]
         wanted = frozenset(self._by_operation) if not self._any_operation else _AnyOperation()
-        self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems)
+        any_paths = frozenset().union(*(rule.match_paths for rule in self._any_operation))
+        paths = {operation: frozenset().union(any_paths, *(rule.match_paths for rule in indexed))
+                 for operation, indexed in self._by_operation.items()}
+        self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
 
     @classmethod
     def load(cls, app_root, problems=None):
@@ -130,6 +133,7 @@ class Engine:
         record.update(output_fields((), record))
 
     def _finding(self, rule, event):
+        event.complete()   # what follows may read any fact, not only those the conditions read
         destinations = {}  # ordered set: thousands of addresses must not cost their square
         for path in rule.destination_fields:
             for address in split_addresses(event.value(path)):

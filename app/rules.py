@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from .conditions import RuleError, check_field_path, compile_condition
+from .conditions import RuleError, check_field_path, compile_condition, condition_paths
 from .rule_schema import SEVERITIES, check_rule
 
 COMPILED_RULES_FILE = "rules.json"
@@ -61,6 +61,7 @@ class Rule:
         self.risk_score = document["risk_score"]
         self.action = str(document.get("action", ""))
         self.matches = compile_condition(document["match"], where + ".match", settings)
+        self.match_paths = frozenset(condition_paths(document["match"]))   # what matching reads of an event
         self.operations = shape.operations
         self.sources = shape.sources
         self.settings = frozenset(shape.settings)   # t1114.conf thresholds it reads

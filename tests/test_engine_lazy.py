@@ -1,0 +1,169 @@
+"""The engine's per-event speed-ups of issue 17 against the plain forms they replace, on the rule
+test events and every benchmark mix (real public records shaped as splunkd sends them,
+tools/real_streams.py): every finding (`as_dict()`), the output fields of each event and of
+each expanded row, and every job-inspector message must be the same.
+
+- Office 365 audit records build only the facts the operation's rule conditions read; the
+  rest wait for MailEvent.complete() (app/normalise/o365.py `audit_event`). The plain form is
+  the reader as it was before, kept here: every fact at once.
+"""
+
+import json
+import shutil
+
+import pytest
+
+from app.engine import Engine
+from app.event import MailEvent
+from app.finding import expanded_fields, output_fields
+from app.normalise import o365
+from app.values import clean_ip
+from tests.conftest import REPO
+from tests.rule_events import all_cases, presentations
+from tools import real_streams
+from tools.bench import make_records
+
+
+def plain_audit_event(audit, operation, wanted=None):
+    """The audit reader before issue 17's deferral: every field and fact, read at once."""
+    event = MailEvent("o365", operation)
+    text = o365._text
+    event.parameters = o365._name_value_pairs(audit.get("Parameters"))
+    event.properties = o365._name_value_pairs(audit.get("OperationProperties"))
+    event.actor = text(audit, "UserId", "UserKey")
+    event.mailbox = o365._mailbox(operation, text(audit, "MailboxOwnerUPN"), event.parameters,
+                                  text(audit, "ObjectId"), event.actor)
+    event.src = clean_ip(text(audit, "ClientIP", "ClientIPAddress", "ActorIpAddress"))
+    event.app_id = text(audit, "AppId", "ClientAppId", "ApplicationId")
+    event.client_info = text(audit, "ClientInfoString", "UserAgent")
+    event.user_type = text(audit, "UserType")
+    event.logon_type = text(audit, "LogonType")
+    event.organization = text(audit, "OrganizationName")
+    event.dest = text(audit, "OriginatingServer").strip()
+    event.extra = {
+        "workload": text(audit, "Workload"),
+        "record_type": text(audit, "RecordType"),
+        "result_status": text(audit, "ResultStatus"),
+        "client_app_id": text(audit, "ClientAppId"),
+        "external_access": text(audit, "ExternalAccess"),
+        "mailbox_owner": text(audit, "MailboxOwnerUPN"),
+        "operation_count": text(audit, "OperationCount"),
+        "folders": o365._folder_paths(audit.get("Folders"), audit.get("Item")),
+        "folder_member": o365._folder_member(audit.get("Item")),
+        "folder_rights": o365._folder_rights(audit.get("Item")),
+    }
+    o365._add_directory_changes(event, audit.get("ModifiedProperties"), audit.get("ExtendedProperties"))
+    o365._add_mail_access_facts(event)
+    return event
+
+
+def _plain(monkeypatch):
+    monkeypatch.setattr(o365, "audit_event", plain_audit_event)
+
+
+def rule_test_records():
+    return [record for _, _, case in all_cases() for _, record in presentations(case)]
+
+
+def records_of(source):
+    if source == "rule_tests":
+        return rule_test_records()
+    if source == "light":
+        return make_records(7, 1500, 0.05)
+    if not real_streams.available():
+        pytest.skip("the public records in ../shared/datasets are not here")
+    return real_streams.make_mix(source, 13, 1500)
+
+
+def outcome(engine, records):
+    """Everything the command writes for each record, and every message it reports."""
+    seen = []
+    for record in records:
+        for use_allowlist in (True, False):
+            findings = engine.findings(record, use_allowlist)
+            seen.append((
+                [finding.as_dict() for finding in findings],
+                output_fields(findings, record),
+                [expanded_fields(finding, record) for finding in findings],
+            ))
+    return seen, engine.problems.messages(), engine.problems.counts()
+
+
+def _site_engine(tmp_path, records):
+    """The repository's rules with site allowlists naming the records' own accounts, mailboxes
+    and calling apps (facts the o365 reader may defer), so suppression reads them too."""
+    root = tmp_path / "app_root"
+    shutil.copytree(REPO + "/app", str(root / "app"))
+    (root / "lookups").mkdir()
+    users = sorted({r.get("UserId") for r in records if isinstance(r.get("UserId"), str) and "@" in r["UserId"]})
+    owners = sorted({r.get("MailboxOwnerUPN") for r in records if isinstance(r.get("MailboxOwnerUPN"), str)
+                     and r["MailboxOwnerUPN"]})
+    apps = sorted({r.get("ClientAppId") for r in records if isinstance(r.get("ClientAppId"), str) and r["ClientAppId"]})
+    accounts = ["account,mailbox,rules,valid_from,valid_until,reason"]
+    accounts += ["%s,,t1114_002_*,,,site user %d" % (user, index) for index, user in enumerate(users[::5])]
+    accounts += ["*,%s,,,,site mailbox %d" % (owner, index) for index, owner in enumerate(owners[1::7])]
+    (root / "lookups" / "t1114_allowlist_accounts.csv").write_text("\n".join(accounts) + "\n")
+    applications = ["app_id,rules,valid_from,valid_until,reason"]
+    applications += ["%s,,,,site app %d" % (app, index) for index, app in enumerate(apps[::3])]
+    (root / "lookups" / "t1114_allowlist_applications.csv").write_text("\n".join(applications) + "\n")
+    return lambda: Engine.load(str(root))
+
+
+SOURCES = real_streams.MIXES + ("light", "rule_tests")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("lookups", ("shipped", "site"))
+def test_deferred_audit_facts_change_no_finding_field_or_message(tmp_path, monkeypatch, source, lookups):
+    records = records_of(source)
+    make = _site_engine(tmp_path, records) if lookups == "site" else (lambda: Engine.load(REPO))
+    fast = outcome(make(), records)
+    _plain(monkeypatch)
+    plain = outcome(make(), records)
+    assert fast == plain
+    findings = [f for row in fast[0] for f in row[0]]
+    assert findings or source == "endpoint"
+    if lookups == "site" and source in ("tenant", "mail_items_accessed"):
+        assert any(f["status"] == "suppressed" for f in findings)
+
+
+def _audit(**fields):
+    audit = {"Operation": "MailItemsAccessed", "RecordType": 50, "Workload": "Exchange", "UserId": "eve@contoso.com",
+             "MailboxOwnerUPN": "bob@contoso.com", "LogonType": 1, "ClientIP": "[2001:db8::1]:443",
+             "OperationCount": 7, "ClientInfoString": "Client=WebServices;ExchangeWebServices/1.0 [AppId=1234-abcd]",
+             "Folders": [{"Path": "\\Inbox"}], "OriginatingServer": " EX01 (15.20) ", "OrganizationName": "contoso"}
+    audit.update(fields)
+    return audit
+
+
+@pytest.mark.parametrize("wanted", (frozenset(), frozenset(("extra.non_owner", "user_type")),
+                                    frozenset(("mailbox", "src", "dest", "organization", "extra.folders",
+                                               "extra.calling_app_id", "extra.non_owner")), None))
+@pytest.mark.parametrize("audit", (
+    _audit(),
+    _audit(UserId="", UserKey="key-1", MailboxOwnerUPN="", ObjectId="obj", AppId=None, ClientAppId="app-2"),
+    _audit(Operation="UpdateInboxRules", ObjectId="contoso/eve\\rule", MailboxOwnerUPN=""),
+    _audit(ModifiedProperties=[{"Name": "ServicePrincipal.AppId", "NewValue": '"abc"', "OldValue": ""},
+                               {"Name": "Permission", "NewValue": "Mail.Read User.Read", "OldValue": "User.Read"}],
+           OperationProperties=[{"Name": "ServicePrincipal.AppId", "Value": "kept"}]),
+    _audit(ModifiedProperties=[{"Name": "x", "NewValue": "1"}],
+           ExtendedProperties=[{"Name": "additionalDetails", "Value": '{"AppId":"app-3"}'}]),
+    _audit(UserId={"nested": ["value"]}, UserType="x" * 70000, Item={"ParentFolder": {"Path": "\\Sent", "MemberUpn": "m"}}),
+))
+def test_a_completed_audit_event_is_the_plain_one(audit, wanted):
+    """Whatever the rules' conditions read first, once complete() has run every field and
+    fact is what the plain reader gives, and what the conditions read is there before."""
+    event = o365.audit_event(audit, audit["Operation"], wanted)
+    for path in wanted or ():
+        before = event.value(path)
+        event.complete()
+        assert event.value(path) == before
+        event = o365.audit_event(audit, audit["Operation"], wanted)
+    event.complete()
+    event.complete()   # once only
+    plain = plain_audit_event(audit, audit["Operation"])
+    for name in MailEvent.__slots__:
+        if name not in ("_deferred", "extra"):
+            assert getattr(event, name) == getattr(plain, name), name
+    assert event.extra == plain.extra
+    assert json.dumps(sorted(event.extra.items())) == json.dumps(sorted(plain.extra.items()))
