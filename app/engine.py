@@ -42,6 +42,11 @@ class Engine:
                 for operation in rule.operations:
                     self._by_operation.setdefault(operation, []).append(rule)
             parameter_fields.update(rule.parameter_names)
+        # Per operation, each candidate rule with the match it needs once the index and the
+        # source check have settled what they settle (Rule.matcher_for).
+        self._decisions = {operation: tuple((rule, rule.matcher_for(operation)) for rule in indexed)
+                           for operation, indexed in self._by_operation.items()}
+        self._any_decisions = tuple((rule, rule.matcher_for(None)) for rule in self._any_operation)
         cmdlets = [op for op in self._by_operation if "-" in op]
         wanted = frozenset(self._by_operation) if not self._any_operation else _AnyOperation()
         any_paths = frozenset().union(*(rule.match_paths for rule in self._any_operation))
@@ -82,6 +87,13 @@ class Engine:
             return indexed
         return list(indexed) + self._any_operation
 
+    def _candidate_decisions(self, event):
+        """candidate_rules(event) as (rule, its match for this operation) pairs."""
+        indexed = self._decisions.get(event.operation.lower(), ())
+        if not self._any_decisions:
+            return indexed
+        return indexed + self._any_decisions
+
     def no_rule_wants(self, sourcetype, operation):
         """True when an event whose sourcetype and Operation fields are these plain strings
         has no finding whatever its other fields: the record path then builds no record for
@@ -95,10 +107,10 @@ class Engine:
         when = _event_time(record) if events else None
         for event in events:
             event.time = when
-            for rule in self.candidate_rules(event):
+            for rule, matches in self._candidate_decisions(event):
                 if rule.sources is not None and event.source not in rule.sources:
                     continue
-                if rule.matches(event):
+                if matches(event):
                     findings.append(self._finding(rule, event))
         if use_allowlist and findings and self.allowlist_rows:
             for finding in findings:

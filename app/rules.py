@@ -61,6 +61,7 @@ class Rule:
         self.risk_score = document["risk_score"]
         self.action = str(document.get("action", ""))
         self.matches = compile_condition(document["match"], where + ".match", settings)
+        self._match_spec = document["match"]
         self.match_paths = frozenset(condition_paths(document["match"]))   # what matching reads of an event
         self.operations = shape.operations
         self.sources = shape.sources
@@ -75,6 +76,17 @@ class Rule:
                         for name in text.rstrip("?").split("|"))
             for text in _PLACEHOLDER.findall(self.reason_template)}
         self.parameter_names = shape.parameter_names
+
+    def matcher_for(self, operation):
+        """`matches` for events the engine has already found to be of `operation` (lower-case)
+        and of one of `sources`: the top-level tests that says are left out (the engine's
+        operation index and source check decide them, with the same case-insensitive reading)."""
+        spec = _without_settled_tests(self._match_spec, operation, self.sources is not None)
+        if spec is None:
+            return _always
+        if spec is self._match_spec:
+            return self.matches
+        return compile_condition(spec, "rule %s.match" % self.id, self._settings)
 
     def _escalation(self, item, where):
         condition = compile_condition(item["when"], where + ".when", self._settings)
@@ -109,6 +121,40 @@ class Rule:
             return "" if match.group(1).endswith("?") else "unknown"
         text = _PLACEHOLDER.sub(fill, self.reason_template)
         return _RUNS_OF_SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text)).strip()
+
+
+def _always(event):
+    return True
+
+
+def _settled(test, operation, sources_checked):
+    """Whether a top-level test is true of every event the engine tries the rule on for
+    `operation`: one on the operation naming it, or (once the engine checked the rule's
+    sources, which the schema takes from this very test) one on the source."""
+    if not isinstance(test, dict) or "field" not in test:
+        return False
+    if test["field"] == "source":
+        return sources_checked
+    if test["field"] != "operation":
+        return False
+    if "equals" in test:
+        return str(test["equals"]).lower() == operation
+    if "in" in test:
+        operand = test["in"]
+        return operation in (str(v).lower() for v in (operand if isinstance(operand, list) else [operand]))
+    return False
+
+
+def _without_settled_tests(spec, operation, sources_checked):
+    """The match condition without its settled top-level tests; None when nothing is left."""
+    if _settled(spec, operation, sources_checked):
+        return None
+    if set(spec) != {"all"}:
+        return spec
+    kept = [test for test in spec["all"] if not _settled(test, operation, sources_checked)]
+    if len(kept) == len(spec["all"]):
+        return spec
+    return {"all": kept} if kept else None
 
 
 def _attack_ids(value):

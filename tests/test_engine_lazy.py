@@ -6,6 +6,9 @@ each expanded row, and every job-inspector message must be the same.
 - Office 365 audit records build only the facts the operation's rule conditions read; the
   rest wait for MailEvent.complete() (app/normalise/o365.py `audit_event`). The plain form is
   the reader as it was before, kept here: every fact at once.
+- Each operation's candidate rules are tried without the top-level operation and source tests
+  the index and the source check settle (Rule.matcher_for). The plain form is each rule's
+  whole condition.
 """
 
 import json
@@ -57,8 +60,15 @@ def plain_audit_event(audit, operation, wanted=None):
     return event
 
 
-def _plain(monkeypatch):
-    monkeypatch.setattr(o365, "audit_event", plain_audit_event)
+def _plain_decisions(engine, event):
+    """Every candidate rule with its whole match condition, operation and source tests included."""
+    return [(rule, rule.matches) for rule in engine.candidate_rules(event)]
+
+
+PLAIN_FORMS = {
+    "audit_facts": lambda monkeypatch: monkeypatch.setattr(o365, "audit_event", plain_audit_event),
+    "rule_decisions": lambda monkeypatch: monkeypatch.setattr(Engine, "_candidate_decisions", _plain_decisions),
+}
 
 
 def rule_test_records():
@@ -114,11 +124,13 @@ SOURCES = real_streams.MIXES + ("light", "rule_tests")
 
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("lookups", ("shipped", "site"))
-def test_deferred_audit_facts_change_no_finding_field_or_message(tmp_path, monkeypatch, source, lookups):
+@pytest.mark.parametrize("plain_forms", [(name,) for name in PLAIN_FORMS] + [tuple(PLAIN_FORMS)])
+def test_speed_ups_change_no_finding_field_or_message(tmp_path, monkeypatch, source, lookups, plain_forms):
     records = records_of(source)
     make = _site_engine(tmp_path, records) if lookups == "site" else (lambda: Engine.load(REPO))
     fast = outcome(make(), records)
-    _plain(monkeypatch)
+    for name in plain_forms:
+        PLAIN_FORMS[name](monkeypatch)
     plain = outcome(make(), records)
     assert fast == plain
     findings = [f for row in fast[0] for f in row[0]]
@@ -167,3 +179,21 @@ def test_a_completed_audit_event_is_the_plain_one(audit, wanted):
             assert getattr(event, name) == getattr(plain, name), name
     assert event.extra == plain.extra
     assert json.dumps(sorted(event.extra.items())) == json.dumps(sorted(plain.extra.items()))
+
+
+def test_settled_tests_are_left_out_and_no_other(engine):
+    """The operation index leaves out exactly the tests it settles: a MailItemsAccessed rule's
+    `operation equals MailItemsAccessed`, not a test on another operation or field."""
+    from app.rules import _always, _without_settled_tests
+    spec = {"all": [{"field": "operation", "in": ["New-InboxRule", "Set-InboxRule"]},
+                    {"field": "operation", "equals": "New-InboxRule"}, {"field": "source", "equals": "o365"},
+                    {"field": "param.forwardto", "nonempty": True}]}
+    assert _without_settled_tests(spec, "set-inboxrule", True) == {"all": [spec["all"][1], spec["all"][3]]}
+    assert _without_settled_tests(spec, "new-inboxrule", False) == {"all": [spec["all"][2], spec["all"][3]]}
+    assert _without_settled_tests({"field": "operation", "equals": "X"}, "x", False) is None
+    nested = {"any": [{"field": "operation", "equals": "X"}, {"field": "actor", "nonempty": True}]}
+    assert _without_settled_tests(nested, "x", True) is nested
+    by_id = {rule.id: rule for rule in engine.rules}
+    assert by_id["t1114_002_mail_items_accessed_graph"].matcher_for("mailitemsaccessed") is not _always
+    assert by_id["t1114_002_mail_items_accessed_graph"].matcher_for("mailitemsaccessed") is not \
+        by_id["t1114_002_mail_items_accessed_graph"].matches
