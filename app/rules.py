@@ -18,6 +18,10 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.|]*\??)\}")
 # A trailing `?` ({extra.folders?}) leaves a missing value out instead of writing "unknown";
 # the brackets or spaces it stood in are tidied away.
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)|\s*\[\s*\]")
+# The same brackets without the spaces before them: any text _EMPTY_BRACKETS matches in holds one.
+# Searched first, as the regex engine skips to a bracket at once (the pattern above has to try
+# every position of a 300-character reason: ten times slower, and most reasons have none).
+_AN_EMPTY_BRACKET = re.compile(r"\(\s*\)|\[\s*\]")
 _RUNS_OF_SPACES = re.compile(r"  +")
 REASON_SPECIALS = ("destinations", "external_destinations")
 _SHOWN_CHARS = 200
@@ -75,6 +79,7 @@ class Rule:
             text: tuple(name if name in REASON_SPECIALS else check_field_path(name, where + ".reason")
                         for name in text.rstrip("?").split("|"))
             for text in _PLACEHOLDER.findall(self.reason_template)}
+        self._reason_head, self._reason_fills = _reason_parts(self.reason_template, self._placeholder_paths)
         self.parameter_names = shape.parameter_names
 
     def matcher_for(self, operation):
@@ -101,26 +106,45 @@ class Rule:
         return list(dict.fromkeys(ids))
 
     def render_reason(self, event, destinations, external):
-        def shown(path):
-            if path == "destinations":
-                value = destinations
-            elif path == "external_destinations":
-                value = external
-            else:
-                value = event.value(path)
-            if isinstance(value, (list, tuple)):
-                value = ", ".join(value)
-            value = str(value).strip()
-            return value[:_SHOWN_CHARS] + "..." if len(value) > _SHOWN_CHARS else value
-
-        def fill(match):
-            for path in self._placeholder_paths[match.group(1)]:
-                value = shown(path)
+        """The reason template with each {placeholder} filled: the first of its fields with a
+        value, else "unknown" ("" for a `?` one), then empty brackets and double spaces tidied."""
+        text = [self._reason_head]
+        for paths, optional, tail in self._reason_fills:
+            for path in paths:
+                value = _shown(path, event, destinations, external)
                 if value:
-                    return value
-            return "" if match.group(1).endswith("?") else "unknown"
-        text = _PLACEHOLDER.sub(fill, self.reason_template)
-        return _RUNS_OF_SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text)).strip()
+                    break
+            else:
+                value = "" if optional else "unknown"
+            text.append(value)
+            text.append(tail)
+        text = "".join(text)
+        if _AN_EMPTY_BRACKET.search(text) is not None:
+            text = _EMPTY_BRACKETS.sub("", text)
+        return _RUNS_OF_SPACES.sub(" ", text).strip()
+
+
+def _reason_parts(template, placeholder_paths):
+    """A reason template as (its text before the first placeholder, ((field paths, optional,
+    text after), ...) per placeholder): split once, when the rule loads."""
+    pieces = _PLACEHOLDER.split(template)   # text, placeholder, text, ..., text
+    fills = tuple((placeholder_paths[pieces[index]], pieces[index].endswith("?"), pieces[index + 1])
+                  for index in range(1, len(pieces), 2))
+    return pieces[0], fills
+
+
+def _shown(path, event, destinations, external):
+    """One placeholder field's value as the reason shows it: lists joined, at most 200 characters."""
+    if path == "destinations":
+        value = destinations
+    elif path == "external_destinations":
+        value = external
+    else:
+        value = event.value(path)
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(value)
+    value = str(value).strip()
+    return value[:_SHOWN_CHARS] + "..." if len(value) > _SHOWN_CHARS else value
 
 
 def _always(event):
