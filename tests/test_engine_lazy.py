@@ -12,6 +12,9 @@ each expanded row, and every job-inspector message must be the same.
 - Reasons are filled from the template split once (Rule.render_reason); the plain form is the
   regex callback it replaced, kept here. Output fields of an event with one finding skip the
   grouping (app/finding.py); the plain form is summary_fields and json.dumps per call.
+- Endpoint fields read a plain string value without the multivalue loop, and skip lower-casing
+  a text too long to be a placeholder such as "-" or "NOT_TRANSLATED"; the plain form is the
+  loop, kept here.
 """
 
 import json
@@ -24,7 +27,7 @@ from app.engine import Engine
 from app.event import MailEvent
 from app import finding as finding_module
 from app.rules import Rule
-from app.normalise import o365
+from app.normalise import o365, windows_endpoint
 from app.values import clean_ip
 from tests.conftest import REPO
 from tests.rule_events import all_cases, presentations
@@ -105,7 +108,31 @@ def _plain_output(monkeypatch):
     monkeypatch.setattr(finding_module, "findings_json", plain_findings_json)
 
 
+def plain_fields_get(fields, *names):
+    """windows_endpoint._Fields.get as it was: every value through the multivalue loop."""
+    from app.normalise.windows_endpoint import _CANDIDATE_KEYS, _DATA_MODEL_PREFIXES, _EMPTY_VALUES
+    from app.values import as_text
+    record = fields.record
+    for name in names:
+        candidates = _CANDIDATE_KEYS.get(name)
+        if candidates is None:
+            candidates = _CANDIDATE_KEYS[name] = (name,) + tuple(prefix + name for prefix in _DATA_MODEL_PREFIXES)
+        for candidate in candidates:
+            value = record.get(candidate)
+            if value:
+                for item in value if isinstance(value, list) else (value,):
+                    text = as_text(item).strip()
+                    if text and text.lower() not in _EMPTY_VALUES:
+                        return text
+        if fields.parsed:
+            text = as_text(fields.parsed.get(name)).strip()
+            if text and text.lower() not in _EMPTY_VALUES:
+                return text
+    return ""
+
+
 PLAIN_FORMS = {
+    "endpoint_fields": lambda monkeypatch: monkeypatch.setattr(windows_endpoint._Fields, "get", plain_fields_get),
     "reason": lambda monkeypatch: monkeypatch.setattr(Rule, "render_reason", plain_render_reason),
     "output_fields": _plain_output,
     "audit_facts": lambda monkeypatch: monkeypatch.setattr(o365, "audit_event", plain_audit_event),
@@ -248,3 +275,17 @@ def test_empty_bracket_precheck_declines_only_texts_the_tidy_leaves_alone(text):
     from app.rules import _AN_EMPTY_BRACKET, _EMPTY_BRACKETS
     if _AN_EMPTY_BRACKET.search(text) is None:
         assert _EMPTY_BRACKETS.sub("", text) == text
+
+
+@given(st.text(max_size=30), st.sampled_from(["", " ", "-", "N/A", "Unknown ", "NOT_TRANSLATED", "\u0130" * 8]))
+def test_endpoint_field_reads_as_the_multivalue_loop(text, placeholder):
+    """A plain string field reads as the loop read it, whatever its case, spaces or length
+    (lower() never shortens a text, so a long one cannot be a placeholder)."""
+    for value in (text, placeholder, placeholder + text, " " + placeholder.upper() + " "):
+        fields = windows_endpoint._Fields({"User": value, "Processes.User": "fallback", "user": ["-", value]}, {})
+        assert fields.get("User", "user") == plain_fields_get(fields, "User", "user")
+
+
+def test_lower_casing_never_shortens_a_character():
+    import sys
+    assert all(len(chr(code).lower()) >= 1 for code in range(sys.maxunicode + 1))
