@@ -177,6 +177,17 @@ def _any_item(value, predicate):
     return any(predicate(item) for item in _items(value))
 
 
+def condition_paths(spec):
+    """The field paths (as MailEvent.value reads them) a checked condition tests."""
+    if "field" in spec:
+        return {check_field_path(str(spec["field"]), "condition")}
+    (_, body), = spec.items()
+    paths = set()
+    for item in (body if isinstance(body, list) else [body]):
+        paths |= condition_paths(item)
+    return paths
+
+
 def compile_condition(spec, where, settings=None):
     """A condition mapping -> function(MailEvent) -> bool. `settings` names the numbers
     `{setting: name}` operands may use."""

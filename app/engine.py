@@ -42,9 +42,17 @@ class Engine:
                 for operation in rule.operations:
                     self._by_operation.setdefault(operation, []).append(rule)
             parameter_fields.update(rule.parameter_names)
+        # Per operation, each candidate rule with the match it needs once the index and the
+        # source check have settled what they settle (Rule.matcher_for).
+        self._decisions = {operation: tuple((rule, rule.matcher_for(operation)) for rule in indexed)
+                           for operation, indexed in self._by_operation.items()}
+        self._any_decisions = tuple((rule, rule.matcher_for(None)) for rule in self._any_operation)
         cmdlets = [op for op in self._by_operation if "-" in op]
         wanted = frozenset(self._by_operation) if not self._any_operation else _AnyOperation()
-        self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems)
+        any_paths = frozenset().union(*(rule.match_paths for rule in self._any_operation))
+        paths = {operation: frozenset().union(any_paths, *(rule.match_paths for rule in indexed))
+                 for operation, indexed in self._by_operation.items()}
+        self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
 
     @classmethod
     def load(cls, app_root, problems=None):
@@ -79,6 +87,13 @@ class Engine:
             return indexed
         return list(indexed) + self._any_operation
 
+    def _candidate_decisions(self, event):
+        """candidate_rules(event) as (rule, its match for this operation) pairs."""
+        indexed = self._decisions.get(event.operation.lower(), ())
+        if not self._any_decisions:
+            return indexed
+        return indexed + self._any_decisions
+
     def no_rule_wants(self, sourcetype, operation):
         """True when an event whose sourcetype and Operation fields are these plain strings
         has no finding whatever its other fields: the record path then builds no record for
@@ -92,10 +107,10 @@ class Engine:
         when = _event_time(record) if events else None
         for event in events:
             event.time = when
-            for rule in self.candidate_rules(event):
+            for rule, matches in self._candidate_decisions(event):
                 if rule.sources is not None and event.source not in rule.sources:
                     continue
-                if rule.matches(event):
+                if matches(event):
                     findings.append(self._finding(rule, event))
         if use_allowlist and findings and self.allowlist_rows:
             for finding in findings:
@@ -130,6 +145,7 @@ class Engine:
         record.update(output_fields((), record))
 
     def _finding(self, rule, event):
+        event.complete()   # what follows may read any fact, not only those the conditions read
         destinations = {}  # ordered set: thousands of addresses must not cost their square
         for path in rule.destination_fields:
             for address in split_addresses(event.value(path)):

@@ -112,8 +112,12 @@ def _row_object(row, described):
     return found
 
 
+# json.dumps(..., ensure_ascii=False, separators=(",", ":")) without a new encoder per call.
+_FINDINGS_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def findings_json(findings):
-    return json.dumps([f.as_dict() for f in findings], ensure_ascii=False, separators=(",", ":"))
+    return _FINDINGS_ENCODER.encode([f.as_dict() for f in findings])
 
 
 def _one_or_many(values):
@@ -138,6 +142,44 @@ def output_fields(findings, record):
     destinations describe the findings of the event's status (its unsuppressed findings when
     it has any, else its suppressed ones); t1114_suppressed_* list the suppressed ones;
     t1114_findings holds every finding whole."""
+    if len(findings) == 1:
+        return _one_finding_fields(findings[0], record)
+    return summary_fields(findings, record)
+
+
+def _one(value):
+    """_one_or_many((value,)) for one text value."""
+    if type(value) is str:
+        return value
+    return _one_or_many((value,))
+
+
+def _one_finding_fields(finding, record):
+    """summary_fields([finding], record), the usual case, without the grouping."""
+    status = finding.status
+    rule = finding.rule
+    suppressed = status == STATUS_SUPPRESSED
+    fields = {
+        "t1114_status": status,
+        "mitre_technique_id": _writable(_one(rule.technique)),
+        "t1114_rule": _writable(_one(rule.id)),
+        "t1114_severity": _writable(finding.severity),
+        "risk_score": str(finding.risk_score),
+        "t1114_reason": _writable(_one(finding.reason)),
+        "t1114_destination": _writable(_one_or_many(finding.destinations)),
+        "t1114_external_destination": _writable(_one_or_many(finding.external)),
+        "t1114_suppressed_rule": _writable(_one(rule.id)) if suppressed else "",
+        "t1114_suppressed_by": _writable(_one(finding.suppressed_by)) if suppressed else "",
+        "t1114_findings": _writable(findings_json((finding,))),
+    }
+    for name, value in finding.cim().items():
+        existing = record.get(name)
+        fields[name] = existing if existing not in (None, "", []) else _writable(_one(value))
+    return fields
+
+
+def summary_fields(findings, record):
+    """output_fields for any number of findings."""
     fields = dict.fromkeys(FINDING_FIELDS, "")
     if not findings:
         for name in CIM_FIELDS:
@@ -204,6 +246,8 @@ def _writable(value):
     """Text splunklib can write as UTF-8. A JSON `_raw` may hold escapes such as "\\udce9" that
     decode to lone surrogates; one in an output field made the write fail and ended the search."""
     if isinstance(value, str):
+        if value.isascii():
+            return value
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:

@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from .conditions import RuleError, check_field_path, compile_condition
+from .conditions import RuleError, check_field_path, compile_condition, condition_paths
 from .rule_schema import SEVERITIES, check_rule
 
 COMPILED_RULES_FILE = "rules.json"
@@ -18,6 +18,10 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.|]*\??)\}")
 # A trailing `?` ({extra.folders?}) leaves a missing value out instead of writing "unknown";
 # the brackets or spaces it stood in are tidied away.
 _EMPTY_BRACKETS = re.compile(r"\s*\(\s*\)|\s*\[\s*\]")
+# The same brackets without the spaces before them: any text _EMPTY_BRACKETS matches in holds one.
+# Searched first, as the regex engine skips to a bracket at once (the pattern above has to try
+# every position of a 300-character reason: ten times slower, and most reasons have none).
+_AN_EMPTY_BRACKET = re.compile(r"\(\s*\)|\[\s*\]")
 _RUNS_OF_SPACES = re.compile(r"  +")
 REASON_SPECIALS = ("destinations", "external_destinations")
 _SHOWN_CHARS = 200
@@ -61,6 +65,8 @@ class Rule:
         self.risk_score = document["risk_score"]
         self.action = str(document.get("action", ""))
         self.matches = compile_condition(document["match"], where + ".match", settings)
+        self._match_spec = document["match"]
+        self.match_paths = frozenset(condition_paths(document["match"]))   # what matching reads of an event
         self.operations = shape.operations
         self.sources = shape.sources
         self.settings = frozenset(shape.settings)   # t1114.conf thresholds it reads
@@ -73,7 +79,19 @@ class Rule:
             text: tuple(name if name in REASON_SPECIALS else check_field_path(name, where + ".reason")
                         for name in text.rstrip("?").split("|"))
             for text in _PLACEHOLDER.findall(self.reason_template)}
+        self._reason_head, self._reason_fills = _reason_parts(self.reason_template, self._placeholder_paths)
         self.parameter_names = shape.parameter_names
+
+    def matcher_for(self, operation):
+        """`matches` for events the engine has already found to be of `operation` (lower-case)
+        and of one of `sources`: the top-level tests that says are left out (the engine's
+        operation index and source check decide them, with the same case-insensitive reading)."""
+        spec = _without_settled_tests(self._match_spec, operation, self.sources is not None)
+        if spec is None:
+            return _always
+        if spec is self._match_spec:
+            return self.matches
+        return compile_condition(spec, "rule %s.match" % self.id, self._settings)
 
     def _escalation(self, item, where):
         condition = compile_condition(item["when"], where + ".when", self._settings)
@@ -88,26 +106,79 @@ class Rule:
         return list(dict.fromkeys(ids))
 
     def render_reason(self, event, destinations, external):
-        def shown(path):
-            if path == "destinations":
-                value = destinations
-            elif path == "external_destinations":
-                value = external
-            else:
-                value = event.value(path)
-            if isinstance(value, (list, tuple)):
-                value = ", ".join(value)
-            value = str(value).strip()
-            return value[:_SHOWN_CHARS] + "..." if len(value) > _SHOWN_CHARS else value
-
-        def fill(match):
-            for path in self._placeholder_paths[match.group(1)]:
-                value = shown(path)
+        """The reason template with each {placeholder} filled: the first of its fields with a
+        value, else "unknown" ("" for a `?` one), then empty brackets and double spaces tidied."""
+        text = [self._reason_head]
+        for paths, optional, tail in self._reason_fills:
+            for path in paths:
+                value = _shown(path, event, destinations, external)
                 if value:
-                    return value
-            return "" if match.group(1).endswith("?") else "unknown"
-        text = _PLACEHOLDER.sub(fill, self.reason_template)
-        return _RUNS_OF_SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text)).strip()
+                    break
+            else:
+                value = "" if optional else "unknown"
+            text.append(value)
+            text.append(tail)
+        text = "".join(text)
+        if _AN_EMPTY_BRACKET.search(text) is not None:
+            text = _EMPTY_BRACKETS.sub("", text)
+        return _RUNS_OF_SPACES.sub(" ", text).strip()
+
+
+def _reason_parts(template, placeholder_paths):
+    """A reason template as (its text before the first placeholder, ((field paths, optional,
+    text after), ...) per placeholder): split once, when the rule loads."""
+    pieces = _PLACEHOLDER.split(template)   # text, placeholder, text, ..., text
+    fills = tuple((placeholder_paths[pieces[index]], pieces[index].endswith("?"), pieces[index + 1])
+                  for index in range(1, len(pieces), 2))
+    return pieces[0], fills
+
+
+def _shown(path, event, destinations, external):
+    """One placeholder field's value as the reason shows it: lists joined, at most 200 characters."""
+    if path == "destinations":
+        value = destinations
+    elif path == "external_destinations":
+        value = external
+    else:
+        value = event.value(path)
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(value)
+    value = str(value).strip()
+    return value[:_SHOWN_CHARS] + "..." if len(value) > _SHOWN_CHARS else value
+
+
+def _always(event):
+    return True
+
+
+def _settled(test, operation, sources_checked):
+    """Whether a top-level test is true of every event the engine tries the rule on for
+    `operation`: one on the operation naming it, or (once the engine checked the rule's
+    sources, which the schema takes from this very test) one on the source."""
+    if not isinstance(test, dict) or "field" not in test:
+        return False
+    if test["field"] == "source":
+        return sources_checked
+    if test["field"] != "operation":
+        return False
+    if "equals" in test:
+        return str(test["equals"]).lower() == operation
+    if "in" in test:
+        operand = test["in"]
+        return operation in (str(v).lower() for v in (operand if isinstance(operand, list) else [operand]))
+    return False
+
+
+def _without_settled_tests(spec, operation, sources_checked):
+    """The match condition without its settled top-level tests; None when nothing is left."""
+    if _settled(spec, operation, sources_checked):
+        return None
+    if set(spec) != {"all"}:
+        return spec
+    kept = [test for test in spec["all"] if not _settled(test, operation, sources_checked)]
+    if len(kept) == len(spec["all"]):
+        return spec
+    return {"all": kept} if kept else None
 
 
 def _attack_ids(value):

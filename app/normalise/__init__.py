@@ -25,11 +25,23 @@ from .windows_text import (looks_like_exchange_cmdlet_log, looks_like_powershell
 class NormaliseContext:
     """What normalisers need from the loaded rule set, built once per process."""
 
-    def __init__(self, wanted_operations, cmdlet_pattern, parameter_fields, problems):
+    def __init__(self, wanted_operations, cmdlet_pattern, parameter_fields, problems, paths_by_operation=None,
+                 paths_of_any_operation=frozenset()):
         self.wanted_operations = wanted_operations   # lower-case operations some rule indexes on
         self.cmdlet_pattern = cmdlet_pattern         # regex of cmdlet names rules ask for
         self.parameter_fields = parameter_fields     # {lower-case parameter: spelling in rules}
         self.problems = problems
+        # {lower-case operation: field paths the match conditions of its candidate rules read},
+        # or None (every fact is computed at once: what a caller without the engine gets).
+        self.paths_by_operation = paths_by_operation
+        self.paths_of_any_operation = paths_of_any_operation
+
+    def match_paths(self, operation):
+        """The field paths rule conditions may read on an event of `operation` before a finding
+        is made of it (the normaliser may leave the others to MailEvent.complete()); None: all."""
+        if self.paths_by_operation is None:
+            return None
+        return self.paths_by_operation.get(operation.lower(), self.paths_of_any_operation)
 
     def wants(self, operation):
         """Whether some rule can match `operation`: every normaliser's early exit, so events of

@@ -10,7 +10,7 @@ import json
 import re
 
 from ..event import MailEvent
-from ..values import as_list, as_text, clean_ip, first_field, raw_json_object
+from ..values import MAX_VALUE_CHARS, as_list, as_text, clean_ip, first_field, raw_json_object
 from .cmdlet_text import parse_parameters
 from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 from .permission_changes import added_tokens
@@ -38,18 +38,20 @@ def operation_of(record):
 
 def normalise_o365(record, operation, context):
     audit = raw_json_object(record, context.problems, "o365", "An o365 event's")
-    event = _from_audit(audit, operation) if audit is not None else _from_fields(record, operation, context)
+    if audit is not None:
+        event = audit_event(audit, operation, context.match_paths(operation))
+    else:
+        event = _from_fields(record, operation, context)
+        _add_mail_access_facts(event)
     _add_inbox_rule_actions(event, context)
-    _add_mail_access_facts(event)
     return [event]
 
 
 def normalise_audit_record(audit, operation, context):
     """An Office 365 audit record already parsed (as Defender XDR CloudAppEvents carry it in
     RawEventData): the same MailEvent the o365 sourcetype gives."""
-    event = _from_audit(audit, operation)
+    event = audit_event(audit, operation, context.match_paths(operation))
     _add_inbox_rule_actions(event, context)
-    _add_mail_access_facts(event)
     return [event]
 
 
@@ -90,34 +92,133 @@ def _json_text(value):
         return ""
 
 
-def _from_audit(audit, operation):
+def audit_event(audit, operation, wanted=None):
+    """The MailEvent of one parsed audit record. `wanted` is the set of field paths the match
+    conditions of the operation's rules read (NormaliseContext.match_paths), None for all: the
+    facts in _DEFERRABLE it does not name are left to event.complete(), which the engine calls
+    before it makes a finding (most MailItemsAccessed records match no rule and never need
+    their folder list, client address or calling app)."""
     event = MailEvent("o365", operation)
-    event.parameters = _name_value_pairs(audit.get("Parameters"))
-    event.properties = _name_value_pairs(audit.get("OperationProperties"))
-    event.actor = _text(audit, "UserId", "UserKey")
-    event.mailbox = _mailbox(operation, _text(audit, "MailboxOwnerUPN"), event.parameters, _text(audit, "ObjectId"),
-                             event.actor)
-    event.src = clean_ip(_text(audit, "ClientIP", "ClientIPAddress", "ActorIpAddress"))
-    event.app_id = _text(audit, "AppId", "ClientAppId", "ApplicationId")
-    event.client_info = _text(audit, "ClientInfoString", "UserAgent")
-    event.user_type = _text(audit, "UserType")
-    event.logon_type = _text(audit, "LogonType")
-    event.organization = _text(audit, "OrganizationName")
-    event.dest = _text(audit, "OriginatingServer").strip()
+    get = audit.get
+    event.parameters = _name_value_pairs(get("Parameters"))
+    event.properties = properties = _name_value_pairs(get("OperationProperties"))
+    changes = _modified_properties(get("ModifiedProperties"))
+    if changes is not None:
+        for name, new, _ in changes:
+            properties.setdefault(name, new)
+    # _text(audit, key) for the usual plain string value, without the call.
+    value = get("UserId")
+    event.actor = value if type(value) is str and value and len(value) <= MAX_VALUE_CHARS else _text(
+        audit, "UserId", "UserKey")
+    value = get("AppId")
+    event.app_id = value if type(value) is str and value and len(value) <= MAX_VALUE_CHARS else _text(
+        audit, "AppId", "ClientAppId", "ApplicationId")
+    value = get("ClientInfoString")
+    event.client_info = value if type(value) is str and value and len(value) <= MAX_VALUE_CHARS else _text(
+        audit, "ClientInfoString", "UserAgent")
+    event.user_type = _one_text(audit, "UserType")
+    event.logon_type = _one_text(audit, "LogonType")
     event.extra = {
-        "workload": _text(audit, "Workload"),
-        "record_type": _text(audit, "RecordType"),
-        "result_status": _text(audit, "ResultStatus"),
-        "client_app_id": _text(audit, "ClientAppId"),
-        "external_access": _text(audit, "ExternalAccess"),
-        "mailbox_owner": _text(audit, "MailboxOwnerUPN"),
-        "operation_count": _text(audit, "OperationCount"),
-        "folders": _folder_paths(audit.get("Folders"), audit.get("Item")),
-        "folder_member": _folder_member(audit.get("Item")),
-        "folder_rights": _folder_rights(audit.get("Item")),
+        "workload": _one_text(audit, "Workload"),
+        "record_type": _one_text(audit, "RecordType"),
+        "result_status": _one_text(audit, "ResultStatus"),
+        "client_app_id": _one_text(audit, "ClientAppId"),
+        "external_access": _one_text(audit, "ExternalAccess"),
+        "mailbox_owner": _one_text(audit, "MailboxOwnerUPN"),
+        "operation_count": _one_text(audit, "OperationCount"),
     }
-    _add_directory_changes(event, audit.get("ModifiedProperties"), audit.get("ExtendedProperties"))
+    now, later = _plan(wanted)
+    for read in now:
+        read(event, audit, changes)
+    if later:
+        event.defer(_complete_audit, (audit, changes, later))
     return event
+
+
+def _one_text(audit, key):
+    """_text(audit, key) for one key."""
+    value = audit.get(key)
+    if type(value) is str and len(value) <= MAX_VALUE_CHARS:
+        return value
+    return _text(audit, key)
+
+
+def _complete_audit(event, deferred):
+    audit, changes, later = deferred
+    for read in later:
+        read(event, audit, changes)
+
+
+def _read_mailbox(event, audit, changes):
+    event.mailbox = _mailbox(event.operation, event.extra["mailbox_owner"], event.parameters,
+                             _text(audit, "ObjectId"), event.actor)
+
+
+def _read_src(event, audit, changes):
+    event.src = clean_ip(_text(audit, "ClientIP", "ClientIPAddress", "ActorIpAddress"))
+
+
+def _read_organization(event, audit, changes):
+    event.organization = _text(audit, "OrganizationName")
+
+
+def _read_dest(event, audit, changes):
+    event.dest = _text(audit, "OriginatingServer").strip()
+
+
+def _read_folders(event, audit, changes):
+    item = audit.get("Item")
+    event.extra["folders"] = _folder_paths(audit.get("Folders"), item)
+    event.extra["folder_member"] = _folder_member(item)
+    event.extra["folder_rights"] = _folder_rights(item)
+
+
+def _read_calling_app(event, audit, changes):
+    extra = event.extra
+    caller = ""
+    if changes is not None:
+        extra["added_values"] = added_tokens([new for _, new, _ in changes], [old for _, _, old in changes])
+        caller = _directory_target_app(event.properties, audit.get("ExtendedProperties"))
+    extra["calling_app_id"] = caller or _caller_of(extra["client_app_id"], event.client_info, event.app_id)
+
+
+def _read_non_owner(event, audit, changes):
+    event.extra["non_owner"] = _non_owner(event.extra["mailbox_owner"], event.actor)
+
+
+# What may wait for event.complete(), by the field paths that read it: each reader depends only
+# on what audit_event always reads first.
+_DEFERRABLE = (
+    (("mailbox",), _read_mailbox),
+    (("src",), _read_src),
+    (("organization",), _read_organization),
+    (("dest",), _read_dest),
+    (("extra.folders", "extra.folder_member", "extra.folder_rights"), _read_folders),
+    (("extra.added_values", "extra.calling_app_id"), _read_calling_app),
+    (("extra.non_owner",), _read_non_owner),
+)
+_EVERYTHING_NOW = (tuple(read for _, read in _DEFERRABLE), ())
+_PLANS = {}
+
+
+def _plan(wanted):
+    """(readers to run now, readers to defer) for a set of wanted field paths."""
+    if wanted is None:
+        return _EVERYTHING_NOW
+    plan = _PLANS.get(wanted)
+    if plan is None:
+        now = tuple(read for paths, read in _DEFERRABLE if not wanted.isdisjoint(paths))
+        plan = _PLANS[wanted] = (now, tuple(read for _, read in _DEFERRABLE if read not in now))
+    return plan
+
+
+def _modified_properties(modified):
+    """Azure AD audit records in the Office 365 feed: ModifiedProperties [{Name, NewValue,
+    OldValue}] as (lower-case name, new, old) texts; None when the record has no such list."""
+    if not isinstance(modified, list):
+        return None
+    return [(str(item["Name"]).lower(), as_text(item.get("NewValue")), as_text(item.get("OldValue")))
+            for item in modified if isinstance(item, dict) and item.get("Name") is not None]
 
 
 def _folder_paths(folders, item):
@@ -149,25 +250,26 @@ def _folder_rights(item):
 
 def _add_directory_changes(event, modified, extended):
     """Azure AD audit records in the Office 365 feed: ModifiedProperties [{Name, NewValue, OldValue}]."""
-    if not isinstance(modified, list):
+    changes = _modified_properties(modified)
+    if changes is None:
         return
-    new_values, old_values = [], []
-    for item in modified:
-        if not isinstance(item, dict) or item.get("Name") is None:
-            continue
-        new, old = as_text(item.get("NewValue")), as_text(item.get("OldValue"))
-        event.properties.setdefault(str(item["Name"]).lower(), new)
-        new_values.append(new)
-        old_values.append(old)
-    event.extra["added_values"] = added_tokens(new_values, old_values)
-    target_app = _unquoted(event.properties.get("serviceprincipal.appid", ""))
+    for name, new, _ in changes:
+        event.properties.setdefault(name, new)
+    event.extra["added_values"] = added_tokens([new for _, new, _ in changes], [old for _, _, old in changes])
+    event.extra["calling_app_id"] = _directory_target_app(event.properties, extended)
+
+
+def _directory_target_app(properties, extended):
+    """The app a directory change was made to: ServicePrincipal.AppId, else the AppId in
+    ExtendedProperties additionalDetails."""
+    target_app = _unquoted(properties.get("serviceprincipal.appid", ""))
     if not target_app and isinstance(extended, list):
         for item in extended:
             if isinstance(item, dict) and item.get("Name") == "additionalDetails":
                 found = _APP_ID_IN_DETAILS.search(as_text(item.get("Value")))
                 if found:
                     target_app = found.group(1)
-    event.extra["calling_app_id"] = target_app
+    return target_app
 
 
 def _unquoted(text):
@@ -176,14 +278,22 @@ def _unquoted(text):
 
 def _add_mail_access_facts(event):
     """Facts remote-collection rules test: who owns the mailbox read, which app read it."""
-    owner = event.extra.get("mailbox_owner", "")
-    event.extra["non_owner"] = "true" if owner and event.actor and owner.lower() != event.actor.lower() else ""
+    event.extra["non_owner"] = _non_owner(event.extra.get("mailbox_owner", ""), event.actor)
     if not event.extra.get("calling_app_id"):
-        caller = event.extra.get("client_app_id", "")
-        if not caller:
-            found = _APP_ID_IN_CLIENT_INFO.search(event.client_info)
-            caller = found.group(1) if found else event.app_id
-        event.extra["calling_app_id"] = caller
+        event.extra["calling_app_id"] = _caller_of(event.extra.get("client_app_id", ""), event.client_info,
+                                                   event.app_id)
+
+
+def _non_owner(owner, actor):
+    return "true" if owner and actor and owner.lower() != actor.lower() else ""
+
+
+def _caller_of(client_app_id, client_info, app_id):
+    """The app that read the mailbox: ClientAppId, else the [AppId=...] of the client string, else AppId."""
+    if client_app_id:
+        return client_app_id
+    found = _APP_ID_IN_CLIENT_INFO.search(client_info)
+    return found.group(1) if found else app_id
 
 
 def _mailbox(operation, owner, parameters, object_id, actor):

@@ -12,7 +12,7 @@ import binascii
 import re
 
 from ..event import MailEvent
-from ..values import as_list, as_text, clean_ip
+from ..values import MAX_VALUE_CHARS, as_list, as_text, clean_ip
 from .cmdlet_events import cmdlet_events
 from .windows_xml import event_xml_fields
 
@@ -59,6 +59,9 @@ _ACCESS_BITS = (
     (0x20000000, "generic_execute"), (0x40000000, "generic_write"), (0x80000000, "generic_read"),
 )
 _EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown", "not_translated", "null sid"))
+# A longer text is none of them: lower() never shortens a string (its only multi-character
+# mappings lengthen it), so the lower-casing of a long command line can be skipped.
+_LONGEST_EMPTY_VALUE = max(len(value) for value in _EMPTY_VALUES)
 # {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
 _CANDIDATE_KEYS = {}
 
@@ -82,6 +85,11 @@ class _Fields:
             for candidate in candidates:
                 value = record.get(candidate)
                 if value:
+                    if type(value) is str:   # the usual case: what the loop below does for one item
+                        text = (value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS]).strip()
+                        if text and (len(text) > _LONGEST_EMPTY_VALUE or text.lower() not in _EMPTY_VALUES):
+                            return text
+                        continue
                     # A multivalue field (classic Account_Name, or User with the header's
                     # NOT_TRANSLATED beside Sysmon's own) gives its first meaningful item.
                     for item in value if isinstance(value, list) else (value,):
