@@ -156,13 +156,8 @@ class ChunkLayout:
         when it cannot be had by appending empty cells (an input t1114 field to blank)."""
         if self._blanked:
             return None
-        text = lines[0] if len(lines) == 1 else "".join(lines)
         # The reader ended the row at this line's end: drop that terminator, add ours.
-        if text.endswith("\r\n"):
-            text = text[:-2]
-        elif text.endswith(("\n", "\r")):
-            text = text[:-1]
-        return text + self._empty_tail
+        return _without_line_end(lines[0] if len(lines) == 1 else "".join(lines)) + self._empty_tail
 
     def annotated_line(self, lines, record, fields):
         """The annotated row as CSV text: the input line with the output cells appended, or
@@ -178,12 +173,7 @@ class ChunkLayout:
                     continue
                 return None
             tail[value_index - width], tail[mv_index - width] = encode_value(value)
-        text = lines[0] if len(lines) == 1 else "".join(lines)
-        if text.endswith("\r\n"):
-            text = text[:-2]
-        elif text.endswith(("\n", "\r")):
-            text = text[:-1]
-        return text + "," + _csv_line(tail)
+        return _without_line_end(lines[0] if len(lines) == 1 else "".join(lines)) + "," + _csv_line(tail)
 
     def annotated(self, row, record, fields):
         """The output row of an event with findings, given output_fields() for it."""
@@ -251,14 +241,24 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=F
     This is the plain form: every row is parsed by the csv module. annotate_stream() gives
     the same output faster, and falls back to this for a body it does not read.
     """
-    held = []   # the input lines of the row being read: most rows go back out as that text
+    held, reader, layout = _header(lines)
+    if layout is None:
+        return 0
+    return _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand)
+
+
+def _header(lines):
+    """(held, row reader, ChunkLayout) of a body's lines, its header row read; the layout is
+    None for an empty body. `held` keeps the input lines of the row being read: most rows go
+    back out as that text."""
+    held = []
     reader = csv.reader(_holding(lines, held), SplunkCsv)
     try:
         header = next(reader)
     except StopIteration:
-        return 0
+        return held, reader, None
     del held[:]
-    return _annotate_rows(reader, held, ChunkLayout(header), engine, writer, keep_all, use_allowlist, expand)
+    return held, reader, ChunkLayout(header)
 
 
 def _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand):
@@ -372,12 +372,12 @@ class RowPattern:
         self.columns = sorted(columns)
         group = {index: number for number, index in enumerate(self.columns)}
         self.group_of = group   # column index -> its group number (0-based, as in groups())
-        # How each captured field's value is read from the groups: (name, value group or None,
-        # __mv_ groups), the record's semantics (ChunkLayout.record): the last non-empty __mv_
+        # How each captured field's value is read from the groups: {name: (value group or None,
+        # __mv_ groups)}, the record's semantics (ChunkLayout.record): the last non-empty __mv_
         # cell decoded, else the value cell, else no key at all.
-        self.readers = tuple((name, group.get(layout.first.get(name)),
-                              tuple(group[index] for index in layout.multivalue_columns.get(name, ())))
-                             for name in self.fields)
+        self.reader_of = {name: (group.get(layout.first.get(name)),
+                                 tuple(group[index] for index in layout.multivalue_columns.get(name, ())))
+                          for name in self.fields}
         parts, previous = [], -1
         for index in self.columns:
             if index - previous - 1:
@@ -390,9 +390,6 @@ class RowPattern:
         else:
             parts[-1] = parts[-1][:-1]   # the last captured cell ends the row: no comma after it
         self.match = re.compile("".join(parts) + r"\r?\n").match
-
-        self.reader_of = {name: (value_group, multivalue_groups)
-                          for name, value_group, multivalue_groups in self.readers}
 
     def value(self, name, groups):
         """A captured field's value in a row's groups, as ChunkLayout.record gives it, or
@@ -462,7 +459,7 @@ class LazyRecord:
 
     def cells(self):
         """The row's cells, parsed by the csv module as the plain path reads them."""
-        return next(csv.reader((self._text,), SplunkCsv))
+        return _cells_of(self._text)
 
     def full(self):
         """The whole record, as the plain path builds it."""
@@ -474,18 +471,18 @@ class LazyRecord:
 _ABSENT = object()
 
 
+def _cells_of(row_text):
+    """One row's cells, read by the csv module as the plain path reads them."""
+    return next(csv.reader((row_text,), SplunkCsv))
+
+
 def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand=False):
     """annotate_chunk() for a chunk body read from a text stream, rows matched by a regex
     instead of parsed cell by cell (see above). The same rows, in the same order, byte for
     byte; returns the number of rows read."""
-    held = []
-    reader = csv.reader(_holding(stream, held), SplunkCsv)
-    try:
-        header = next(reader)
-    except StopIteration:
+    held, reader, layout = _header(stream)
+    if layout is None:
         return 0
-    del held[:]
-    layout = ChunkLayout(header)
     if layout.width < 2:   # a one-column chunk: an empty line is a row there, not for the regex
         return _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand)
     wanted = set(_FIRST_CAPTURED) | {name for name, _, _ in layout.slots if name in _CIM}
@@ -542,7 +539,7 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                 record = LazyRecord(layout, pattern, groups, text[start:position], missed)
             else:
                 parsed += 1
-                cells = next(csv.reader((text[start:position],), SplunkCsv))
+                cells = _cells_of(text[start:position])
                 record = layout.record(cells)
             findings = findings_of(record, use_allowlist)
             if missed:
@@ -552,7 +549,7 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
             if keep_all:
                 if blanked:
                     if cells is None:
-                        cells = next(csv.reader((text[start:position],), SplunkCsv))
+                        cells = _cells_of(text[start:position])
                     write(layout, layout.unannotated(cells))
                 else:
                     write_line(layout, _without_line_end(text, start, position) + empty_tail)
@@ -567,9 +564,7 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                     write(layout, layout.annotated(cells_of(), record, expanded_fields(finding, record)))
         elif keep_all or any(finding.returned_by_default for finding in findings):
             fields = output_fields(findings, record)
-            line = layout.annotated_line((text[start:position],), record, fields)
-            if line is None:
-                line = _spliced_line(layout, matched_by, match, text, start, position, record, fields)
+            line = _spliced_line(layout, matched_by, match, text, start, position, record, fields)
             if line is None:
                 write(layout, layout.annotated(cells_of(), record, fields))
             else:
@@ -612,13 +607,10 @@ def _lines_of(text, position):
 def _single_value_readers(pattern):
     """Functions of a row's groups giving its sourcetype and Operation cells, or None when the
     chunk lacks the field or the row has several values for it."""
-    readers = {reader[0]: reader for reader in pattern.readers}
-
     def reader_of(name):
-        found = readers.get(name)
-        if found is None or found[1] is None:
+        value_group, multivalue_groups = pattern.reader_of.get(name, (None, ()))
+        if value_group is None:
             return lambda groups: None
-        _, value_group, multivalue_groups = found
 
         def single(groups):
             for number in multivalue_groups:
@@ -636,9 +628,10 @@ def _operation_unwanted(sourcetype, operation, no_rule_wants):
 
 
 def _spliced_line(layout, pattern, match, text, start, end, record, fields):
-    """The annotated row as CSV text when the only input cells to change are CIM fields the
-    pattern captured (the event's own `user` differs from the finding's): the row's text with
-    those cells replaced, plus the t1114 cells. None when another input cell must change."""
+    """ChunkLayout.annotated_line for a row the pattern matched, also when CIM cells the
+    pattern captured change (the event's own `user` differs from the finding's): the row's
+    text with those cells replaced, plus the t1114 cells. None when another input cell must
+    change (a t1114 field the input already has, a CIM cell not captured)."""
     width = layout.width
     tail = list(layout._tail)
     replaced = []   # (span start, span end, new cell text)
@@ -668,7 +661,7 @@ def _spliced_line(layout, pattern, match, text, start, end, record, fields):
         pieces.append(text[at:begin])
         pieces.append(new)
         at = finish
-    pieces.append(text[at:end - 2] if text[end - 2:end] == "\r\n" else text[at:end - 1])
+    pieces.append(_without_line_end(text, at, end))
     return "".join(pieces) + "," + _csv_line(tail)
 
 
@@ -677,10 +670,14 @@ def _cell_text(value):
     return _csv_line((value,))[:-len(SplunkCsv.lineterminator)] if value else ""
 
 
-def _without_line_end(text, start, end):
-    if text[end - 2:end] == "\r\n":
+def _without_line_end(text, start=0, end=None):
+    """text[start:end], a row as read, without the line end it was read with."""
+    end = len(text) if end is None else end
+    if text.endswith("\r\n", start, end):
         return text[start:end - 2]
-    return text[start:end - 1]
+    if text.endswith(("\n", "\r"), start, end):
+        return text[start:end - 1]
+    return text[start:end]
 
 
 def _widened(layout, pattern, missed):
