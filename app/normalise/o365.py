@@ -73,6 +73,10 @@ def _name_value_pairs(items):
 
 
 def _text(audit, *keys):
+    """The first of `keys` with a value in the audit record, as text; '' when none has one."""
+    value = audit.get(keys[0])
+    if type(value) is str and value and len(value) <= MAX_VALUE_CHARS:
+        return value   # the usual audit value: what the loop below returns for it, without the loop
     for key in keys:
         value = audit.get(key)
         if type(value) is str:  # most audit values: skip the general checks
@@ -106,26 +110,19 @@ def audit_event(audit, operation, wanted=None):
     if changes is not None:
         for name, new, _ in changes:
             properties.setdefault(name, new)
-    # _text(audit, key) for the usual plain string value, without the call.
-    value = get("UserId")
-    event.actor = value if type(value) is str and value and len(value) <= MAX_VALUE_CHARS else _text(
-        audit, "UserId", "UserKey")
-    value = get("AppId")
-    event.app_id = value if type(value) is str and value and len(value) <= MAX_VALUE_CHARS else _text(
-        audit, "AppId", "ClientAppId", "ApplicationId")
-    value = get("ClientInfoString")
-    event.client_info = value if type(value) is str and value and len(value) <= MAX_VALUE_CHARS else _text(
-        audit, "ClientInfoString", "UserAgent")
-    event.user_type = _one_text(audit, "UserType")
-    event.logon_type = _one_text(audit, "LogonType")
+    event.actor = _text(audit, "UserId", "UserKey")
+    event.app_id = _text(audit, "AppId", "ClientAppId", "ApplicationId")
+    event.client_info = _text(audit, "ClientInfoString", "UserAgent")
+    event.user_type = _text(audit, "UserType")
+    event.logon_type = _text(audit, "LogonType")
     event.extra = {
-        "workload": _one_text(audit, "Workload"),
-        "record_type": _one_text(audit, "RecordType"),
-        "result_status": _one_text(audit, "ResultStatus"),
-        "client_app_id": _one_text(audit, "ClientAppId"),
-        "external_access": _one_text(audit, "ExternalAccess"),
-        "mailbox_owner": _one_text(audit, "MailboxOwnerUPN"),
-        "operation_count": _one_text(audit, "OperationCount"),
+        "workload": _text(audit, "Workload"),
+        "record_type": _text(audit, "RecordType"),
+        "result_status": _text(audit, "ResultStatus"),
+        "client_app_id": _text(audit, "ClientAppId"),
+        "external_access": _text(audit, "ExternalAccess"),
+        "mailbox_owner": _text(audit, "MailboxOwnerUPN"),
+        "operation_count": _text(audit, "OperationCount"),
     }
     now, later = _plan(wanted)
     for read in now:
@@ -133,14 +130,6 @@ def audit_event(audit, operation, wanted=None):
     if later:
         event.defer(_complete_audit, (audit, changes, later))
     return event
-
-
-def _one_text(audit, key):
-    """_text(audit, key) for one key."""
-    value = audit.get(key)
-    if type(value) is str and len(value) <= MAX_VALUE_CHARS:
-        return value
-    return _text(audit, key)
 
 
 def _complete_audit(event, deferred):
