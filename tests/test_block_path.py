@@ -7,12 +7,14 @@ and repeated columns, input that already carries t1114 fields). Through the real
 block path is what tests/test_fastpath.py holds against splunklib's own record path.
 """
 
+import csv
 import io
 
 import pytest
 
 from t1114_protocol import chunk_csv
 from t1114_protocol.chunk_csv import ChunkLayout, ChunkWriter, LazyRecord, RowPattern, annotate_chunk, annotate_stream
+from tests.test_fastpath import AWKWARD_RECORDS
 from tests.test_optimisations_differential import MIXES, mix_records, rule_test_records
 from tools.bench import make_records
 from tools.chunked_client import encode_records
@@ -87,16 +89,7 @@ def test_a_row_that_widens_the_pattern_and_is_spliced(engine):
     """The engine asks for fields the pattern did not capture (extracted fields, no JSON _raw),
     the pattern widens, and the same row's CIM cell is spliced: with the groups of the pattern
     that matched it, not the widened one."""
-    records = [
-        {"sourcetype": "o365:management:activity", "Operation": "New-InboxRule", "Workload": "Exchange",
-         "UserId": "a@contoso.com", "Parameters{}.Name": ["Name", "ForwardTo", "Note"],
-         "Parameters{}.Value": ["r$1", "x@evil.example", 'say "hi",\r\nthen $$ ;$a$;'],
-         "odd": 'comma, "quote"\nnewline', "unicode": "\u00e9\u4e2d\U0001f600", "dollar": ["$", "$$", ""]},
-        {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "user": ["m@contoso.com", "n@contoso.com"],
-         "ScriptBlockText": "New-InboxRule -Name a -ForwardTo x@evil.example\n\nGet-Date", "odd": ""},
-        {"_raw": "", "odd": "\r", "unicode": "\u2028line separator"},
-    ]
-    assert_same_output(engine, _body(records * 3))
+    assert_same_output(engine, _body(AWKWARD_RECORDS * 3))
 
 
 AWKWARD_ROWS = [
@@ -200,7 +193,7 @@ def test_lazy_record_reads_as_the_plain_record():
     header = ["sourcetype", "Operation", "__mv_Operation", "Image", "tag", "__mv_tag", "__mv_only", "_raw"]
     row = 'o365:x,"a\nb","$a$;$b$",C:\\x.exe,t,,"$p$;$q$$$","{""k"":1}"\r\n'
     layout = ChunkLayout(header)
-    plain = layout.record(next(iter(__import__("csv").reader([row], chunk_csv.SplunkCsv))))
+    plain = layout.record(next(iter(csv.reader([row], chunk_csv.SplunkCsv))))
     for captured in ([], ["sourcetype"], ["Operation", "only"], header):
         pattern = RowPattern(layout, set(captured))
         match = pattern.match(row)
@@ -218,7 +211,7 @@ def test_lazy_record_reads_as_the_plain_record():
                     lazy[key]
         assert dict(lazy) == plain and len(lazy) == len(plain) and sorted(lazy.keys()) == sorted(plain)
         assert dict(lazy.items()) == plain and sorted(map(str, lazy.values())) == sorted(map(str, plain.values()))
-        assert lazy.cells() == next(iter(__import__("csv").reader([row], chunk_csv.SplunkCsv)))
+        assert lazy.cells() == next(iter(csv.reader([row], chunk_csv.SplunkCsv)))
         uncaptured = {"Image", "tag", "only", "_raw", "sourcetype", "Operation"} - set(pattern.fields)
         assert set(missed) == uncaptured
 
@@ -244,7 +237,7 @@ def test_possessive_and_backtracking_row_patterns_match_alike(monkeypatch, sourc
     else:
         records = make_records(2, 300, 0.05) if source == "light" else mix_records(source, 300)
         body = _body(records)
-    header = next(iter(__import__("csv").reader([body.split("\r\n", 1)[0]])))
+    header = next(iter(csv.reader([body.split("\r\n", 1)[0]])))
     layout = ChunkLayout(header)
     fields = set(header[::3])
     possessive = RowPattern(layout, fields)
