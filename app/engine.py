@@ -13,6 +13,8 @@ from .allowlist import (ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, che
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, no_rule_wants, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
+from .normalise.windows_endpoint import GATED_PROCESS_FIELDS, PROCESS_CREATE
+from .process_gate import process_create_gate
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
 from .settings import load_site_config
@@ -53,6 +55,11 @@ class Engine:
         paths = {operation: frozenset().union(any_paths, *(rule.match_paths for rule in indexed))
                  for operation, indexed in self._by_operation.items()}
         self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
+        # The rules a process creation (and the cmdlet events of its command line, which the
+        # gate leaves to them) is tried against.
+        process_rules = [rule for rule in self._by_operation.get(PROCESS_CREATE.lower(), []) + self._any_operation
+                         if rule.sources is None or "process" in rule.sources]
+        self.context.process_create_gate = process_create_gate(process_rules, cmdlets, GATED_PROCESS_FIELDS)
 
     @classmethod
     def load(cls, app_root, problems=None):

@@ -24,8 +24,10 @@ _MAX_WORDS = 64
 _ZERO_WIDTH = (_C.AT, _C.ASSERT, _C.ASSERT_NOT)
 
 
-def prefilter(pattern):
-    """text -> bool that is False only where `pattern.search(text)` finds nothing, or None."""
+def necessary_words(pattern):
+    """The ASCII words one of which every match of `pattern` contains (longest first), or
+    None when the parse tree names no such set. Case-insensitive patterns' words are only
+    sure on ASCII text (see above)."""
     try:
         if pattern.flags & ~(re.IGNORECASE | re.UNICODE):
             return None
@@ -34,7 +36,14 @@ def prefilter(pattern):
         return None
     if not words or not all(word and word.isascii() for word in words):
         return None
-    words = tuple(sorted(words, key=len, reverse=True))
+    return tuple(sorted(words, key=len, reverse=True))
+
+
+def prefilter(pattern):
+    """text -> bool that is False only where `pattern.search(text)` finds nothing, or None."""
+    words = necessary_words(pattern)
+    if words is None:
+        return None
     if pattern.flags & re.IGNORECASE:
         words = tuple(dict.fromkeys(word.lower() for word in words))
 

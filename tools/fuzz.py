@@ -4,7 +4,7 @@
 
 Every case starts from a real test event of some rule (app/rules/*.test.yml, both Splunk
 shapes of o365 events) and is then mangled: fields dropped, wrong types, megabyte values,
-non-UTF-8 bytes, broken or deeply nested JSON in `_raw`, `Parameters` and
+non-UTF-8 bytes, letters that case-fold onto ASCII ones, broken or deeply nested JSON in `_raw`, `Parameters` and
 `OperationProperties`, thousands of multivalues, every operation some rule indexes on.
 So the cases follow whatever rules and normalisers the app has. Each case must:
 
@@ -13,7 +13,10 @@ So the cases follow whatever rules and normalisers the app has. Each case must:
 - keep every input field as it was, and carry every output field as text or a list of text,
 - run fewer than --max-event-steps lines of app/ code (tools/step_count.py): a count, the same
   on a busy machine as on an idle one, so CI can hold every case to it; --max-event-seconds is
-  an extra, clock-based bound for long runs on a quiet machine, off unless given.
+  an extra, clock-based bound for long runs on a quiet machine, off unless given,
+- give the same findings with and without the engine's process-creation gate
+  (app/process_gate.py), which decides from words that some mutations (letters that fold
+  onto ASCII ones, encoded commands, cmdlet names) try to hide.
 
 Prints the number of cases, cases per second, problems by kind (from the engine's
 ProblemLog: each kind would be one inspector warning), the slowest case and the case with
@@ -91,6 +94,7 @@ class CaseMaker:
             self.drop_fields, self.wrong_type, self.huge_value, self.non_utf8, self.bad_raw_json,
             self.odd_parameters, self.odd_parameters, self.many_values, self.set_operation, self.set_operation,
             self.swap_sourcetype, self.random_fields, self.script_text, self.misaligned_multivalues,
+            self.fold_letters,
         )
 
     def case(self):
@@ -233,6 +237,16 @@ class CaseMaker:
             audit["Operation"] = operation
             record["_raw"] = json.dumps(audit)
 
+    def fold_letters(self, record):
+        """Letters a case-insensitive regex reads as ASCII ones and lower() does not (U+017F as
+        s, U+212A as k, U+0131 and U+0130 as i): word pre-checks must not be fooled by them."""
+        rng = self.rng
+        swaps = {"s": "\u017f", "S": "\u017f", "k": "\u212a", "K": "\u212a", "i": "\u0131", "I": "\u0130"}
+        for name, value in list(record.items()):
+            if isinstance(value, str) and rng.random() < 0.5:
+                head = "".join(swaps.get(char, char) if rng.random() < 0.3 else char for char in value[:5000])
+                record[name] = head + value[5000:]
+
     def swap_sourcetype(self, record):
         record["sourcetype"] = self.rng.choice(self.sourcetypes)
 
@@ -273,9 +287,11 @@ def engine_operations(engine):
     return set(engine._by_operation)
 
 
-def check_case(engine, record, max_steps=MAX_EVENT_STEPS, max_seconds=None):
+def check_case(engine, record, max_steps=MAX_EVENT_STEPS, max_seconds=None, ungated=None):
     """(failures, steps, seconds) of one case: failures a list of kinds, steps the lines of
-    app/ code annotate ran (tools/step_count.py; 0 when max_steps is None: not counted)."""
+    app/ code annotate ran (tools/step_count.py; 0 when max_steps is None: not counted).
+    With `ungated` (the same engine without its process-creation gate, app/process_gate.py),
+    the case must also give the same findings from both."""
     failures = []
     original = dict(record)
     internal_before = _internal_count(engine.problems)
@@ -310,7 +326,23 @@ def check_case(engine, record, max_steps=MAX_EVENT_STEPS, max_seconds=None):
             failures.append("output_not_utf8:%s" % name)  # splunklib's write would fail: the search ends
     if max_seconds is not None and seconds > max_seconds:
         failures.append("slow")
+    if ungated is not None and _findings_of(engine, record) != _findings_of(ungated, record):
+        failures.append("gate_changed_findings")
     return failures, steps, seconds
+
+
+def _findings_of(engine, record):
+    return [finding.as_dict() for finding in engine.findings(dict(record))]
+
+
+def ungated_engine(engine):
+    """A second engine of the same rules and lookups without the process-creation gate, or
+    None when the engine has none."""
+    if engine.context.process_create_gate is None:
+        return None
+    ungated = Engine.load(REPO, ProblemLog())
+    ungated.context.process_create_gate = None
+    return ungated
 
 
 def _writable(value):
@@ -332,6 +364,7 @@ def run(cases, seed, max_steps=MAX_EVENT_STEPS, max_seconds=None, out=sys.stdout
     engine = engine or Engine.load(REPO, problems)
     load_kinds = set(engine.problems.counts())
     maker = CaseMaker(engine, random.Random(seed))
+    ungated = ungated_engine(engine)
     failures = {}
     first_failure = {}
     slowest = (0.0, None)
@@ -339,7 +372,7 @@ def run(cases, seed, max_steps=MAX_EVENT_STEPS, max_seconds=None, out=sys.stdout
     total_seconds = 0.0
     for index in range(cases):
         record = maker.case()
-        found, steps, seconds = check_case(engine, record, max_steps, max_seconds)
+        found, steps, seconds = check_case(engine, record, max_steps, max_seconds, ungated)
         total_seconds += seconds
         if seconds > slowest[0]:
             slowest = (seconds, _describe(record))

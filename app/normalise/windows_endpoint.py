@@ -64,6 +64,12 @@ _EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown", "not_translated", "null si
 _LONGEST_EMPTY_VALUE = max(len(value) for value in _EMPTY_VALUES)
 # {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
 _CANDIDATE_KEYS = {}
+# The text facts of a process creation, read before the rest: the engine's gate
+# (app/process_gate.py) decides from these alone whether any rule can fire on the event.
+GATED_PROCESS_FIELDS = frozenset((
+    "text", "extra.command_line", "extra.process_path", "extra.process_name", "extra.parent_process_path",
+    "extra.parent_process_name", "extra.original_file_name",
+))
 
 
 class _Fields:
@@ -201,27 +207,36 @@ def normalise_windows_endpoint(record, context):
     operation = _operation(fields, event_code)
     if not operation:
         return []
-    event = MailEvent("process" if operation == PROCESS_CREATE else "file", operation)
-    event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
     if operation == PROCESS_CREATE:
-        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
-                               ("SubjectDomainName", "Account_Domain"))
         # Classic WinEventLog 4688 (the add-on's names): New_Process_Name, Process_Command_Line,
         # Creator_Process_Name.
         process_path = fields.get("Image", "NewProcessName", "New_Process_Name", "process_path")
+        process_name = base_name(fields.get("process_name") or process_path)
         command_line = fields.get("CommandLine", "Process_Command_Line", "process", "process_command_line")
         parent_path = fields.get("ParentImage", "ParentProcessName", "Creator_Process_Name", "parent_process_path")
         parent_name = base_name(fields.get("parent_process_name") or parent_path)
+        # Sysmon's PE OriginalFileName survives renaming a tool (7z.exe copied as svc.exe).
+        original_file_name = fields.get("OriginalFileName", "original_file_name")
+        decoded = decoded_command(command_line)
+        # Rules reading `text` see the decoded script too, as 4104 would show it.
+        text = command_line + ("\n" + decoded if decoded else "")
+        gate = context.process_create_gate
+        if gate is not None and not gate((text, process_path, process_name, parent_path, parent_name,
+                                          original_file_name)):
+            return []   # no rule can fire: the facts hold none of the words each rule needs
+        event = MailEvent("process", operation)
+        event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
+        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
+                               ("SubjectDomainName", "Account_Domain"))
         event.extra["parent_process_path"] = parent_path
         event.extra["parent_process_name"] = parent_name
         event.extra["command_line"] = command_line
-        # Sysmon's PE OriginalFileName survives renaming a tool (7z.exe copied as svc.exe).
-        event.extra["original_file_name"] = fields.get("OriginalFileName", "original_file_name")
-        decoded = decoded_command(command_line)
+        event.extra["original_file_name"] = original_file_name
         event.extra["decoded_command"] = decoded
-        # Rules reading `text` see the decoded script too, as 4104 would show it.
-        event.text = command_line + ("\n" + decoded if decoded else "")
+        event.text = text
     else:
+        event = MailEvent("file", operation)
+        event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
         event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
                                ("SubjectDomainName", "Account_Domain"))
         # Classic WinEventLog 4663/5145: Process_Name, Object_Name, Relative_Target_Name.
@@ -239,7 +254,7 @@ def normalise_windows_endpoint(record, context):
         event.src = clean_ip(fields.get("IpAddress", "Source_Address", "src", "src_ip"))
         event.extra["action"] = fields.get("action").lower()
         event.mailbox = event.extra["file_path"]  # the mail store is the object acted on
-    process_name = base_name(fields.get("process_name") or process_path)
+        process_name = base_name(fields.get("process_name") or process_path)
     event.extra["process_path"] = process_path
     event.extra["process_name"] = process_name
     event.extra["account_name"] = bare_account(event.actor)

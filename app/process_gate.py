@@ -1,0 +1,139 @@
+"""One decision for a Windows process creation, taken on its text facts before the rest.
+
+Process creations (Sysmon 1, Security 4688, CIM Processes) are the busiest Windows events a
+search hands over, and almost none has a finding. After the endpoint reader has read the few
+text facts every process rule tests, the rest of the work (the account and host, the Exchange
+cmdlet scan of the command line, the event, then each rule's tests and the event time) is for
+events some rule can match. Every rule that can fire on a process creation needs words in
+those facts: `.pst`/`.ost` in the command line, `outlook.exe` as the process and a script
+host as its parent, an Exchange cmdlet's name. A process creation whose facts hold none of
+them cannot fire, and the reader returns no event for it.
+
+`process_create_gate(...)` derives, when the engine loads, each candidate rule's words from
+its `match` (the rule language's tests on those facts; a regex's words from
+app/regex_literals.py) as clauses that must all hold, one word of each: the rules' tests with
+the most selective first, sharing one lower-cased text. The gate answers "may fire" (the event
+is read on as before) unless it can show the opposite, and is None (no gate) when some
+candidate rule names no such words.
+
+Why a word missing from the facts means no match:
+- `equals`, `in`, `contains_any`, `startswith_any`, `endswith_any` compare the lower-cased
+  value (cut to MAX_VALUE_CHARS) with lower-case operands: the operand is then in the value,
+  and lower() maps character by character (but for a final sigma, which no ASCII word holds);
+- a `matches` pattern's words are in every match (app/regex_literals.py); a case-insensitive
+  regex also matches `s` on `\u017f`, `k` on `\u212a`, `i` on `\u0130`/`\u0131`, letters that
+  lower() leaves non-ASCII, so facts holding one of them are not judged;
+- an Exchange cmdlet the command line calls becomes an event of every rule indexed on it: facts
+  holding any cmdlet name the engine scans for are not judged (the cmdlet regex is
+  case-insensitive too: the same four letters);
+- only ASCII words without line ends are used, and the facts are joined by line ends, so a
+  word is in the joined text only if it is in one fact.
+tests/test_process_gate.py holds the gated reader to the ungated one, event for event.
+"""
+
+import re
+
+from .conditions import check_field_path
+from .regex_literals import necessary_words
+
+# The letters a case-insensitive regex matches for an ASCII one and lower() does not turn into
+# it (Python's re documentation names these four: U+0130, U+0131, U+017F, U+212A).
+FOLDS_ONTO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+_WORD_OPERATORS = ("equals", "in", "contains_any", "startswith_any", "endswith_any", "matches")
+
+
+def process_create_gate(process_rules, cmdlet_names, gated_fields):
+    """facts -> False when no rule can fire on a process creation with these text facts (the
+    values of `gated_fields`, in any order), else True; or None when a rule in
+    `process_rules` (the rules the engine tries on a process creation) names no words in
+    `gated_fields`. `cmdlet_names` are the cmdlets the engine finds in command lines."""
+    rules = []
+    for rule in process_rules:
+        clauses = necessary_clauses(rule.match_spec, gated_fields)
+        if not clauses:
+            return None
+        # Fewest words first: the clause most events fail is usually the narrowest.
+        rules.append(tuple(tuple(sorted(clause)) for clause in sorted(clauses, key=len)))
+    names = tuple(sorted({name.lower() for name in cmdlet_names}))
+    if not all(_is_word(name) for name in names):
+        return None
+    # Every name starts with its verb and a dash (`set-`, `new-`, `add-`): three searches of a
+    # text that names none of them stand for all of the names.
+    verbs = tuple(sorted({name.split("-", 1)[0] + "-" for name in names}))
+    if not all("-" in name for name in names):
+        verbs = ("",)   # a name without a verb: every text is searched for every name
+    rules = tuple(rules)
+
+    def may_fire(facts):
+        text = "\n".join(facts)
+        if not text.isascii():
+            for letter in FOLDS_ONTO_ASCII:
+                if letter in text:
+                    return True
+        lowered = text.lower()
+        for verb in verbs:
+            if verb in lowered:
+                for name in names:
+                    if name in lowered:
+                        return True
+                break
+        for clauses in rules:
+            for clause in clauses:
+                for word in clause:
+                    if word in lowered:
+                        break
+                else:
+                    break   # a clause with none of its words: this rule cannot fire
+            else:
+                return True
+        return False
+
+    may_fire.rules = rules   # the clauses each rule was given, for tests and the docs
+    return may_fire
+
+
+def necessary_clauses(spec, fields):
+    """Clauses (sets of lower-case words) of a checked match condition: an event it matches
+    has, for every clause, one of its words in one of `fields`. An empty list when the
+    condition names no such words."""
+    if "field" in spec:
+        words = _test_words(spec, fields)
+        return [words] if words else []
+    (combinator, body), = spec.items()
+    if combinator == "all":
+        return [clause for item in body for clause in necessary_clauses(item, fields)]
+    if combinator == "any":
+        # Each alternative needs one of its clauses; the narrowest of each, joined, is one
+        # clause every alternative satisfies.
+        union = set()
+        for item in body:
+            clauses = necessary_clauses(item, fields)
+            if not clauses:
+                return []
+            union |= min(clauses, key=len)
+        return [frozenset(union)]
+    return []   # `not`: what it requires is an absence, which names no word
+
+
+def _test_words(spec, fields):
+    path = check_field_path(str(spec["field"]), "condition")
+    if path not in fields:
+        return None
+    operator = next((key for key in spec if key != "field"), None)
+    if operator not in _WORD_OPERATORS:
+        return None
+    operand = spec[operator]
+    if operator == "matches":
+        words = necessary_words(re.compile(str(operand)))
+        if words is None:
+            return None
+    else:
+        words = operand if isinstance(operand, (list, tuple)) else (operand,)
+    words = frozenset(str(word).lower() for word in words)
+    if not words or not all(_is_word(word) for word in words):
+        return None
+    return words
+
+
+def _is_word(word):
+    return bool(word) and word.isascii() and "\n" not in word and "\r" not in word
