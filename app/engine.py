@@ -13,8 +13,8 @@ from .allowlist import (ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, che
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, no_rule_wants, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
-from .normalise.windows_endpoint import GATED_PROCESS_FIELDS, PROCESS_CREATE
-from .process_gate import process_create_gate
+from .endpoint_gate import endpoint_gate
+from .normalise.windows_endpoint import FILE_OPERATIONS, GATED_FILE_FIELDS, GATED_PROCESS_FIELDS, PROCESS_CREATE
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
 from .settings import load_site_config
@@ -55,11 +55,21 @@ class Engine:
         paths = {operation: frozenset().union(any_paths, *(rule.match_paths for rule in indexed))
                  for operation, indexed in self._by_operation.items()}
         self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
-        # The rules a process creation (and the cmdlet events of its command line, which the
-        # gate leaves to them) is tried against.
-        process_rules = [rule for rule in self._by_operation.get(PROCESS_CREATE.lower(), []) + self._any_operation
-                         if rule.sources is None or "process" in rule.sources]
-        self.context.process_create_gate = process_create_gate(process_rules, cmdlets, GATED_PROCESS_FIELDS)
+        self.context.endpoint_gates = self._endpoint_gates(cmdlets)
+
+    def _endpoint_gates(self, cmdlets):
+        """{endpoint operation: its gate} (app/endpoint_gate.py): the rules an event of the
+        operation is tried against, by the words they need in its text facts. A process
+        creation's cmdlet events (which a cmdlet name in its facts lets through) go to theirs."""
+        gates = {}
+        for operation, source, fields, names in ([(PROCESS_CREATE, "process", GATED_PROCESS_FIELDS, cmdlets)]
+                                                 + [(op, "file", GATED_FILE_FIELDS, ()) for op in FILE_OPERATIONS]):
+            tried = [rule for rule in self._by_operation.get(operation.lower(), []) + self._any_operation
+                     if rule.sources is None or source in rule.sources]
+            gate = endpoint_gate(tried, names, fields)
+            if gate is not None:
+                gates[operation] = gate
+        return gates
 
     @classmethod
     def load(cls, app_root, problems=None):

@@ -66,7 +66,7 @@ class Rule:
         self.action = str(document.get("action", ""))
         self.matches = compile_condition(document["match"], where + ".match", settings)
         self._match_spec = document["match"]
-        self.match_spec = self._match_spec   # the checked document, read by app/process_gate.py
+        self.match_spec = self._match_spec   # the checked document, read by app/endpoint_gate.py
         self.match_paths = frozenset(condition_paths(document["match"]))   # what matching reads of an event
         self.operations = shape.operations
         self.sources = shape.sources

@@ -14,9 +14,9 @@ So the cases follow whatever rules and normalisers the app has. Each case must:
 - run fewer than --max-event-steps lines of app/ code (tools/step_count.py): a count, the same
   on a busy machine as on an idle one, so CI can hold every case to it; --max-event-seconds is
   an extra, clock-based bound for long runs on a quiet machine, off unless given,
-- give the same findings with and without the engine's process-creation gate
-  (app/process_gate.py), which decides from words that some mutations (letters that fold
-  onto ASCII ones, encoded commands, cmdlet names) try to hide.
+- give the same findings with and without the engine's endpoint gates (app/endpoint_gate.py),
+  which decide process creations and file events from words that some mutations (letters
+  that fold onto ASCII ones, encoded commands, cmdlet names) try to hide.
 
 Prints the number of cases, cases per second, problems by kind (from the engine's
 ProblemLog: each kind would be one inspector warning), the slowest case and the case with
@@ -290,8 +290,8 @@ def engine_operations(engine):
 def check_case(engine, record, max_steps=MAX_EVENT_STEPS, max_seconds=None, ungated=None):
     """(failures, steps, seconds) of one case: failures a list of kinds, steps the lines of
     app/ code annotate ran (tools/step_count.py; 0 when max_steps is None: not counted).
-    With `ungated` (the same engine without its process-creation gate, app/process_gate.py),
-    the case must also give the same findings from both."""
+    With `ungated` (the same engine without its endpoint gates, app/endpoint_gate.py), the
+    case must also give the same findings from both."""
     failures = []
     original = dict(record)
     internal_before = _internal_count(engine.problems)
@@ -336,12 +336,12 @@ def _findings_of(engine, record):
 
 
 def ungated_engine(engine):
-    """A second engine of the same rules and lookups without the process-creation gate, or
-    None when the engine has none."""
-    if engine.context.process_create_gate is None:
+    """A second engine of the same rules and lookups without the endpoint gates, or None when
+    the engine has none."""
+    if not engine.context.endpoint_gates:
         return None
     ungated = Engine.load(REPO, ProblemLog())
-    ungated.context.process_create_gate = None
+    ungated.context.endpoint_gates = {}
     return ungated
 
 

@@ -35,9 +35,10 @@ class NormaliseContext:
         # or None (every fact is computed at once: what a caller without the engine gets).
         self.paths_by_operation = paths_by_operation
         self.paths_of_any_operation = paths_of_any_operation
-        # facts -> whether a rule may fire on a process creation with these text facts
-        # (app/process_gate.py), set by the engine; None: every process creation is read whole.
-        self.process_create_gate = None
+        # {endpoint operation: facts -> whether a rule may fire on an event of it with these
+        # text facts} (app/endpoint_gate.py), set by the engine; an operation without one is
+        # read whole.
+        self.endpoint_gates = {}
 
     def match_paths(self, operation):
         """The field paths rule conditions may read on an event of `operation` before a finding

@@ -64,12 +64,14 @@ _EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown", "not_translated", "null si
 _LONGEST_EMPTY_VALUE = max(len(value) for value in _EMPTY_VALUES)
 # {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
 _CANDIDATE_KEYS = {}
-# The text facts of a process creation, read before the rest: the engine's gate
-# (app/process_gate.py) decides from these alone whether any rule can fire on the event.
+# The text facts of a process creation and of a file event, read before the rest: the
+# engine's gates (app/endpoint_gate.py) decide from these alone whether any rule can fire.
 GATED_PROCESS_FIELDS = frozenset((
     "text", "extra.command_line", "extra.process_path", "extra.process_name", "extra.parent_process_path",
     "extra.parent_process_name", "extra.original_file_name",
 ))
+GATED_FILE_FIELDS = frozenset(("extra.file_path", "extra.file_name", "mailbox"))
+FILE_OPERATIONS = (FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE)
 
 
 class _Fields:
@@ -220,7 +222,7 @@ def normalise_windows_endpoint(record, context):
         decoded = decoded_command(command_line)
         # Rules reading `text` see the decoded script too, as 4104 would show it.
         text = command_line + ("\n" + decoded if decoded else "")
-        gate = context.process_create_gate
+        gate = context.endpoint_gates.get(operation)
         if gate is not None and not gate((text, process_path, process_name, parent_path, parent_name,
                                           original_file_name)):
             return []   # no rule can fire: the facts hold none of the words each rule needs
@@ -235,19 +237,23 @@ def normalise_windows_endpoint(record, context):
         event.extra["decoded_command"] = decoded
         event.text = text
     else:
-        event = MailEvent("file", operation)
-        event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
-        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
-                               ("SubjectDomainName", "Account_Domain"))
         # Classic WinEventLog 4663/5145: Process_Name, Object_Name, Relative_Target_Name.
-        process_path = fields.get("Image", "ProcessName", "Process_Name", "process_path")
         file_path = fields.get("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName",
                                "Relative_Target_Name", "file_path")
         file_name = fields.get("file_name")
         if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
             file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
-        event.extra["file_path"] = file_path or file_name
-        event.extra["file_name"] = file_name or base_name(file_path)
+        file_path, file_name = file_path or file_name, file_name or base_name(file_path)
+        gate = context.endpoint_gates.get(operation)
+        if gate is not None and not gate((file_path, file_name)):
+            return []   # no rule can fire: the path holds none of the words each rule needs
+        event = MailEvent("file", operation)
+        event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
+        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
+                               ("SubjectDomainName", "Account_Domain"))
+        process_path = fields.get("Image", "ProcessName", "Process_Name", "process_path")
+        event.extra["file_path"] = file_path
+        event.extra["file_name"] = file_name
         access_list = fields.get("AccessList") or " ".join(as_list(record.get("Accesses")))
         event.extra["access"] = access_names(access_list, fields.get("AccessMask", "Access_Mask"))
         event.extra["share_name"] = fields.get("ShareName", "Share_Name", "share")

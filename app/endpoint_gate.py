@@ -1,20 +1,22 @@
-"""One decision for a Windows process creation, taken on its text facts before the rest.
+"""One decision for a Windows endpoint event, taken on its text facts before the rest.
 
-Process creations (Sysmon 1, Security 4688, CIM Processes) are the busiest Windows events a
-search hands over, and almost none has a finding. After the endpoint reader has read the few
-text facts every process rule tests, the rest of the work (the account and host, the Exchange
-cmdlet scan of the command line, the event, then each rule's tests and the event time) is for
-events some rule can match. Every rule that can fire on a process creation needs words in
-those facts: `.pst`/`.ost` in the command line, `outlook.exe` as the process and a script
-host as its parent, an Exchange cmdlet's name. A process creation whose facts hold none of
-them cannot fire, and the reader returns no event for it.
+Process creations (Sysmon 1, Security 4688, CIM Processes) and file events (Sysmon 11,
+Security 4663/5145, CIM Filesystem) are the busiest Windows events a search hands over, and
+almost none has a finding. After the endpoint reader has read the few text facts the rules of
+the event's operation test, the rest of the work (the account, host, access rights and
+address, the Exchange cmdlet scan of a command line, the event, then each rule's tests and the
+event time) is for events some rule can match. Every rule that can fire on them needs words in
+those facts: `.pst`/`.ost` in the command line or file path, `outlook.exe` as the process and
+a script host as its parent, an Exchange cmdlet's name. An event whose facts hold none of them
+cannot fire, and the reader returns no event for it.
 
-`process_create_gate(...)` derives, when the engine loads, each candidate rule's words from
-its `match` (the rule language's tests on those facts; a regex's words from
+`endpoint_gate(...)` derives, when the engine loads, each candidate rule's words from its
+`match` (the rule language's tests on those facts; a regex's words from
 app/regex_literals.py) as clauses that must all hold, one word of each: the rules' tests with
 the most selective first, sharing one lower-cased text. The gate answers "may fire" (the event
 is read on as before) unless it can show the opposite, and is None (no gate) when some
-candidate rule names no such words.
+candidate rule names no such words. An operation no rule is tried on gets a gate that answers
+"no" to every event (but one calling a cmdlet), as the rules would.
 
 Why a word missing from the facts means no match:
 - `equals`, `in`, `contains_any`, `startswith_any`, `endswith_any` compare the lower-cased
@@ -23,12 +25,12 @@ Why a word missing from the facts means no match:
 - a `matches` pattern's words are in every match (app/regex_literals.py); a case-insensitive
   regex also matches `s` on `\u017f`, `k` on `\u212a`, `i` on `\u0130`/`\u0131`, letters that
   lower() leaves non-ASCII, so facts holding one of them are not judged;
-- an Exchange cmdlet the command line calls becomes an event of every rule indexed on it: facts
-  holding any cmdlet name the engine scans for are not judged (the cmdlet regex is
-  case-insensitive too: the same four letters);
+- an Exchange cmdlet a command line calls becomes an event of every rule indexed on it: facts
+  of a process creation holding any cmdlet name the engine scans for are not judged (the
+  cmdlet regex is case-insensitive too: the same four letters);
 - only ASCII words without line ends are used, and the facts are joined by line ends, so a
   word is in the joined text only if it is in one fact.
-tests/test_process_gate.py holds the gated reader to the ungated one, event for event.
+tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for event.
 """
 
 import re
@@ -42,13 +44,13 @@ FOLDS_ONTO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
 _WORD_OPERATORS = ("equals", "in", "contains_any", "startswith_any", "endswith_any", "matches")
 
 
-def process_create_gate(process_rules, cmdlet_names, gated_fields):
-    """facts -> False when no rule can fire on a process creation with these text facts (the
-    values of `gated_fields`, in any order), else True; or None when a rule in
-    `process_rules` (the rules the engine tries on a process creation) names no words in
-    `gated_fields`. `cmdlet_names` are the cmdlets the engine finds in command lines."""
+def endpoint_gate(rules_tried, cmdlet_names, gated_fields):
+    """facts -> False when no rule can fire on an event with these text facts (the values of
+    `gated_fields`, in any order), else True; or None when a rule in `rules_tried` (the rules
+    the engine tries on the events gated) names no words in `gated_fields`. `cmdlet_names`
+    are the cmdlets the engine finds in the facts (a command line), or empty."""
     rules = []
-    for rule in process_rules:
+    for rule in rules_tried:
         clauses = necessary_clauses(rule.match_spec, gated_fields)
         if not clauses:
             return None

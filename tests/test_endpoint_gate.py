@@ -1,9 +1,10 @@
-"""The process-creation gate (app/process_gate.py) against the reader without it: the same
+"""The endpoint gates (app/endpoint_gate.py) against the reader without them: the same
 findings, output fields and job-inspector messages on every benchmark mix, every rule test
-event in every shape, the 23,371 real Windows events and process creations built to slip past
-a word check (letters that fold onto ASCII, encoded commands, cmdlets, upper case, CIM and
-classic names, XML-only events, values past the length cut); the clauses it derives from rule
-documents; and, counted in steps, that it spares the work it is for.
+event in every shape, the 23,371 real Windows events and process creations and file events
+built to slip past a word check (letters that fold onto ASCII, encoded commands, cmdlets,
+upper case, CIM and classic names, a CIM folder and file name joined, XML-only events, values
+past the length cut); the clauses they derive from rule documents; and, counted in steps,
+that they spare the work they are for.
 """
 
 import gzip
@@ -15,8 +16,9 @@ import pytest
 
 from app.engine import Engine
 from app.finding import output_fields
-from app.normalise.windows_endpoint import GATED_PROCESS_FIELDS, normalise_windows_endpoint
-from app.process_gate import necessary_clauses, process_create_gate
+from app.normalise.windows_endpoint import (FILE_ACCESS, FILE_CHANGE, FILE_CREATE, GATED_PROCESS_FIELDS,
+                                             PROCESS_CREATE, SHARE_ACCESS, normalise_windows_endpoint)
+from app.endpoint_gate import endpoint_gate, necessary_clauses
 from app.values import MAX_VALUE_CHARS
 from tests.conftest import REPO, SHARED_DATASETS
 from tests.test_optimisations_differential import MIXES, mix_records, rule_test_records
@@ -26,16 +28,16 @@ from tools.step_count import count_steps
 
 @pytest.fixture(scope="module")
 def ungated():
-    """The engine as shipped, with the gate taken out: every process creation read whole."""
+    """The engine as shipped, with the gates taken out: every endpoint event read whole."""
     engine = Engine.load(REPO)
-    engine.context.process_create_gate = None
+    engine.context.endpoint_gates = {}
     return engine
 
 
 @pytest.fixture(scope="module")
 def gated():
     engine = Engine.load(REPO)
-    assert engine.context.process_create_gate is not None, "the shipped rules should give a gate"
+    assert set(engine.context.endpoint_gates) == {PROCESS_CREATE, FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE}
     return engine
 
 
@@ -117,19 +119,47 @@ AWKWARD_CASES = [
               "\tProcess Command Line:\tcmd /c copy C:\\mail\\b.ost \\\\files\\x\n"
               "\tCreator Process Name:\tC:\\Windows\\explorer.exe\n"}, COMMAND_LINE),
 ]
-AWKWARD_PROCESS_CREATIONS = [record for record, _ in AWKWARD_CASES]
+
+def _file_event(code, path, **more):
+    record = {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational"
+              if code == "11" else "XmlWinEventLog:Security", "EventCode": code, "Computer": "ws-01.contoso.com",
+              "_time": "1795000000"}
+    record["TargetFilename" if code == "11" else "ObjectName"] = path
+    record.update(more)
+    return record
+
+
+WRITTEN, READ, SHARE, STORE = ("t1114_001_mail_file_written_outside_outlook", "t1114_001_mail_file_read",
+                               "t1114_001_mail_file_share_access", "t1114_001_windows_mail_store_read")
+AWKWARD_CASES += [
+    (_file_event("11", r"C:\Temp\stolen.PST", Image=r"C:\Windows\System32\robocopy.exe"), WRITTEN),
+    (_file_event("11", r"C:\Users\bob\AppData\Local\Microsoft\Outlook\bob.ost", Image=r"C:\Office\outlook.exe"),
+     None),
+    (_file_event("11", "C:\\Temp\\stolen.p\u017ft"), None),      # endswith compares lower(): no match either way
+    (_file_event("4663", r"C:\Users\bob\Documents\Outlook Files\archive.pst", AccessList="%%4416",
+                 ProcessName=r"C:\Windows\System32\cmd.exe", SubjectUserName="bob"), READ),
+    (_file_event("4663", r"C:\Users\bob\notes.txt", AccessList="%%4416"), None),
+    (_file_event("5145", r"mail\bob.ost", ShareName=r"\\*\C$", AccessList="%%4416", IpAddress="10.0.0.9"), SHARE),
+    # CIM Filesystem: the folder in file_path and the name in file_name, joined by the reader.
+    ({"Filesystem.file_path": r"C:\Users\bob\AppData\Local\Comms\Unistore", "Filesystem.file_name": "data",
+      "Filesystem.action": "read", "Filesystem.dest": "ws-05"}, STORE),
+    ({"Filesystem.file_path": r"C:\Exports", "Filesystem.file_name": "bob.pst", "Filesystem.action": "created",
+      "Filesystem.process_path": r"C:\Windows\System32\robocopy.exe"}, WRITTEN),
+    ({"Filesystem.file_path": r"C:\Exports\bob.pst", "Filesystem.action": "deleted"}, None),   # FileChange
+]
+AWKWARD_EVENTS = [record for record, _ in AWKWARD_CASES]
 
 
 @pytest.mark.parametrize("source", MIXES + ("light", "rule_tests", "awkward"))
-def test_gate_gives_the_findings_of_the_whole_reader(gated, ungated, source):
+def test_gates_give_the_findings_of_the_whole_reader(gated, ungated, source):
     records = {"light": lambda: make_records(7, 3000, 0.05), "rule_tests": rule_test_records,
-               "awkward": lambda: AWKWARD_PROCESS_CREATIONS}.get(source, lambda: mix_records(source))()
+               "awkward": lambda: AWKWARD_EVENTS}.get(source, lambda: mix_records(source))()
     fired = assert_same_outcomes(gated, ungated, records)
     if source in ("light", "rule_tests", "awkward"):
         assert fired, "the records hold process creations that fire: the comparison is not vacuous"
 
 
-def test_gate_gives_the_findings_of_the_whole_reader_on_real_windows_events(gated, ungated):
+def test_gates_give_the_findings_of_the_whole_reader_on_real_windows_events(gated, ungated):
     folder = os.path.join(SHARED_DATASETS, "Yamato-Security__hayabusa-sample-evtx")
     records = []
     for name in ("evtx_pool.jsonl.gz", "near_miss_cases.jsonl.gz"):
@@ -142,7 +172,7 @@ def test_gate_gives_the_findings_of_the_whole_reader_on_real_windows_events(gate
     assert_same_outcomes(gated, ungated, records)
 
 
-def test_awkward_process_creations_fire_where_the_rules_say(gated):
+def test_awkward_endpoint_events_fire_where_the_rules_say(gated):
     """Not only agreement: the cases the gate must let through do fire."""
     for record, rule_id in AWKWARD_CASES:
         fired = [finding.as_dict()["rule"] for finding in gated.findings(dict(record))]
@@ -182,13 +212,13 @@ def test_clauses_follow_all_any_and_not():
 
 def test_one_rule_without_words_turns_the_gate_off():
     worded = {"field": "extra.command_line", "contains_any": [".pst"]}
-    assert process_create_gate(_rules(worded), ["Set-Mailbox"], GATED_PROCESS_FIELDS) is not None
-    assert process_create_gate(_rules(worded, {"field": "extra.command_line", "nonempty": True}), ["Set-Mailbox"],
+    assert endpoint_gate(_rules(worded), ["Set-Mailbox"], GATED_PROCESS_FIELDS) is not None
+    assert endpoint_gate(_rules(worded, {"field": "extra.command_line", "nonempty": True}), ["Set-Mailbox"],
                                GATED_PROCESS_FIELDS) is None
 
 
 def test_gate_answers_from_words_cmdlets_and_folding_letters():
-    gate = process_create_gate(_rules({"all": [{"field": "extra.process_name", "equals": "outlook.exe"},
+    gate = endpoint_gate(_rules({"all": [{"field": "extra.process_name", "equals": "outlook.exe"},
                                                 {"field": "extra.parent_process_name", "in": ["cmd.exe"]}]},
                                       {"field": "text", "matches": r"(?i)\.pst"}),
                                ["New-MailboxExportRequest"], GATED_PROCESS_FIELDS)
@@ -199,49 +229,60 @@ def test_gate_answers_from_words_cmdlets_and_folding_letters():
     assert gate(("copy a.p\u017ft b", "", "", "", "", ""))        # the regex matches it; lower() does not
     assert gate(("new-mailboxexportREQUEST -Mailbox x", "", "", "", "", ""))
     assert not gate(("copy a.p st b", "c:\\caf\u00e9.exe", "", "", "", ""))   # non-ASCII alone changes nothing
-    verbless = process_create_gate(_rules({"field": "text", "contains_any": [".pst"]}), ["Search"], GATED_PROCESS_FIELDS)
+    verbless = endpoint_gate(_rules({"field": "text", "contains_any": [".pst"]}), ["Search"], GATED_PROCESS_FIELDS)
     assert verbless(("search x", "", "", "", "", "")) and not verbless(("find x", "", "", "", "", ""))
 
 
-def test_shipped_rules_give_the_gate_their_words(gated):
-    rules = gated.context.process_create_gate.rules
-    words = {word for rule in rules for clause in rule for word in clause}
+def test_shipped_rules_give_the_gates_their_words(gated):
+    gates = gated.context.endpoint_gates
+    words = {word for rule in gates[PROCESS_CREATE].rules for clause in rule for word in clause}
     assert {".pst", ".ost", "outlook.exe", "outlook.application"} <= words
-    assert len(rules) == len([rule for rule in gated._by_operation["processcreate"]])
+    assert len(gates[PROCESS_CREATE].rules) == len(gated._by_operation["processcreate"])
+    for operation in (FILE_CREATE, FILE_ACCESS, SHARE_ACCESS):
+        assert all(set(rule[0]) <= {".pst", ".ost", "\\comms\\unistore\\data"} for rule in gates[operation].rules)
+    assert gates[FILE_CHANGE].rules == ()   # no rule is tried on it: every such event is answered
 
 
-def _process_creations(records):
-    return [record for record in records if record.get("EventCode") in ("1", "4688")]
+# Each mix's endpoint events by the operation the reader gives them.
+OPERATION_OF_CODE = {"1": PROCESS_CREATE, "4688": PROCESS_CREATE, "11": FILE_CREATE, "4663": FILE_ACCESS,
+                     "5145": SHARE_ACCESS}
 
 
 @pytest.mark.parametrize("source", ["light", "endpoint"])
-def test_gate_spares_the_work_on_process_creations_without_findings(gated, ungated, source):
-    """Counted in steps (lines run in app/), not timed: nearly every process creation of the mix
-    is answered by the gate, and the engine's work on them falls by more than a quarter (about
-    a third when measured: what is left is recognising the event and reading its facts, which
-    the gate needs; in seconds the saving is larger, the gate's searches being C calls)."""
-    records = _process_creations(make_records(3, 400) if source == "light" else mix_records(source, 600))
+def test_gates_spare_the_work_on_endpoint_events_without_findings(gated, ungated, source):
+    """Counted in steps (lines run in app/), not timed: nearly every process creation and file
+    event of the mix is answered by its gate, and the engine's work on them falls by more than
+    a quarter (about a third when measured: what is left is recognising the event and reading
+    its facts, which the gate needs; in seconds the saving is larger, the gate's searches
+    being C calls)."""
+    records = make_records(3, 400) if source == "light" else mix_records(source, 600)
+    records = [record for record in records if record.get("EventCode") in OPERATION_OF_CODE]
     assert len(records) > 100
-    passed = []
-    gate = gated.context.process_create_gate
+    gates = dict(gated.context.endpoint_gates)
+    answers = []
 
-    def counting(facts):
-        passed.append(gate(facts))
-        return passed[-1]
-    gated.context.process_create_gate = counting
+    def counting(gate):
+        def counted(facts):
+            answers.append(gate(facts))
+            return answers[-1]
+        return counted
+    gated.context.endpoint_gates = {operation: counting(gate) for operation, gate in gates.items()}
     try:
         gated_steps = sum(count_steps(gated.findings, dict(record))[1] for record in records)
     finally:
-        gated.context.process_create_gate = gate
+        gated.context.endpoint_gates = gates
     ungated_steps = sum(count_steps(ungated.findings, dict(record))[1] for record in records)
-    assert len(passed) == len(records)
-    assert sum(passed) < 0.1 * len(passed)
+    assert len(answers) == len(records)
+    assert sum(answers) < 0.1 * len(answers)
     assert gated_steps < 0.75 * ungated_steps, (gated_steps, ungated_steps)
 
 
-def test_reader_without_the_engine_reads_every_process_creation():
-    """A caller without an engine's context (no gate) gets the event as before."""
+def test_reader_without_the_engine_reads_every_endpoint_event():
+    """A caller without an engine's context (no gates) gets the event as before."""
     from app.normalise import NormaliseContext
     context = NormaliseContext(frozenset(), None, {}, None)
     (event,) = normalise_windows_endpoint(_sysmon("notepad.exe x.txt", image=r"C:\Windows\notepad.exe"), context)
     assert event.extra["process_name"] == "notepad.exe"
+    (event,) = normalise_windows_endpoint({"EventCode": "11", "sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",
+                                           "TargetFilename": "C:\\x\\notes.txt", "Image": "C:\\n.exe"}, context)
+    assert event.extra["file_name"] == "notes.txt"
