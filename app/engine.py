@@ -10,10 +10,10 @@ import time
 
 from .allowlist import (ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, load_allowlists,
                         load_org_domains, switch_off_shipped)
+from .endpoint_gate import endpoint_gate
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, no_rule_wants, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
-from .endpoint_gate import endpoint_gate
 from .normalise.windows_endpoint import FILE_OPERATIONS, GATED_FILE_FIELDS, GATED_PROCESS_FIELDS, PROCESS_CREATE
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank

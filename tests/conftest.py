@@ -1,3 +1,4 @@
+import copy
 import os
 import sys
 
@@ -24,6 +25,15 @@ if os.path.join(REPO, "bin") not in sys.path:
 
 from app.engine import Engine  # noqa: E402
 from app.problems import ProblemLog  # noqa: E402
+
+
+def whole_reading(context):
+    """A copy of an engine's normalise context without its endpoint gates (app/endpoint_gate.py):
+    every endpoint event becomes a MailEvent, for tests that look at what the readers make of
+    events, not only at the findings (tests/test_endpoint_gate.py holds the two to each other)."""
+    whole = copy.copy(context)
+    whole.endpoint_gates = {}
+    return whole
 
 
 @pytest.fixture(scope="session")
