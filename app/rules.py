@@ -65,8 +65,7 @@ class Rule:
         self.risk_score = document["risk_score"]
         self.action = str(document.get("action", ""))
         self.matches = compile_condition(document["match"], where + ".match", settings)
-        self._match_spec = document["match"]
-        self.match_spec = self._match_spec   # the checked document, read by app/endpoint_gate.py
+        self.match_spec = document["match"]   # the checked document (matcher_for, app/endpoint_gate.py)
         self.match_paths = frozenset(condition_paths(document["match"]))   # what matching reads of an event
         self.operations = shape.operations
         self.sources = shape.sources
@@ -87,10 +86,10 @@ class Rule:
         """`matches` for events the engine has already found to be of `operation` (lower-case)
         and of one of `sources`: the top-level tests that says are left out (the engine's
         operation index and source check decide them, with the same case-insensitive reading)."""
-        spec = _without_settled_tests(self._match_spec, operation, self.sources is not None)
+        spec = _without_settled_tests(self.match_spec, operation, self.sources is not None)
         if spec is None:
             return _always
-        if spec is self._match_spec:
+        if spec is self.match_spec:
             return self.matches
         return compile_condition(spec, "rule %s.match" % self.id, self._settings)
 

@@ -180,6 +180,16 @@ def _account(fields, user_names, domain_names):
     return user
 
 
+def _endpoint_event(source, operation, fields):
+    """The event of an endpoint record its gate let through, with the host and account every
+    process and file event carries."""
+    event = MailEvent(source, operation)
+    event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
+    event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
+                           ("SubjectDomainName", "Account_Domain"))
+    return event
+
+
 def _operation(fields, event_code):
     if event_code in ("1", "4688"):
         return PROCESS_CREATE
@@ -226,10 +236,7 @@ def normalise_windows_endpoint(record, context):
         if gate is not None and not gate((text, process_path, process_name, parent_path, parent_name,
                                           original_file_name)):
             return []   # no rule can fire: the facts hold none of the words each rule needs
-        event = MailEvent("process", operation)
-        event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
-        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
-                               ("SubjectDomainName", "Account_Domain"))
+        event = _endpoint_event("process", operation, fields)
         event.extra["parent_process_path"] = parent_path
         event.extra["parent_process_name"] = parent_name
         event.extra["command_line"] = command_line
@@ -247,10 +254,7 @@ def normalise_windows_endpoint(record, context):
         gate = context.endpoint_gates.get(operation)
         if gate is not None and not gate((file_path, file_name)):
             return []   # no rule can fire: the path holds none of the words each rule needs
-        event = MailEvent("file", operation)
-        event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
-        event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
-                               ("SubjectDomainName", "Account_Domain"))
+        event = _endpoint_event("file", operation, fields)
         process_path = fields.get("Image", "ProcessName", "Process_Name", "process_path")
         event.extra["file_path"] = file_path
         event.extra["file_name"] = file_name
