@@ -24,6 +24,12 @@ APP_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(APP_ROOT, "lib"))
 sys.path.insert(0, APP_ROOT)
 
+from t1114_protocol import deferred_client  # noqa: E402  (bin/, this script's folder)
+
+# Before splunklib.searchcommands is imported: it would import splunklib.client, which this
+# command never uses (t1114_protocol/deferred_client.py says what that saves).
+deferred_client.defer()
+
 from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, validators  # noqa: E402
 
 from app.engine import Engine  # noqa: E402
