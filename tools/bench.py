@@ -5,7 +5,10 @@ streams: a minimal stdlib passthrough (reads each chunk's CSV rows and writes th
 nothing else: the floor any command pays), splunklib's passthrough StreamingCommand (same
 vendored splunklib, same Python) and the built t1114 in mode=all and mode=findings. Prints
 events/s, t1114's ratios to both baselines, peak RSS of each command's own process and
-start-up (getinfo sent to reply read). A script that prints figures, not a timed test.
+start-up (getinfo sent to reply read), then a start-up table: splunklib's passthrough and t1114
+started alternately, warm (bytecode cached, as after a search head's first search) and cold (no
+bytecode, as on an indexer whose bundle was just replicated or an app folder that cannot be
+written). A script that prints figures, not a timed test.
 
     python tools/bench.py [--mixes tenant,mail_items_accessed,endpoint,light] [--events 100000]
                           [--chunk 50000] [--pythons 3.9,3.13] [--repeat 3] [--allowlist 10,1000,10000]
@@ -210,10 +213,17 @@ def _peak_rss_kib(pid):
     return 0
 
 
-def run_once(script, python, args, plan):
+# Every command runs with bytecode caching on (the first run of each writes __pycache__, as on
+# a search head after its first search), whatever the caller's environment says: the start-up
+# column of the main table is the warm one; startup_table() measures the cold one too.
+WARM_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+COLD_ENV = dict(WARM_ENV, PYTHONDONTWRITEBYTECODE="1")
+
+
+def run_once(script, python, args, plan, env=None):
     """One process over the chunks of a send plan: events/s, peak RSS (MB), start-up (s)."""
     total_events = sum(count for _, count in plan)
-    with ChunkedCommand(script, args, python=python) as command:
+    with ChunkedCommand(script, args, python=python, env=WARM_ENV if env is None else env) as command:
         started = time.perf_counter()
         command.getinfo()  # splunkd's getinfo sent, the command's reply read: imports, engine, lookups
         startup = time.perf_counter() - started
@@ -301,6 +311,10 @@ def build_parser():
                         help="alternating rounds per cell (default: 3)")
     parser.add_argument("--allowlist", type=_counts, default=[], metavar="N[,N...]",
                         help="also time t1114 mode=all on the tenant mix with N site allowlist rows (e.g. 10,1000,10000)")
+    parser.add_argument("--startup-rounds", type=int, default=7, metavar="N",
+                        help="alternating start-ups per command and Python for the start-up table, warm "
+                             "(bytecode cached) and cold (no bytecode: a freshly replicated bundle) (default: 7; "
+                             "0 skips the table)")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown, as in the README")
     return parser
 
@@ -335,8 +349,8 @@ def _row(markdown, cells):
 def main():
     parser = build_parser()
     options = parser.parse_args()
-    if options.chunk < 1 or options.repeat < 1:
-        parser.error("--chunk and --repeat must be at least 1")
+    if options.chunk < 1 or options.repeat < 1 or options.startup_rounds < 0:
+        parser.error("--chunk and --repeat must be at least 1, --startup-rounds at least 0")
     unknown = set(options.mixes) - set(MIXES)
     if unknown:
         parser.error("--mixes takes %s, not %s" % (", ".join(MIXES), ", ".join(sorted(unknown))))
@@ -387,10 +401,44 @@ def main():
                            "%.0f / %.0f / %.0f" % (best["stdlib"]["peak_rss_mb"], best["splunklib"]["peak_rss_mb"],
                                                    best["t1114 all"]["peak_rss_mb"]),
                            "%.3f / %.3f" % (best["splunklib"]["startup_s"], best["t1114 all"]["startup_s"])])
+        if options.startup_rounds > 0:
+            startup_table(options, app_dir, command, pythons)
         if options.allowlist:
             allowlist_table(options, app_dir, pythons)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _drop_bytecode(app_dir):
+    for folder, names, _ in os.walk(app_dir):
+        if "__pycache__" in names:
+            shutil.rmtree(os.path.join(folder, "__pycache__"))
+            names.remove("__pycache__")
+
+
+def startup_table(options, app_dir, command, pythons):
+    """Start-up (getinfo sent to its reply read: interpreter, imports, shipped rules and
+    lookups loaded) of splunklib's passthrough and t1114, warm and cold, started alternately."""
+    print()
+    _table(options.markdown, ["Python", "bytecode", "splunklib s fastest / median", "t1114 s fastest / median",
+                              "t1114 - splunklib (medians)"])
+    one_event = send_plan(make_stream(1, 1), 1)
+    for version, python in pythons:
+        for cold in (False, True):
+            times = {"splunklib": [], "t1114 all": []}
+            for _ in range(options.startup_rounds):
+                for name in times:
+                    script, args = command[name]
+                    if cold:
+                        _drop_bytecode(app_dir)
+                    times[name].append(run_once(script, python, args, one_event,
+                                                env=COLD_ENV if cold else WARM_ENV)["startup_s"])
+            ours, theirs = median(times["t1114 all"]), median(times["splunklib"])
+            _row(options.markdown, [version, "none (cold)" if cold else "cached (warm)",
+                                    "%.3f / %.3f" % (min(times["splunklib"]), theirs),
+                                    "%.3f / %.3f" % (min(times["t1114 all"]), ours), "%+.3f" % (ours - theirs)])
+        for script in sorted(set(script for script, _ in command.values())):
+            run_once(script, python, [], one_event)   # bytecode back for what follows
 
 
 def allowlist_table(options, app_dir, pythons):
