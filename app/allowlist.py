@@ -10,6 +10,7 @@ reported (file, line, problem) and skipped; the rest apply. Files are read once 
 import calendar
 import csv
 import difflib
+import functools
 import io
 import os
 import time
@@ -342,7 +343,8 @@ def _allowlist_row(spec, filename, line, row, shipped=False):
     reason = _cell(row, "reason")
     if not reason:
         raise ValueError("column `reason` is empty; say why this is legitimate")
-    rules = tuple(Wildcard(item.strip()) for item in _cell(row, "rules").replace(",", ";").split(";") if item.strip())
+    rules = tuple(_rule_pattern(item.strip()) for item in _cell(row, "rules").replace(",", ";").split(";")
+                  if item.strip())
     valid_from = _date(row, "valid_from", end_of_day=False)
     valid_until = _date(row, "valid_until", end_of_day=True)
     if valid_from is not None and valid_until is not None and valid_until < valid_from:
@@ -352,6 +354,13 @@ def _allowlist_row(spec, filename, line, row, shipped=False):
             shown.append("%s=%s" % (column, _cell(row, column)))
     return AllowlistRow(filename, line, tuple(keys), rules, valid_from, valid_until, reason, ", ".join(shown),
                         row_id, _cell(row, "class").lower())
+
+
+@functools.lru_cache(maxsize=1024)
+def _rule_pattern(text):
+    """The Wildcard of a `rules` cell's item, one for each distinct text: a site's thousands of
+    rows name the same few rule patterns (`t1114_002_*`), and a Wildcard is never changed."""
+    return Wildcard(text)
 
 
 def _date(row, column, end_of_day):

@@ -20,20 +20,28 @@ class _Piece:
     def __init__(self, text):
         self.text = text
         self.size = len(text)
-        self._regex = None
-        if "?" in text:
-            self._regex = re.compile("".join("." if char == "?" else re.escape(char) for char in text), re.DOTALL)
+        # A piece holding `?` is matched by a regex, compiled when first tried: a site's
+        # allowlist can hold thousands of such rows, most of which no event ever reaches
+        # (AllowlistIndex files them by their literal parts), and compiling each one at
+        # start-up cost about as much as loading the rest of its row.
+        self._regex = False if "?" in text else None
+
+    def _compiled(self):
+        if self._regex is False:
+            self._regex = re.compile("".join("." if char == "?" else re.escape(char) for char in self.text),
+                                     re.DOTALL)
+        return self._regex
 
     def at(self, value, position):
         if self._regex is None:
             return value.startswith(self.text, position)
-        return position + self.size <= len(value) and self._regex.match(value, position) is not None
+        return position + self.size <= len(value) and self._compiled().match(value, position) is not None
 
     def find(self, value, start, end):
         """First position in [start, end - size] where the piece fits, or -1."""
         if self._regex is None:
             return value.find(self.text, start, end)
-        found = self._regex.search(value, start, end)
+        found = self._compiled().search(value, start, end)
         return found.start() if found else -1
 
 

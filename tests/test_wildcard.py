@@ -22,3 +22,21 @@ def test_wildcard_is_linear_on_hostile_patterns():
     assert comparisons <= 100000 * len(pattern)
     _, _, doubled = match_work(pattern, "a" * 200000)
     assert doubled <= 2 * comparisons + len(pattern) * 51
+
+
+def test_a_pattern_compiles_its_regex_only_when_first_tried(monkeypatch):
+    """A site allowlist of thousands of `?` rows compiles none of them at start-up; a row an
+    event reaches compiles once, however often it is tried. Counted, not timed."""
+    from app import wildcard
+
+    compiled = []
+    real_compile = wildcard.re.compile
+    monkeypatch.setattr(wildcard.re, "compile", lambda *args: compiled.append(args[0]) or real_compile(*args))
+    patterns = [Wildcard("backup?%05d*@contoso.com" % index) for index in range(1000)]
+    assert compiled == []
+    assert patterns[7].matches("BACKUPx00007-svc@contoso.com")
+    assert not patterns[7].matches("backup00007@contoso.com")
+    assert patterns[7].matches("backup_00007@contoso.com")
+    assert len(compiled) == 1
+    assert not patterns[8].matches("bob@contoso.com")   # shorter than the pattern: ruled out, nothing compiled
+    assert len(compiled) == 1

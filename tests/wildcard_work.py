@@ -20,8 +20,8 @@ def piece_regexes_cannot_backtrack(pattern):
     compiled = Wildcard(pattern)
     pieces = [compiled._head, *compiled._middle] + ([compiled._tail] if compiled._tail else [])
     for piece in pieces:
-        if piece._regex is not None:
-            plain = re.sub(r"\\.", "", piece._regex.pattern)
+        if piece._regex is not None:   # a piece holding `?`: its regex, compiled now if not yet
+            plain = re.sub(r"\\.", "", piece._compiled().pattern)
             if _REPEATS_OR_BRANCHES.search(plain):
                 return False
     return True
