@@ -23,7 +23,7 @@ class _Piece:
         # A piece holding `?` is matched by a regex, compiled when first tried: a site's
         # allowlist can hold thousands of such rows, most of which no event ever reaches
         # (AllowlistIndex files them by their literal parts), and compiling each one at
-        # start-up cost about as much as loading the rest of its row.
+        # start-up cost more than loading the rest of its row.
         self._regex = False if "?" in text else None
 
     def _compiled(self):
