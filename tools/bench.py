@@ -379,9 +379,7 @@ def main():
                "start-up s splunklib/t1114"]
     try:
         for _version, python in pythons:
-            warm_up = send_plan(make_stream(1, 1), 1)
-            for script in sorted(set(script for script, _ in command.values())):
-                run_once(script, python, [], warm_up)  # writes __pycache__: not part of start-up
+            write_bytecode(command, python)   # not part of start-up
         _table(options.markdown, columns)
         for mix in options.mixes:
             chunks = make_stream(options.chunk, max(options.events), mix)
@@ -409,6 +407,14 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def write_bytecode(command, python):
+    """Starts every command's script once with `python` over one event, which writes its
+    __pycache__ (WARM_ENV), so the starts measured after it are warm ones."""
+    one_event = send_plan(make_stream(1, 1), 1)
+    for script in sorted(set(script for script, _ in command.values())):
+        run_once(script, python, [], one_event)
+
+
 def _drop_bytecode(app_dir):
     for folder, names, _ in os.walk(app_dir):
         if "__pycache__" in names:
@@ -423,10 +429,8 @@ def startup_table(options, app_dir, command, pythons):
     _table(options.markdown, ["Python", "bytecode", "splunklib s fastest / median", "t1114 s fastest / median",
                               "t1114 - splunklib (medians)"])
     one_event = send_plan(make_stream(1, 1), 1)
-    scripts = sorted(set(script for script, _ in command.values()))
     for version, python in pythons:
-        for script in scripts:
-            run_once(script, python, [], one_event)   # this Python's bytecode, which a cold start removed
+        write_bytecode(command, python)   # this Python's, which an earlier cold start removed
         for cold in (False, True):
             times = {"splunklib": [], "t1114 all": []}
             for _ in range(options.startup_rounds):
@@ -441,8 +445,7 @@ def startup_table(options, app_dir, command, pythons):
                                     "%.3f / %.3f" % (min(times["splunklib"]), theirs),
                                     "%.3f / %.3f" % (min(times["t1114 all"]), ours), "%+.3f" % (ours - theirs)])
     for _, python in pythons:
-        for script in scripts:
-            run_once(script, python, [], one_event)   # bytecode back for what follows
+        write_bytecode(command, python)   # back for what follows
 
 
 def allowlist_table(options, app_dir, pythons):
