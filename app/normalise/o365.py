@@ -101,7 +101,7 @@ def audit_event(audit, operation, wanted=None):
     conditions of the operation's rules read (NormaliseContext.match_paths), None for all: the
     facts in _DEFERRABLE it does not name are left to event.complete(), which the engine calls
     before it makes a finding (most MailItemsAccessed records match no rule and never need
-    their folder list, client address or calling app)."""
+    their folder list, client address or calling app; the forwarding rules read only parameters)."""
     event = MailEvent("o365", operation)
     get = audit.get
     event.parameters = _name_value_pairs(get("Parameters"))
@@ -110,20 +110,6 @@ def audit_event(audit, operation, wanted=None):
     if changes is not None:
         for name, new, _ in changes:
             properties.setdefault(name, new)
-    event.actor = _text(audit, "UserId", "UserKey")
-    event.app_id = _text(audit, "AppId", "ClientAppId", "ApplicationId")
-    event.client_info = _text(audit, "ClientInfoString", "UserAgent")
-    event.user_type = _text(audit, "UserType")
-    event.logon_type = _text(audit, "LogonType")
-    event.extra = {
-        "workload": _text(audit, "Workload"),
-        "record_type": _text(audit, "RecordType"),
-        "result_status": _text(audit, "ResultStatus"),
-        "client_app_id": _text(audit, "ClientAppId"),
-        "external_access": _text(audit, "ExternalAccess"),
-        "mailbox_owner": _text(audit, "MailboxOwnerUPN"),
-        "operation_count": _text(audit, "OperationCount"),
-    }
     now, later = _plan(wanted)
     for read in now:
         read(event, audit, changes)
@@ -136,6 +122,34 @@ def _complete_audit(event, deferred):
     audit, changes, later = deferred
     for read in later:
         read(event, audit, changes)
+
+
+def _read_actor(event, audit, changes):
+    event.actor = _text(audit, "UserId", "UserKey")
+
+
+def _read_client(event, audit, changes):
+    event.app_id = _text(audit, "AppId", "ClientAppId", "ApplicationId")
+    event.client_info = _text(audit, "ClientInfoString", "UserAgent")
+
+
+def _read_logon(event, audit, changes):
+    event.user_type = _text(audit, "UserType")
+    event.logon_type = _text(audit, "LogonType")
+
+
+def _read_record(event, audit, changes):
+    extra = {
+        "workload": _text(audit, "Workload"),
+        "record_type": _text(audit, "RecordType"),
+        "result_status": _text(audit, "ResultStatus"),
+        "client_app_id": _text(audit, "ClientAppId"),
+        "external_access": _text(audit, "ExternalAccess"),
+        "mailbox_owner": _text(audit, "MailboxOwnerUPN"),
+        "operation_count": _text(audit, "OperationCount"),
+    }
+    extra.update(event.extra)   # facts a reader run before this one wrote stay, after these
+    event.extra = extra
 
 
 def _read_mailbox(event, audit, changes):
@@ -175,18 +189,24 @@ def _read_non_owner(event, audit, changes):
     event.extra["non_owner"] = _non_owner(event.extra["mailbox_owner"], event.actor)
 
 
-# What may wait for event.complete(), by the field paths that read it: each reader depends only
-# on what audit_event always reads first.
+# What may wait for event.complete(), by the field paths it writes, and the readers whose facts
+# it reads (each listed before it): a reader runs now when a path it writes is wanted, or a
+# reader run now needs it; the others run in this order when the event is completed.
 _DEFERRABLE = (
-    (("mailbox",), _read_mailbox),
-    (("src",), _read_src),
-    (("organization",), _read_organization),
-    (("dest",), _read_dest),
-    (("extra.folders", "extra.folder_member", "extra.folder_rights"), _read_folders),
-    (("extra.added_values", "extra.calling_app_id"), _read_calling_app),
-    (("extra.non_owner",), _read_non_owner),
+    (("actor",), _read_actor, ()),
+    (("app_id", "client_info"), _read_client, ()),
+    (("user_type", "logon_type"), _read_logon, ()),
+    (("extra.workload", "extra.record_type", "extra.result_status", "extra.client_app_id", "extra.external_access",
+      "extra.mailbox_owner", "extra.operation_count"), _read_record, ()),
+    (("mailbox",), _read_mailbox, (_read_actor, _read_record)),
+    (("src",), _read_src, ()),
+    (("organization",), _read_organization, ()),
+    (("dest",), _read_dest, ()),
+    (("extra.folders", "extra.folder_member", "extra.folder_rights"), _read_folders, ()),
+    (("extra.added_values", "extra.calling_app_id"), _read_calling_app, (_read_client, _read_record)),
+    (("extra.non_owner",), _read_non_owner, (_read_actor, _read_record)),
 )
-_EVERYTHING_NOW = (tuple(read for _, read in _DEFERRABLE), ())
+_EVERYTHING_NOW = (tuple(read for _, read, _ in _DEFERRABLE), ())
 _PLANS = {}
 
 
@@ -196,8 +216,13 @@ def _plan(wanted):
         return _EVERYTHING_NOW
     plan = _PLANS.get(wanted)
     if plan is None:
-        now = tuple(read for paths, read in _DEFERRABLE if not wanted.isdisjoint(paths))
-        plan = _PLANS[wanted] = (now, tuple(read for _, read in _DEFERRABLE if read not in now))
+        needed = set()
+        for paths, read, needs in reversed(_DEFERRABLE):   # a reader's needs are listed before it
+            if read in needed or not wanted.isdisjoint(paths):
+                needed.add(read)
+                needed.update(needs)
+        now = tuple(read for _, read, _ in _DEFERRABLE if read in needed)
+        plan = _PLANS[wanted] = (now, tuple(read for _, read, _ in _DEFERRABLE if read not in needed))
     return plan
 
 
