@@ -157,9 +157,10 @@ def test_a_megabyte_cell_and_a_row_larger_than_a_read(engine, monkeypatch):
 
 
 def test_chunks_the_regex_does_not_pay_on_go_to_the_plain_path_after_the_sample(engine, monkeypatch):
-    """Past _SAMPLE_ROWS rows, a chunk of mostly parsed rows (Windows events) or of small rows
-    is handed to the plain path, a chunk of large o365 rows stays: the output is the same either
-    way, and the handover is counted through the plain path's calls."""
+    """Past _SAMPLE_ROWS rows, a chunk of mostly parsed rows (Windows events the endpoint gates
+    cannot answer from their text) is handed to the plain path; Windows events they answer and
+    o365 rows, small or large, stay: the output is the same either way, and the handover is
+    counted through the plain path's calls."""
     monkeypatch.setattr(chunk_csv, "_SAMPLE_ROWS", 20)
     calls = []
     plain = chunk_csv._annotate_rows
@@ -170,9 +171,11 @@ def test_chunks_the_regex_does_not_pay_on_go_to_the_plain_path_after_the_sample(
     monkeypatch.setattr(chunk_csv, "_annotate_rows", counting)
     light = make_records(8, 400, 0.05)
     windows = [r for r in light if r.get("sourcetype", "").startswith("Xml")]
+    # A mail file named on every command line: the gate lets each through, so each is parsed.
+    windows_parsed = [dict(r, CommandLine=r["CommandLine"] + " archive.pst") for r in windows]
     small_o365 = [r for r in light if r.get("sourcetype", "").startswith("o365")]
     large_o365 = [dict(r, padding="p" * 2500) for r in small_o365]
-    for records, handed_over in ((windows, True), (small_o365, True), (large_o365, False)):
+    for records, handed_over in ((windows_parsed, True), (windows, False), (small_o365, False), (large_o365, False)):
         body = _body(records)
         assert_same_output(engine, body, modes=[(True, False)])
         calls.clear()

@@ -72,6 +72,14 @@ class RecordView:
         return self._source
 
     @property
+    def raw_head(self):
+        """The first character of `_raw` ('' when it has none). Recognisers look at `_raw` through
+        this first and read it whole only when it opens a JSON object (or when the event has no
+        sourcetype or EventCode), so that which reader takes an XML or text event is decided by
+        a few short fields: the record path remembers that decision (recognition_reads)."""
+        return as_text(self.record.get("_raw"))[:1]
+
+    @property
     def event_code(self):
         if self._event_code is None:
             record = self.record
@@ -107,9 +115,8 @@ def _is_o365(view):
     # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
     if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
         return True
-    raw = record.get("_raw")
-    if raw and not sourcetype:
-        text = as_text(raw)
+    if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
+        text = as_text(record.get("_raw"))
         return text.lstrip().startswith("{") and '"Operation"' in text
     return False
 
@@ -128,6 +135,8 @@ PROCESS_FACTS = ("account_name", "command_line", "decoded_command", "event_code"
                  "parent_process_name", "parent_process_path", "process_name", "process_path")
 FILE_FACTS = ("access", "account_name", "action", "event_code", "file_name", "file_path", "process_name",
               "process_path", "share_name")
+
+WINDOWS_ENDPOINT = "windows_endpoint"   # the reader whose events the endpoint gates decide (app/endpoint_gate.py)
 
 # The order is part of the contract (tests/test_normalise_registry.py holds it):
 # - o365 first: most of the traffic, and its cheap exit drops audit records no rule reads;
@@ -165,7 +174,7 @@ REGISTRY = (
     Normaliser("powershell", {"powershell": ("path",)},
                looks_like_powershell,
                lambda view, context: normalise_powershell(view.record, context)),
-    Normaliser("windows_endpoint", {"process": PROCESS_FACTS, "file": FILE_FACTS},
+    Normaliser(WINDOWS_ENDPOINT, {"process": PROCESS_FACTS, "file": FILE_FACTS},
                looks_like_windows_endpoint,
                lambda view, context: normalise_windows_endpoint(view.record, context)),
 )
@@ -191,6 +200,92 @@ def no_rule_wants(sourcetype, operation, context):
 
 
 _DISPATCH = tuple((normaliser.recognises, normaliser.normalise) for normaliser in REGISTRY)
+
+
+class _ReadLog:
+    """A record that notes what is read of it: the names asked for with get() or `in`, in
+    order, and whether `_raw`'s first character was looked at apart from that. `whole` is set
+    when anything else is asked (a copy, iteration): what was read is then not known."""
+
+    __slots__ = ("_record", "names", "raw_head", "whole")
+
+    def __init__(self, record):
+        self._record = record
+        self.names = []
+        self.raw_head = False
+        self.whole = False
+
+    def get(self, name, default=None):
+        self.names.append(name)
+        return self._record.get(name, default)
+
+    def __contains__(self, name):
+        self.names.append(name)
+        return name in self._record
+
+    def __getitem__(self, name):
+        self.names.append(name)
+        return self._record[name]
+
+    def _everything(self):
+        self.whole = True
+        return self._record
+
+    def __iter__(self):
+        return iter(self._everything())
+
+    def __len__(self):
+        return len(self._everything())
+
+    def keys(self):
+        return self._everything().keys()
+
+    def items(self):
+        return self._everything().items()
+
+    def values(self):
+        return self._everything().values()
+
+    def copy(self):
+        return dict(self._everything())
+
+    def first_of_raw(self):
+        self.raw_head = True
+        return as_text(self._record.get("_raw"))[:1]
+
+
+class _LoggedView(RecordView):
+    __slots__ = ()
+
+    @property
+    def raw_head(self):
+        record = self.record
+        if isinstance(record, _ReadLog):
+            return record.first_of_raw()
+        return RecordView.raw_head.fget(self)   # the record was replaced (classic fields): read whole
+
+
+def recognition_reads(record):
+    """(name of the normaliser that takes `record` or None, the field names recognition read
+    (each value as a whole), whether it looked at the first character of `_raw` apart from
+    those), or None when recognition read the record in some other way.
+
+    Recognition is a function of exactly what it read: another record with the same values of
+    those fields (and the same first character of `_raw`, when looked at) goes to the same
+    normaliser. The record path uses this to recognise most rows of a chunk from a few cells."""
+    log = _ReadLog(record)
+    view = _LoggedView(log)
+    taken = _recognised(view)
+    if log.whole or view.record is not log or taken != _recognised(RecordView(record)):
+        return None   # the last: a recogniser told the log from the record some way the log missed
+    return taken, tuple(dict.fromkeys(log.names)), log.raw_head
+
+
+def _recognised(view):
+    for normaliser in REGISTRY:
+        if normaliser.recognises(view):
+            return normaliser.name
+    return None
 
 
 def normalise(record, context):

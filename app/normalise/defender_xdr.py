@@ -34,11 +34,8 @@ def looks_like_defender(view):
     if record.get("ActionType") and (record.get("DeviceId") or record.get("DeviceName")
                                      or record.get("InitiatingProcessFileName") or record.get("RawEventData")):
         return True  # advanced-hunting query rows: column names, no category
-    raw = record.get("_raw")
-    if raw:
-        text = as_text(raw)
-        return text[:1] == "{" and '"' + CATEGORY_PREFIX in text
-    return False
+    # `_raw` is read whole only when it opens a JSON object (RecordView.raw_head says why).
+    return view.raw_head == "{" and '"' + CATEGORY_PREFIX in as_text(record.get("_raw"))
 
 
 class _Row:

@@ -25,9 +25,8 @@ def looks_like_entra(view):
     if (record.get("operationName") or record.get("OperationName")) and (
             record.get("category") or record.get("Category") or record.get("properties.activityDisplayName")):
         return True
-    raw = record.get("_raw")
-    if raw and not sourcetype:
-        text = as_text(raw)
+    if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
+        text = as_text(record.get("_raw"))
         return text.lstrip().startswith("{") and '"operationName"' in text and '"category"' in text
     return False
 

@@ -33,11 +33,8 @@ def looks_like_graph_activity(view):
         return as_text(category) == CATEGORY
     if record.get("RequestUri") and record.get("AppId"):
         return True  # the Log Analytics export shape, which has no category
-    raw = record.get("_raw")
-    if raw:
-        text = as_text(raw)
-        return text[:1] == "{" and CATEGORY in text
-    return False
+    # `_raw` is read whole only when it opens a JSON object (RecordView.raw_head says why).
+    return view.raw_head == "{" and CATEGORY in as_text(record.get("_raw"))
 
 
 def _document(record, context):

@@ -26,7 +26,7 @@ SECURITY_EVENT_CODES = frozenset(("4663", "4688", "5145"))
 SYSMON_EVENT_CODES = frozenset(("1", "11"))
 _DATA_MODEL_PREFIXES = ("Processes.", "Filesystem.", "All_Processes.", "All_Filesystem.")
 # Field names only the endpoint sources use; finding one is enough to take the event.
-_TELL_TALE_FIELDS = (
+TELL_TALE_FIELDS = (
     "Image", "TargetFilename", "NewProcessName", "ObjectName", "RelativeTargetName",
     "process_path", "process_name", "file_path", "file_name",
     "Processes.process_name", "Processes.process_path", "Processes.process",
@@ -38,6 +38,11 @@ _CIM_WRITE_ACTIONS = frozenset(("created", "modified", "write", "written", "crea
 
 # powershell -enc/-EncodedCommand <base64 of UTF-16LE>: the script is only readable decoded.
 _ENCODED_COMMAND = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s+['\"]?([A-Za-z0-9+/]{8,}={0,2})")
+# The option alone, as every command line _ENCODED_COMMAND reads holds it: no quote in it, so
+# a text holding the command line (a CSV row) holds it too. The second is the same pattern for
+# an ASCII text lower-cased (where (?i) matches just what lower() gives).
+_ENCODED_COMMAND_OPTION = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s")
+_ENCODED_COMMAND_OPTION_LOWERED = re.compile(r"\s[-/]e(?:c|n[a-z]*)?\s")
 _MAX_DECODED = 100000
 _ACCESS_CODE = re.compile(r"%%(\d{4})")
 _ACCESS_WORD = re.compile(r"[A-Za-z_]+")
@@ -71,6 +76,25 @@ GATED_PROCESS_FIELDS = frozenset((
     "extra.parent_process_name", "extra.original_file_name",
 ))
 GATED_FILE_FIELDS = frozenset(("extra.file_path", "extra.file_name", "mailbox"))
+# The field names those facts are read from (each also with a _DATA_MODEL_PREFIXES prefix).
+# Classic WinEventLog 4688 (the add-on's names): New_Process_Name, Process_Command_Line,
+# Creator_Process_Name; 4663/5145: Object_Name, Relative_Target_Name.
+_PROCESS_PATH = ("Image", "NewProcessName", "New_Process_Name", "process_path")
+_PROCESS_NAME = ("process_name",)
+_COMMAND_LINE = ("CommandLine", "Process_Command_Line", "process", "process_command_line")
+_PARENT_PATH = ("ParentImage", "ParentProcessName", "Creator_Process_Name", "parent_process_path")
+_PARENT_NAME = ("parent_process_name",)
+_ORIGINAL_FILE_NAME = ("OriginalFileName", "original_file_name")
+_FILE_PATH = ("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName", "Relative_Target_Name", "file_path")
+_FILE_NAME = ("file_name",)
+# Every field a gated fact can come from: with `_raw` when no tell-tale field has a value (the
+# reader then reads the event XML), these are all app/endpoint_gate.py's record_text_gate
+# needs to see of an endpoint event.
+GATED_FACT_SOURCES = frozenset(
+    prefix + name
+    for names in (_PROCESS_PATH, _PROCESS_NAME, _COMMAND_LINE, _PARENT_PATH, _PARENT_NAME, _ORIGINAL_FILE_NAME,
+                  _FILE_PATH, _FILE_NAME)
+    for name in names for prefix in ("",) + _DATA_MODEL_PREFIXES)
 FILE_OPERATIONS = (FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE)
 
 
@@ -125,11 +149,10 @@ def looks_like_windows_endpoint(view):
     record, sourcetype, source = view.record, view.sourcetype, view.source
     if event_code in SYSMON_EVENT_CODES and ("sysmon" in sourcetype or "sysmon" in source):
         return True
-    if any(record.get(name) for name in _TELL_TALE_FIELDS):
+    if any(record.get(name) for name in TELL_TALE_FIELDS):
         return True
-    raw = record.get("_raw")
-    if raw is not None and not event_code:
-        text = as_text(raw)
+    if not event_code:   # before `_raw` is read: see RecordView.raw_head
+        text = as_text(record.get("_raw"))
         return "<Event" in text and ("Microsoft-Windows-Sysmon" in text or "Microsoft-Windows-Security-Auditing" in text)
     return False
 
@@ -212,7 +235,7 @@ def _operation(fields, event_code):
 
 def normalise_windows_endpoint(record, context):
     parsed = {}
-    if record.get("_raw") and not any(record.get(name) for name in _TELL_TALE_FIELDS):
+    if record.get("_raw") and not any(record.get(name) for name in TELL_TALE_FIELDS):
         parsed = _parse_xml_raw(record)
     fields = _Fields(record, parsed)
     event_code = fields.get("EventCode", "EventID", "signature_id")
@@ -220,15 +243,13 @@ def normalise_windows_endpoint(record, context):
     if not operation:
         return []
     if operation == PROCESS_CREATE:
-        # Classic WinEventLog 4688 (the add-on's names): New_Process_Name, Process_Command_Line,
-        # Creator_Process_Name.
-        process_path = fields.get("Image", "NewProcessName", "New_Process_Name", "process_path")
-        process_name = base_name(fields.get("process_name") or process_path)
-        command_line = fields.get("CommandLine", "Process_Command_Line", "process", "process_command_line")
-        parent_path = fields.get("ParentImage", "ParentProcessName", "Creator_Process_Name", "parent_process_path")
-        parent_name = base_name(fields.get("parent_process_name") or parent_path)
+        process_path = fields.get(*_PROCESS_PATH)
+        process_name = base_name(fields.get(*_PROCESS_NAME) or process_path)
+        command_line = fields.get(*_COMMAND_LINE)
+        parent_path = fields.get(*_PARENT_PATH)
+        parent_name = base_name(fields.get(*_PARENT_NAME) or parent_path)
         # Sysmon's PE OriginalFileName survives renaming a tool (7z.exe copied as svc.exe).
-        original_file_name = fields.get("OriginalFileName", "original_file_name")
+        original_file_name = fields.get(*_ORIGINAL_FILE_NAME)
         decoded = decoded_command(command_line)
         # Rules reading `text` see the decoded script too, as 4104 would show it.
         text = command_line + ("\n" + decoded if decoded else "")
@@ -244,10 +265,8 @@ def normalise_windows_endpoint(record, context):
         event.extra["decoded_command"] = decoded
         event.text = text
     else:
-        # Classic WinEventLog 4663/5145: Process_Name, Object_Name, Relative_Target_Name.
-        file_path = fields.get("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName",
-                               "Relative_Target_Name", "file_path")
-        file_name = fields.get("file_name")
+        file_path = fields.get(*_FILE_PATH)
+        file_name = fields.get(*_FILE_NAME)
         if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
             file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
         file_path, file_name = file_path or file_name, file_name or base_name(file_path)
@@ -273,6 +292,27 @@ def normalise_windows_endpoint(record, context):
     if operation == PROCESS_CREATE and event.text:
         events.extend(_cmdlet_events(event, context))
     return events
+
+
+def facts_hidden_in(text, lowered):
+    """Whether an endpoint event written in `text` (`lowered` is text.lower()) may have facts
+    that are not pieces of its field values: a script decoded from an -EncodedCommand, or event
+    XML in `_raw` whose character references are unescaped when facts are read from it. Every
+    other fact is a piece of one value, or a CIM folder and file name joined
+    (app/endpoint_gate.py's record_text_gate)."""
+    if "&" in text:
+        return True
+    if not text.isascii():
+        return _ENCODED_COMMAND_OPTION.search(text) is not None
+    # The option starts with `-e` or `/e` after a space: a few finds stand for a regex search
+    # of the whole text at every character (XML rows hold `/e` only in `</Event...>`).
+    for mark in ("-e", "/e"):
+        at = lowered.find(mark)
+        while at >= 0:
+            if at and _ENCODED_COMMAND_OPTION_LOWERED.match(lowered, at - 1):
+                return True
+            at = lowered.find(mark, at + 2)
+    return False
 
 
 def decoded_command(command_line):

@@ -16,7 +16,8 @@ import sys
 from operator import itemgetter
 
 from app.finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
-from app.normalise import O365_SOURCETYPE_PREFIXES
+from app.normalise import O365_SOURCETYPE_PREFIXES, WINDOWS_ENDPOINT, recognition_reads
+from app.normalise.windows_endpoint import GATED_FACT_SOURCES, TELL_TALE_FIELDS
 
 MULTIVALUE_PREFIX = "__mv_"
 # The same pattern splunklib 2.1.1 decodes with (SearchCommand._encoded_value), so both
@@ -209,8 +210,13 @@ class ChunkWriter:
         self._writerow = csv.writer(self._text, SplunkCsv).writerow
         self.rows = 0
         self._header = None
+        # Lines from write_line, encoded a few hundred at a time: one write per line costs the
+        # encoder's bookkeeping per line (about 1 us, a tenth of a small row's whole cost).
+        self._lines = []
 
     def write(self, layout, row):
+        if self._lines:
+            self._write_lines()
         if self._header is None:
             self._header = layout.columns
             self._writerow(layout.columns)
@@ -222,13 +228,25 @@ class ChunkWriter:
         if self._header is None:
             self._header = layout.columns
             self._writerow(layout.columns)
-        self._text.write(line)
+        lines = self._lines
+        lines.append(line)
         self.rows += 1
+        if len(lines) >= _LINES_PER_WRITE:
+            self._write_lines()
+
+    def _write_lines(self):
+        self._text.write("".join(self._lines))
+        del self._lines[:]
 
     def body(self):
         """The encoded body, without copying it (release it before writing more)."""
+        if self._lines:
+            self._write_lines()
         self._text.flush()
         return self._bytes.getbuffer()
+
+
+_LINES_PER_WRITE = 256
 
 
 def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=False):
@@ -476,6 +494,154 @@ def _cells_of(row_text):
     return next(csv.reader((row_text,), SplunkCsv))
 
 
+class ReaderMemo:
+    """Which normaliser takes a row of the chunk, remembered by the cells recognition read.
+
+    Recognition (app/normalise: the registry's recognisers, first match wins) is a function of
+    the fields it reads, and on most rows those are a few short ones: sourcetype, source,
+    EventCode, empty Event Hub and audit columns, the first character of `_raw`. The memo keys a
+    row by its cells of every field recognition has read on this chunk's rows so far (as sent,
+    quotes and all: equal cells are equal values) and, once it has been looked at, `_raw`'s first
+    character: rows with the same key are recognised alike. A row it does not know is parsed and
+    recognised through a log of its reads (recognition_reads), which may add fields to the key.
+    It gives up on the chunk when keys keep being new (a field with a value per row was read)."""
+
+    MOST_ENTRIES = 256
+    MOST_UNKNOWN = 64
+
+    def __init__(self, layout):
+        self._layout = layout
+        # Off when `_raw` has a __mv_ column: its first character is then not its cell's.
+        self.on = "_raw" not in layout.multivalue_columns
+        self.fields = ()            # field names in the key, first read first (only the chunk's)
+        self._raw_head = False      # whether `_raw`'s first character is in the key
+        self.known = {}             # key -> normaliser name (None: no normaliser takes the row)
+        self._unknown = 0           # rows recognition read in some other way (not remembered)
+        self._pattern = None        # the row pattern the key's groups are numbered for
+        self._cells = None          # groups -> the key's cells
+        self._raw_group = None
+
+    def reader(self, pattern, groups):
+        """The name of the normaliser that takes the row, None for no normaliser, or _UNKNOWN."""
+        if pattern is not self._pattern:
+            self._bind(pattern)
+        return self.known.get(self._key(groups), _UNKNOWN)
+
+    def learn(self, pattern, row_text, record):
+        """Recognises a row's record with its reads logged and remembers the result. Returns the
+        row pattern to read rows with from now on: wider, when the key needs cells it does not
+        capture."""
+        outcome = recognition_reads(record)
+        if outcome is None:
+            self._unknown += 1
+            self.on = self._unknown <= self.MOST_UNKNOWN
+            return pattern
+        taken, names, raw_head = outcome
+        new = tuple(name for name in names if name in self._layout.field_names and name not in self.fields)
+        if new or (raw_head and not self._raw_head):
+            self.fields += new
+            self._raw_head = self._raw_head or raw_head
+            self.known.clear()   # their keys have fewer cells
+            self._pattern = None   # bound again below
+            wanted = set(self.fields) | ({"_raw"} if self._raw_head else set())
+            missing = wanted - set(pattern.fields)
+            if missing:
+                pattern = _widened(self._layout, pattern, dict.fromkeys(missing, 1))
+                if not wanted <= set(pattern.fields):
+                    self.on = False   # too many cells to capture: the chunk is read as before
+                    return pattern
+        if len(self.known) >= self.MOST_ENTRIES:
+            self.on = False
+            return pattern
+        match = pattern.match(row_text)
+        if match is None:   # not expected: a wider pattern matches the rows the narrower one does
+            self.on = False
+            return pattern
+        if pattern is not self._pattern:
+            self._bind(pattern)
+        self.known[self._key(match.groups())] = taken
+        return pattern
+
+    def _bind(self, pattern):
+        self._pattern = pattern
+        self._cells = _cells_getter(pattern, self.fields)
+        self._raw_group = pattern.reader_of["_raw"][0] if self._raw_head and "_raw" in self._layout.first else None
+
+    def _key(self, groups):
+        cells = self._cells(groups)
+        if self._raw_group is None:
+            return cells
+        return cells, _first_character(groups[self._raw_group])
+
+
+def _first_character(cell):
+    """The first character of a cell's value, read from the cell as sent."""
+    if cell[:1] == '"':
+        # Quoted: the next character is the value's first (a doubled `"` is a `"`), or the
+        # closing quote of an empty value.
+        return "" if cell == '""' else cell[1]
+    return cell[:1]
+
+
+_UNKNOWN = object()
+
+
+class GatedCells:
+    """The cells of a row that the endpoint reader's gated facts can come from, as one text
+    for Engine.endpoint_row_gate: every field of GATED_FACT_SOURCES the chunk has, and `_raw`
+    unless a tell-tale field has a value (the reader reads the event XML only when none has).
+    Cells as sent: a `"` or `$` in a value may be doubled, as the gate allows."""
+
+    def __init__(self, layout):
+        self._layout = layout
+        self.fields = sorted(GATED_FACT_SOURCES & layout.field_names)
+        # Tell-tale fields whose value is their cell's: a field with a __mv_ column is left out,
+        # so it never counts as having a value (`_raw` is then read, which is always safe).
+        self.tell_tales = [name for name in TELL_TALE_FIELDS
+                           if name in layout.first and name not in layout.multivalue_columns]
+        self.raw = ["_raw"] if "_raw" in layout.field_names else []
+        self._pattern = None
+
+    def needed(self):
+        """The fields the row pattern must capture."""
+        return set(self.fields) | set(self.tell_tales) | set(self.raw)
+
+    def text(self, pattern, groups):
+        if pattern is not self._pattern:
+            self._bind(pattern)
+        cells = self._cells(groups)
+        if self._raw_cells is not None:
+            for number in self._tell_tale_groups:
+                cell = groups[number]
+                if cell and cell != '""':
+                    break
+            else:
+                cells += self._raw_cells(groups)
+        return "\n".join(cells)
+
+    def _bind(self, pattern):
+        self._pattern = pattern
+        self._cells = _cells_getter(pattern, self.fields)
+        self._raw_cells = _cells_getter(pattern, self.raw) if self.raw else None
+        self._tell_tale_groups = tuple(pattern.reader_of[name][0] for name in self.tell_tales)
+
+
+def _cells_getter(pattern, fields):
+    """groups -> a tuple of the cells (value and __mv_) of `fields`, which the pattern captures."""
+    numbers = []
+    for name in fields:
+        value_group, multivalue_groups = pattern.reader_of[name]
+        if value_group is not None:
+            numbers.append(value_group)
+        numbers.extend(multivalue_groups)
+    if not numbers:
+        return lambda groups: ()
+    if len(numbers) == 1:
+        only = numbers[0]
+        return lambda groups: (groups[only],)
+    return itemgetter(*numbers)
+
+
 def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand=False):
     """annotate_chunk() for a chunk body read from a text stream, rows matched by a regex
     instead of parsed cell by cell (see above). The same rows, in the same order, byte for
@@ -486,8 +652,6 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
     if layout.width < 2:   # a one-column chunk: an empty line is a row there, not for the regex
         return _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand)
     wanted = set(_FIRST_CAPTURED) | {name for name, _, _ in layout.slots if name in _CIM}
-    pattern = RowPattern(layout, wanted)
-    sourcetype_of, operation_of = _single_value_readers(pattern)
     missed = {}
     findings_of = engine.findings
     no_rule_wants = engine.no_rule_wants
@@ -495,15 +659,23 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
     empty_tail = layout._empty_tail
     blanked = bool(layout._blanked)
     probe = layout.probe is not None
+    # Rows the endpoint reader takes are asked its gates on their text before they are parsed
+    # (Engine.endpoint_row_gate): which reader takes a row is remembered by a few of its cells.
+    row_gate = engine.endpoint_row_gate
+    memo = gated = None
+    if row_gate is not None:
+        memo, gated = ReaderMemo(layout), GatedCells(layout)
+        wanted |= gated.needed()
+    pattern = RowPattern(layout, wanted)
+    route_cells, sourcetype_of, operation_of = _route_readers(pattern)
+    routes = {}   # the sourcetype and Operation cells (route_cells) -> _route()
     count = parsed = read_before = 0
     text, position, at_end = "", 0, False
     while True:
-        if count == _SAMPLE_ROWS and (parsed * 4 > count * 3
-                                      or read_before + position < count * _SMALL_ROW_CHARS):
+        if count == _SAMPLE_ROWS and parsed * 4 > count * 3:
             # The regex pays where the csv module's cost per character is most of a row's: not
-            # when most rows are ones the engine reads many fields of (Windows events), each
-            # parsed whole anyway, nor on small rows (the csv module reads a 700-byte row in
-            # about what the regex and its bookkeeping cost). The plain path takes the rest.
+            # when most rows are ones the engine reads many fields of (Windows events the gates
+            # do not answer from their text), each parsed whole anyway. The plain path takes the rest.
             return count + _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer,
                                                keep_all, use_allowlist, expand)
         match = pattern.match(text, position)
@@ -530,21 +702,34 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
         start, position = position, match.end()
         groups = match.groups()
         matched_by = pattern   # the pattern may widen below; the match's groups are this one's
-        sourcetype = sourcetype_of(groups)
         cells = record = None
-        if probe and sourcetype is not None and _operation_unwanted(sourcetype, operation_of(groups), no_rule_wants):
+        route_key = route_cells(groups)
+        route = routes.get(route_key)
+        if route is None:
+            route = _route(sourcetype_of(groups), operation_of(groups), probe, no_rule_wants)
+            if len(routes) < _MOST_ROUTES:
+                routes[route_key] = route
+        if route is _UNWANTED:
             findings = ()
         else:
-            if sourcetype is not None and sourcetype.lower().startswith(LAZY_SOURCETYPE_PREFIXES):
+            if route is _LAZY:
                 record = LazyRecord(layout, pattern, groups, text[start:position], missed)
+                findings = findings_of(record, use_allowlist)
             else:
-                parsed += 1
-                cells = _cells_of(text[start:position])
-                record = layout.record(cells)
-            findings = findings_of(record, use_allowlist)
+                taken = memo.reader(pattern, groups) if memo is not None and memo.on else None
+                if taken == WINDOWS_ENDPOINT and not row_gate(gated.text(pattern, groups)):
+                    findings = ()   # no endpoint rule can fire on anything the row holds
+                else:
+                    parsed += 1
+                    cells = _cells_of(text[start:position])
+                    record = layout.record(cells)
+                    if taken is _UNKNOWN:
+                        pattern = memo.learn(pattern, text[start:position], record)
+                        route_cells, sourcetype_of, operation_of = _route_readers(pattern)
+                    findings = findings_of(record, use_allowlist)
             if missed:
                 pattern = _widened(layout, pattern, missed)
-                sourcetype_of, operation_of = _single_value_readers(pattern)
+                route_cells, sourcetype_of, operation_of = _route_readers(pattern)
         if not findings:
             if keep_all:
                 if blanked:
@@ -552,7 +737,9 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                         cells = _cells_of(text[start:position])
                     write(layout, layout.unannotated(cells))
                 else:
-                    write_line(layout, _without_line_end(text, start, position) + empty_tail)
+                    # The row as read without its line end (\r\n or \n: a cell holds no bare \r).
+                    write_line(layout, text[start:position - 2 if text[position - 2] == "\r" else position - 1]
+                               + empty_tail)
             continue
         if cells is None:
             cells_of = record.cells
@@ -575,10 +762,8 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
 # and reads a few other fields. Others (Windows events: dozens of spellings looked up a row)
 # get the plain record, whose lookups cost less than a LazyRecord's.
 LAZY_SOURCETYPE_PREFIXES = O365_SOURCETYPE_PREFIXES
-# Rows read before the chunk decides whether the regex is worth it (see annotate_stream),
-# and the mean row size below which it is not.
+# Rows read before the chunk decides whether the regex is worth it (see annotate_stream).
 _SAMPLE_ROWS = 200
-_SMALL_ROW_CHARS = 2000
 
 
 def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer, keep_all, use_allowlist,
@@ -604,6 +789,13 @@ def _lines_of(text, position):
         position = stop
 
 
+def _route_readers(pattern):
+    """(groups -> the row's sourcetype and Operation cells, value and __mv_, as sent; and the
+    two _single_value_readers): _route() is a function of those cells."""
+    return (_cells_getter(pattern, [name for name in ("sourcetype", "Operation") if name in pattern.reader_of]),
+            ) + _single_value_readers(pattern)
+
+
 def _single_value_readers(pattern):
     """Functions of a row's groups giving its sourcetype and Operation cells, or None when the
     chunk lacks the field or the row has several values for it."""
@@ -621,10 +813,21 @@ def _single_value_readers(pattern):
     return reader_of("sourcetype"), reader_of("Operation")
 
 
-def _operation_unwanted(sourcetype, operation, no_rule_wants):
-    """Engine.no_rule_wants on the row's sourcetype and Operation cells, as the plain path asks
-    it: only when neither has a multivalue cell."""
-    return operation is not None and no_rule_wants(sourcetype, operation)
+# How annotate_stream reads a row, by its sourcetype and Operation (_route).
+_UNWANTED, _LAZY, _PARSED = "unwanted", "lazy", "parsed"
+_MOST_ROUTES = 4096   # distinct (sourcetype, Operation) pairs remembered in a chunk
+
+
+def _route(sourcetype, operation, probe, no_rule_wants):
+    """_UNWANTED when Engine.no_rule_wants rules the row out on its sourcetype and Operation
+    cells (asked as the plain path asks it: only when the chunk has both fields and neither has
+    a multivalue cell), else _LAZY for a LazyRecord, else _PARSED. Each is None when the chunk
+    lacks the field or the row has several values for it."""
+    if probe and sourcetype is not None and operation is not None and no_rule_wants(sourcetype, operation):
+        return _UNWANTED
+    if sourcetype is not None and sourcetype.lower().startswith(LAZY_SOURCETYPE_PREFIXES):
+        return _LAZY
+    return _PARSED
 
 
 def _spliced_line(layout, pattern, match, text, start, end, record, fields):
