@@ -16,7 +16,11 @@ So the cases follow whatever rules and normalisers the app has. Each case must:
   an extra, clock-based bound for long runs on a quiet machine, off unless given,
 - give the same findings with and without the engine's endpoint gates (app/endpoint_gate.py),
   which decide process creations and file events from words that some mutations (letters
-  that fold onto ASCII ones, encoded commands, cmdlet names) try to hide.
+  that fold onto ASCII ones, encoded commands, cmdlet names) try to hide;
+- and, every CHUNK_CASES cases, as one CSV chunk (each case twice, so the second copies are
+  rows whose reader the record path already knows): the same output from the block record
+  path with and without its endpoint row gate (rows answered from their text) and from the
+  plain path (bin/t1114_protocol/chunk_csv.py).
 
 Prints the number of cases, cases per second, problems by kind (from the engine's
 ProblemLog: each kind would be one inspector warning), the slowest case and the case with
@@ -25,8 +29,10 @@ failure. CI runs it with a small --cases; the figures in docs/hardening.md come 
 """
 
 import argparse
+import base64
 import copy
 import functools
+import io
 import json
 import os
 import random
@@ -34,13 +40,16 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+for _folder in (REPO, os.path.join(REPO, "bin")):
+    if _folder not in sys.path:
+        sys.path.insert(0, _folder)
 
 from app.engine import Engine  # noqa: E402
 from app.finding import OUTPUT_FIELDS  # noqa: E402
 from app.problems import ProblemLog  # noqa: E402
+from t1114_protocol.chunk_csv import ChunkWriter, annotate_chunk, annotate_stream  # noqa: E402  (bin/)
 from tests.rule_events import all_cases, presentations  # noqa: E402
+from tools.chunked_client import encode_records  # noqa: E402
 from tools.step_count import StepBudgetExceeded, count_steps  # noqa: E402
 
 # The most steps one case may take. The 2,000-case CI run's largest is about 570,000 (a 64 KB
@@ -94,7 +103,7 @@ class CaseMaker:
             self.drop_fields, self.wrong_type, self.huge_value, self.non_utf8, self.bad_raw_json,
             self.odd_parameters, self.odd_parameters, self.many_values, self.set_operation, self.set_operation,
             self.swap_sourcetype, self.random_fields, self.script_text, self.misaligned_multivalues,
-            self.fold_letters,
+            self.fold_letters, self.encoded_command,
         )
 
     def case(self):
@@ -247,6 +256,20 @@ class CaseMaker:
                 head = "".join(swaps.get(char, char) if rng.random() < 0.3 else char for char in value[:5000])
                 record[name] = head + value[5000:]
 
+    def encoded_command(self, record):
+        """A command line (or script text) carried as `powershell -EncodedCommand <base64>`,
+        in one of the option's spellings: its words are then only in the decoded script."""
+        rng = self.rng
+        names = [name for name in ("CommandLine", "process", "Process_Command_Line", "Processes.process",
+                                   "ScriptBlockText") if isinstance(record.get(name), str)]
+        if not names:
+            return
+        name = rng.choice(names)
+        script = base64.b64encode(record[name][:20000].encode("utf-16-le", "replace")).decode("ascii")
+        option = rng.choice(("-e", "-ec", "-enc", "-EncodedCommand", "/e", "-EnC"))
+        space = rng.choice((" ", "\t", "  "))
+        record[name] = "powershell.exe -NoProfile%s%s%s%s" % (space, option, space, script)
+
     def swap_sourcetype(self, record):
         record["sourcetype"] = self.rng.choice(self.sourcetypes)
 
@@ -332,9 +355,48 @@ def check_case(engine, record, max_steps=MAX_EVENT_STEPS, max_seconds=None, unga
         # run again (an exception escaping annotate would escape here too).
         without_gates = dict(record)
         ungated.annotate(without_gates)
-        if any(annotated.get(name) != without_gates.get(name) for name in OUTPUT_FIELDS):
+        # `is` first: a CIM field the event carried is passed on as it was, NaN included.
+        if any(not (annotated.get(name) is without_gates.get(name) or annotated.get(name) == without_gates.get(name))
+               for name in OUTPUT_FIELDS):
             failures.append("gate_changed_findings")
     return failures, steps, seconds
+
+
+CHUNK_CASES = 100   # cases per chunk of the record path check
+
+
+def check_record_paths(engine, records):
+    """Failures of one chunk of cases (each twice) through the record paths: the block path
+    with its endpoint row gate must write what it writes without it and what the plain path
+    writes, in mode=all and mode=findings."""
+    # As splunkd sends them: text (a lone surrogate cannot be sent; the command would read the
+    # bytes it stood for as U+FFFD), a list for a multivalue field.
+    sent = [{name: [_sendable(item) for item in value] if isinstance(value, (list, tuple)) else _sendable(value)
+             for name, value in record.items()} for record in records]
+    body = encode_records(sent * 2).decode("utf-8")
+    row_gate = engine.endpoint_row_gate
+    failures = []
+    for keep_all in (True, False):
+        outputs = []
+        for annotate, gate in ((annotate_stream, row_gate), (annotate_stream, None), (annotate_chunk, row_gate)):
+            engine.endpoint_row_gate = gate
+            writer = ChunkWriter()
+            try:
+                rows = annotate(io.StringIO(body, newline="\n"), engine, writer, keep_all)
+                outputs.append((rows, writer.rows, bytes(writer.body())))
+            except Exception as error:  # noqa: BLE001 - the csv module's refusals must agree too
+                outputs.append("%s: %s" % (type(error).__name__, error))
+            finally:
+                engine.endpoint_row_gate = row_gate
+        if outputs[0] != outputs[1]:
+            failures.append("row_gate_changed_output")
+        if outputs[1] != outputs[2]:
+            failures.append("block_path_changed_output")
+    return failures
+
+
+def _sendable(value):
+    return ("" if value is None else str(value)).encode("utf-8", "replace").decode("utf-8")
 
 
 def ungated_engine(engine):
@@ -368,14 +430,21 @@ def run(cases, seed, max_steps=MAX_EVENT_STEPS, max_seconds=None, out=sys.stdout
     load_kinds = set(engine.problems.counts())
     maker = CaseMaker(engine, random.Random(seed))
     ungated = ungated_engine(engine)
+    # Its own problem log: the summary counts what the cases did to the engine, once each.
+    chunk_engine = Engine(engine.rules, engine.allowlist_rows, engine.org_domains, ProblemLog(), engine.rule_controls)
     failures = {}
     first_failure = {}
     slowest = (0.0, None)
     most_steps = (0, None)
     total_seconds = 0.0
+    chunk = []
     for index in range(cases):
         record = maker.case()
         found, steps, seconds = check_case(engine, record, max_steps, max_seconds, ungated)
+        chunk.append(record)
+        if len(chunk) == CHUNK_CASES or index == cases - 1:
+            found = found + check_record_paths(chunk_engine, chunk)
+            chunk = []
         total_seconds += seconds
         if seconds > slowest[0]:
             slowest = (seconds, _describe(record))
