@@ -8,10 +8,7 @@ pieces: the reader memo agrees with the registry on every row it answers, recogn
 refusals, and, counted, that the lane answers the Windows rows of the mixes it is for.
 """
 
-import gzip
 import io
-import json
-import os
 
 import pytest
 
@@ -21,8 +18,7 @@ from app.normalise.windows_endpoint import FILE_OPERATIONS, PROCESS_CREATE, fact
 from t1114_protocol import chunk_csv
 from t1114_protocol.chunk_csv import (_UNKNOWN, ChunkLayout, ChunkWriter, GatedCells, ReaderMemo, RowPattern,
                                       annotate_chunk, annotate_stream)
-from tests.conftest import SHARED_DATASETS
-from tests.test_endpoint_gate import AWKWARD_CASES, AWKWARD_EVENTS, _encoded, _sysmon
+from tests.test_endpoint_gate import AWKWARD_CASES, AWKWARD_EVENTS, _encoded, _sysmon, hayabusa_windows_events
 from tests.test_optimisations_differential import MIXES, mix_records, rule_test_records
 from tools.bench import make_records
 from tools.chunked_client import encode_records
@@ -99,15 +95,7 @@ def test_awkward_endpoint_events_in_rows_the_lane_answers(engine, monkeypatch, n
 
 
 def test_real_windows_events_through_the_lane(engine, monkeypatch, no_handover):
-    folder = os.path.join(SHARED_DATASETS, "Yamato-Security__hayabusa-sample-evtx")
-    records = []
-    for name in ("evtx_pool.jsonl.gz", "near_miss_cases.jsonl.gz"):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
-                records.extend(json.loads(line)["event"] for line in handle if line.strip())
-    if not records:
-        pytest.skip("the hayabusa sample events are not in ../shared/datasets")
+    records = hayabusa_windows_events()
     answered = 0
     for start in range(0, len(records), 3000):
         counting = assert_lane_changes_nothing(engine, monkeypatch, records[start:start + 3000])
