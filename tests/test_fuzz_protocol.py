@@ -41,7 +41,7 @@ def splunkish(value):
         value = json.dumps(value)
     elif not isinstance(value, str):
         value = str(value)
-    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    return value.encode("utf-8", "replace").decode("utf-8")   # NUL stays: splunkd sends it as it is
 
 
 def as_sent(record, serial):

@@ -4,7 +4,7 @@ XDR rows. The command-level proof is tests/test_protocol_sources.py."""
 
 from app.normalise import normalise
 from app.normalise.graph_activity import mail_request
-from app.normalise.message_tracking import transport_rule_entries
+from app.normalise.message_tracking import COLUMNS, _row_from_raw, transport_rule_entries
 from app.normalise.windows_classic import classic_fields, looks_like_classic
 
 
@@ -96,3 +96,13 @@ def test_defender_rows_without_a_category_are_read_by_their_columns(engine):
     assert event.extra["file_path"] == r"C:\Users\Public\bob.pst"
     assert event.extra["process_path"] == r"C:\Windows\System32\robocopy.exe" and event.actor == "CONTOSO\\bob"
     assert normalise(dict(row, ActionType="FileDeleted"), engine.context) == []
+
+
+def test_a_message_tracking_line_holding_nul_is_still_split_into_its_columns():
+    """Python 3.9's csv module refuses NUL; the line is read as 3.11 and later read it."""
+    cells = ["cell%d" % index for index in range(len(COLUMNS))]
+    cells[COLUMNS.index("event-id")] = "RECEIVE"
+    cells[COLUMNS.index("message-subject")] = "quarterly\x00report"
+    row = _row_from_raw(",".join(cells))
+    assert row["event-id"] == "RECEIVE" and row["message-subject"] == "quarterly\x00report"
+    assert list(row) == list(COLUMNS)

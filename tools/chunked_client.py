@@ -22,6 +22,11 @@ import subprocess
 import sys
 import tempfile
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+from app.csv_rows import csv_rows  # noqa: E402  (splunkd reads NUL in a value; Python 3.9's csv does not)
+
 HEADER_PREFIX = b"chunked 1.0,"
 # Splunk values can be megabytes long (a whole _raw); the csv module refuses > 128 KiB by default.
 csv.field_size_limit(2 ** 31 - 1)
@@ -114,7 +119,7 @@ def _decode_mv(text):
 def decode_records(body):
     if not body:
         return []
-    reader = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
+    reader = csv_rows(io.StringIO(body.decode("utf-8"), newline=""))
     try:
         header = next(reader)
     except StopIteration:

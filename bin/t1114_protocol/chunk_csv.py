@@ -15,6 +15,7 @@ import re
 import sys
 from operator import itemgetter
 
+from app.csv_rows import csv_rows
 from app.finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
 from app.normalise import O365_SOURCETYPE_PREFIXES, WINDOWS_ENDPOINT, recognition_reads
 from app.normalise.windows_endpoint import GATED_FACT_SOURCES, TELL_TALE_FIELDS
@@ -270,7 +271,7 @@ def _header(lines):
     None for an empty body. `held` keeps the input lines of the row being read: most rows go
     back out as that text."""
     held = []
-    reader = csv.reader(_holding(lines, held), SplunkCsv)
+    reader = csv_rows(_holding(lines, held), SplunkCsv)
     try:
         header = next(reader)
     except StopIteration:
@@ -491,7 +492,7 @@ _ABSENT = object()
 
 def _cells_of(row_text):
     """One row's cells, read by the csv module as the plain path reads them."""
-    return next(csv.reader((row_text,), SplunkCsv))
+    return next(csv_rows((row_text,), SplunkCsv))
 
 
 class ReaderMemo:
@@ -774,7 +775,7 @@ def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, wr
     lines = _lines_of(text, position)
     if not at_end:
         lines = itertools.chain(lines, stream)
-    return _annotate_rows(csv.reader(_holding(lines, held), SplunkCsv), held, layout, engine, writer, keep_all,
+    return _annotate_rows(csv_rows(_holding(lines, held), SplunkCsv), held, layout, engine, writer, keep_all,
                           use_allowlist, expand)
 
 
