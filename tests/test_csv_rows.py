@@ -11,7 +11,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.csv_rows import _STAND_IN, CSV_READS_NUL, _rows_with_nul, csv_rows
+from app.csv_rows import _STAND_IN, CSV_READS_NUL, _rows_with_nul, csv_row, csv_rows
 from t1114_protocol.chunk_csv import SplunkCsv
 
 AWKWARD_TEXT = st.text(alphabet=["\x00", _STAND_IN, '"', ",", "\n", "\r", "$",
@@ -33,6 +33,8 @@ def test_rows_written_with_nul_and_the_stand_in_read_back_as_written(rows):
         assert list(csv_rows(io.StringIO(text, newline=""), dialect)) == rows
         if CSV_READS_NUL:
             assert list(csv.reader(io.StringIO(text, newline=""), dialect)) == rows
+        for row in rows:
+            assert csv_row(_written([row], dialect), dialect) == row
 
 
 def test_unquoted_nul_and_a_quoted_cell_across_lines():

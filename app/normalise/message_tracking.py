@@ -6,7 +6,7 @@ Splunk without field extraction is split from `_raw` by the log's fixed column o
 
 import csv
 
-from ..csv_rows import csv_rows
+from ..csv_rows import csv_row
 from ..event import MailEvent
 from ..values import as_text, first_field, split_addresses
 
@@ -42,7 +42,7 @@ def looks_like_message_tracking(view):
 
 def _row_from_raw(raw):
     try:
-        cells = next(csv_rows([raw]))
+        cells = csv_row(raw)
     except (csv.Error, StopIteration):
         return {}
     if len(cells) < len(COLUMNS) - 3:

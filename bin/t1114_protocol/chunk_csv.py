@@ -15,7 +15,7 @@ import re
 import sys
 from operator import itemgetter
 
-from app.csv_rows import csv_rows
+from app.csv_rows import csv_row, csv_rows
 from app.finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
 from app.normalise import O365_SOURCETYPE_PREFIXES, WINDOWS_ENDPOINT, recognition_reads
 from app.normalise.windows_endpoint import GATED_FACT_SOURCES, TELL_TALE_FIELDS
@@ -492,7 +492,7 @@ _ABSENT = object()
 
 def _cells_of(row_text):
     """One row's cells, read by the csv module as the plain path reads them."""
-    return next(csv_rows((row_text,), SplunkCsv))
+    return csv_row(row_text, SplunkCsv)
 
 
 class ReaderMemo:
