@@ -1,10 +1,14 @@
 """Allowlists and the organisation's domains: the site's lookups plus the rows the app ships.
 
-Site rows live in lookups/ under names the package never contains (t1114_allowlist_*.csv,
-t1114_org_domains.csv), so no install, upgrade or deployer push overwrites them. Shipped rows
-live beside the engine (app/allowlists/t1114_shipped_*.csv), so every upgrade replaces them;
-each has a `row_id` a site can switch off in local/t1114.conf. A row that cannot be used is
-reported (file, line, problem) and skipped; the rest apply. Files are read once per process.
+Both are Splunk lookups in the app's lookups/ folder, read through their definitions
+(app/lookup_files.py), so `| inputlookup` shows an analyst exactly the rows the command applies.
+Site rows live in files the package never contains (t1114_allowlist_*.csv, t1114_org_domains.csv),
+so no install, upgrade or deployer push overwrites them. Shipped rows live in dated files
+(t1114_shipped_*_<date>.csv, definitions t1114_shipped_*): a version that changes them ships a new
+name, because Splunk Cloud and preserving deployers keep a lookup whose name did not change. Each
+shipped row has a `row_id` a site can switch off (t1114_overrides or local/t1114.conf). A row that
+cannot be used is reported (file, line, problem) and skipped; the rest apply. Files are read once
+per process.
 """
 
 import calendar
@@ -21,15 +25,17 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d
 MAX_ROWS = 100000
 # The false-positive classes a row can name (column `class`); the Allowlist Audit filters on it.
 ROW_CLASSES = ("backup", "migration", "av_edr", "ediscovery", "archiving", "other")
-SHIPPED_DIR = ("app", "allowlists")   # relative to the app root
+# Who added a site row and when: every row a site adds should say (README, "Adding a row").
+PROVENANCE_COLUMNS = ("added_by", "added_at")
 
 
 class AllowlistSpec:
     """One allowlist lookup: which CSV columns are matched against which event facts."""
 
-    def __init__(self, filename, shipped_filename, keys, description, required=(), anchored=(), optional=()):
-        self.filename = filename          # the site's lookup in lookups/, never in the package
-        self.shipped_filename = shipped_filename  # the app's own rows in app/allowlists/
+    def __init__(self, definition, shipped_definition, keys, description, required=(), anchored=(), optional=()):
+        self.definition = definition      # the site's lookup definition (transforms.conf)
+        self.filename = definition + ".csv"   # its file in lookups/, never in the package
+        self.shipped_definition = shipped_definition  # the definition of the app's own rows
         self.keys = keys                  # {column: MailEvent field path}, all given ones must match
         self.description = description
         self.required = required          # key columns every row must fill
@@ -49,7 +55,7 @@ class AllowlistSpec:
 
 
 ACCOUNTS = AllowlistSpec(
-    "t1114_allowlist_accounts.csv", "t1114_shipped_accounts.csv", {"account": "actor", "mailbox": "mailbox", "grantee": "param.user"},
+    "t1114_allowlist_accounts", "t1114_shipped_accounts", {"account": "actor", "mailbox": "mailbox", "grantee": "param.user"},
     "accounts whose actions are legitimate (service, migration and e-discovery accounts); `mailbox` and "
     "`grantee` narrow a row to actions on that mailbox or granting that user",
     optional=("mailbox", "grantee"))
@@ -57,20 +63,26 @@ ACCOUNTS = AllowlistSpec(
 # A process is legitimate by where it runs from and what it is called, together: a name
 # alone is what a masquerading binary copies. Account and host narrow a row further.
 PROCESSES = AllowlistSpec(
-    "t1114_allowlist_processes.csv", "t1114_shipped_processes.csv",
+    "t1114_allowlist_processes", "t1114_shipped_processes",
     {"process_path": "extra.process_path", "process_name": "extra.process_name",
      "account": "extra.account_name", "host": "dest"},
     "processes that legitimately read or write mail stores (mail clients, AV/EDR, backup, migration)",
     required=("process_path", "process_name"), anchored=("process_path",), optional=("account", "host"))
 
 APPLICATIONS = AllowlistSpec(
-    "t1114_allowlist_applications.csv", "t1114_shipped_applications.csv", {"app_id": "extra.calling_app_id"},
+    "t1114_allowlist_applications", "t1114_shipped_applications", {"app_id": "extra.calling_app_id"},
     "applications (AppId or ClientAppId) that read mail legitimately: archiving, compliance, backup")
 
 ALLOWLIST_SPECS = (ACCOUNTS, PROCESSES, APPLICATIONS)
-ORG_DOMAINS_FILE = "t1114_org_domains.csv"
+ORG_DOMAINS = "t1114_org_domains"
+ORG_DOMAINS_FILE = ORG_DOMAINS + ".csv"
+OVERRIDES = "t1114_overrides"        # read by app/settings.py
+OVERRIDES_FILE = OVERRIDES + ".csv"
 # What a site edits: the build never packages a file of these names.
-SITE_LOOKUP_FILES = tuple(spec.filename for spec in ALLOWLIST_SPECS) + (ORG_DOMAINS_FILE,)
+SITE_LOOKUP_FILES = tuple(spec.filename for spec in ALLOWLIST_SPECS) + (ORG_DOMAINS_FILE, OVERRIDES_FILE)
+# Every definition the command reads (transforms.conf names their files).
+LOOKUP_DEFINITIONS = (tuple(spec.definition for spec in ALLOWLIST_SPECS)
+                      + tuple(spec.shipped_definition for spec in ALLOWLIST_SPECS) + (ORG_DOMAINS, OVERRIDES))
 
 
 class AllowlistRow:
@@ -190,6 +202,9 @@ def _read_csv(path, problems, folder="lookups", missing_ok=False):
     return header, rows
 
 
+read_lookup_csv = _read_csv   # the CSV reading every t1114 lookup shares (app/settings.py reads overrides)
+
+
 def _cell(row, column):
     value = row.get(column)
     if isinstance(value, list):  # extra cells beyond the header
@@ -197,11 +212,15 @@ def _cell(row, column):
     return (value or "").strip()
 
 
-def load_allowlist(directory, spec, problems, shipped=False, seen=None):
-    """The usable rows of one allowlist file: the site's (lookups/) or, with `shipped`, the app's
-    own (app/allowlists/, where every row needs a `row_id`). `seen` spots repeats across files."""
-    filename = spec.shipped_filename if shipped else spec.filename
-    folder = "/".join(SHIPPED_DIR) if shipped else "lookups"
+def load_allowlist(directory, spec, problems, shipped=False, seen=None, filename=None):
+    """The usable rows of one allowlist file in `directory`: the site's or, with `shipped`, the
+    app's own (where every row needs a `row_id`). `filename` is the file its definition names
+    (the site's default name when not given). `seen` spots repeats across files."""
+    if filename is None:
+        if shipped:
+            raise ValueError("a shipped allowlist is read from the file its definition names")
+        filename = spec.filename
+    folder = "lookups"
     header, rows = _read_csv(os.path.join(directory, filename), problems, folder, missing_ok=not shipped)
     if header is None:
         return []
@@ -215,6 +234,7 @@ def load_allowlist(directory, spec, problems, shipped=False, seen=None):
     loaded = []
     seen = {} if seen is None else seen
     ids = {}
+    unsigned = []
     for line, row in rows:
         if row.get(None):
             problems.report("lookup_row:%s:%d" % (filename, line),
@@ -235,34 +255,60 @@ def load_allowlist(directory, spec, problems, shipped=False, seen=None):
                                 "%s/%s line %d uses row_id %s, as line %d does; switching it off switches off both."
                                 % (folder, filename, line, allowed.row_id, ids[allowed.row_id]))
             ids.setdefault(allowed.row_id, line)
+        elif not all(_cell(row, column) for column in PROVENANCE_COLUMNS):
+            unsigned.append(line)
         _report_repeat(allowed, seen, problems)
         loaded.append(allowed)
+    report_unsigned(problems, folder, filename, unsigned)
     return loaded
 
 
-def load_allowlists(app_root, lookups_dir, problems):
-    """Site rows then shipped rows of every allowlist: a site's own row is named first."""
+def report_unsigned(problems, folder, filename, lines):
+    """One warning for the rows of a site file that do not say who added them and when: a row
+    that silences detections must be traceable to a person (README, "Adding a row")."""
+    if not lines:
+        return
+    shown = ", ".join(str(line) for line in lines[:10]) + (" and %d more" % (len(lines) - 10) if len(lines) > 10 else "")
+    problems.report("lookup_unsigned:" + filename,
+                    "%s/%s: the rows on line(s) %s do not say who added them and when (columns %s); they still "
+                    "apply, but fill those columns so the Allowlist Audit can name who silenced what."
+                    % (folder, filename, shown, " and ".join(PROVENANCE_COLUMNS)))
+
+
+def load_allowlists(lookup_files, problems):
+    """Site rows then shipped rows of every allowlist, from the files their definitions name
+    (`lookup_files`, app/lookup_files.py): a site's own row is named first."""
     site, shipped = [], []
-    shipped_dir = os.path.join(app_root, *SHIPPED_DIR)
     for spec in ALLOWLIST_SPECS:
         seen = {}
-        site.extend(load_allowlist(lookups_dir, spec, problems, seen=seen))
-        shipped.extend(load_allowlist(shipped_dir, spec, problems, shipped=True, seen=seen))
+        site.extend(load_allowlist(lookup_files.lookups_dir, spec, problems, seen=seen,
+                                   filename=lookup_files.filename(spec.definition, spec.filename)))
+        shipped_file = lookup_files.filename(spec.shipped_definition)
+        if shipped_file is None:
+            problems.report("lookup_undefined:" + spec.shipped_definition,
+                            "transforms.conf defines no lookup %s; the allowlist rows the app ships for %s do not "
+                            "apply. Restore default/transforms.conf from the package."
+                            % (spec.shipped_definition, spec.definition))
+            continue
+        shipped.extend(load_allowlist(lookup_files.lookups_dir, spec, problems, shipped=True, seen=seen,
+                                      filename=shipped_file))
     return site + shipped
 
 
-def switch_off_shipped(rows, row_ids, problems):
-    """The rows without the shipped ones local/t1114.conf switches off (`row_ids`: (id, where)).
-    An id no shipped row has is reported with the closest one; the rest still apply."""
+def switch_off_shipped(rows, row_ids, problems, switched_on=()):
+    """The rows without the shipped ones the site switches off (`row_ids`: (id, where), from
+    t1114.conf or t1114_overrides). An id no shipped row has, in either list, is reported with the
+    closest one; the rest still apply."""
     shipped_ids = {row.row_id for row in rows if row.row_id}
     off = set()
-    for row_id, where in row_ids:
+    for row_id, where in list(row_ids) + list(switched_on):
         if row_id in shipped_ids:
             off.add(row_id)
             continue
         problems.report("shipped_row_unknown:" + row_id,
-                        "%s switches off shipped allowlist row %r, which no shipped row has%s; nothing was switched off "
+                        "%s names shipped allowlist row %r, which no shipped row has%s; nothing was switched "
                         "for it." % (where, row_id, closest_hint(row_id, shipped_ids)))
+    off -= {row_id for row_id, _ in switched_on}   # t1114.conf's list no longer holds them (app/settings.py)
     return [row for row in rows if not row.row_id or row.row_id not in off]
 
 
@@ -312,7 +358,7 @@ def _report_repeat(row, seen, problems):
 
 
 def _folder(row):
-    return "/".join(SHIPPED_DIR) + "/" if row.row_id else "lookups/"
+    return "lookups/"
 
 
 def _allowlist_row(spec, filename, line, row, shipped=False):
@@ -427,21 +473,21 @@ class OrganisationDomains:
         return any(pattern.matches(domain) for pattern in self._wildcards)
 
 
-def load_org_domains(lookups_dir, problems):
-    header, rows = _read_csv(os.path.join(lookups_dir, ORG_DOMAINS_FILE), problems, missing_ok=True)
+def load_org_domains(lookups_dir, problems, filename=ORG_DOMAINS_FILE):
+    header, rows = _read_csv(os.path.join(lookups_dir, filename), problems, missing_ok=True)
     if header is None:
         return OrganisationDomains(())
     if "domain" not in header:
-        problems.report("lookup_header:" + ORG_DOMAINS_FILE,
-                        "lookups/%s lacks the column `domain`; the file was ignored." % ORG_DOMAINS_FILE)
+        problems.report("lookup_header:" + filename,
+                        "lookups/%s lacks the column `domain`; the file was ignored." % filename)
         return OrganisationDomains(())
     patterns = []
     for line, row in rows:
         domain = _cell(row, "domain").lstrip("@").lower()
         if not domain or domain.strip("*.?") == "" or " " in domain or "@" in domain or len(domain) > 253:
-            problems.report("lookup_row:%s:%d" % (ORG_DOMAINS_FILE, line),
+            problems.report("lookup_row:%s:%d" % (filename, line),
                             "lookups/%s line %d: %r is not a domain such as contoso.com or *.contoso.com; "
-                            "the row was skipped." % (ORG_DOMAINS_FILE, line, domain))
+                            "the row was skipped." % (filename, line, domain))
             continue
         patterns.append(Wildcard(domain))
     return OrganisationDomains(patterns)

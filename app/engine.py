@@ -8,8 +8,7 @@ import difflib
 import os
 import time
 
-from .allowlist import (ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, load_allowlists,
-                        load_org_domains, switch_off_shipped)
+from .allowlist import ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, switch_off_shipped
 from .endpoint_gate import endpoint_gate, record_text_gate
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, no_rule_wants, normalise
@@ -18,7 +17,7 @@ from .normalise.windows_endpoint import (FILE_OPERATIONS, GATED_FILE_FIELDS, GAT
                                          facts_hidden_in)
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
-from .settings import load_site_config
+from .site_data import load_site_data
 from .values import as_text, domain_of, split_addresses
 
 
@@ -80,22 +79,23 @@ class Engine:
     @classmethod
     def load(cls, app_root, problems=None):
         problems = problems or ProblemLog()
-        rules_dir, lookups_dir = app_paths(app_root)
+        rules_dir, _ = app_paths(app_root)
         try:
             documents = read_rule_documents(rules_dir)
         except (OSError, ValueError) as error:
             problems.report("rules_unreadable", "The detection rules could not be read (%s); no rule is on." % error)
             documents = []
-        config = load_site_config(app_root, problems)
+        site = load_site_data(app_root, problems)
+        config = site.config
         rules = compile_rules(documents, problems, config.thresholds)
         _report_unused_thresholds(config.thresholds, rules, problems)
         rule_ids = {rule.id for rule in rules}
         controls = config.rule_controls(rule_ids, problems)
         rules = [rule for rule in rules if rule.id not in controls or controls[rule.id].state != "off"]
-        rows = load_allowlists(app_root, lookups_dir, problems)
-        rows = switch_off_shipped(rows, config.disabled_shipped_rows, problems)
+        rows = switch_off_shipped(site.allowlist_rows, config.disabled_shipped_rows, problems,
+                                  config.enabled_shipped_rows)
         check_rule_references(rows, rule_ids, problems)
-        domains = load_org_domains(lookups_dir, problems)
+        domains = site.org_domains
         if not len(domains):
             problems.report(
                 "org_domains_empty",

@@ -1,13 +1,15 @@
-"""The site's settings in t1114.conf: thresholds rules refer to by name, per-rule control and
-shipped allowlist rows switched off. Read once per process from default/t1114.conf with
-local/t1114.conf overriding it key by key, the way Splunk layers .conf files; README/t1114.conf.spec
-documents every setting. A setting the command does not know is a warning, never an error:
-the rest of the file still applies."""
+"""The site's settings: thresholds rules refer to by name, per-rule control and shipped allowlist
+rows switched off. Read once per process from default/t1114.conf with local/t1114.conf overriding
+it key by key, the way Splunk layers .conf files (README/t1114.conf.spec documents every setting),
+then from the site's lookup t1114_overrides, which a Splunk Cloud admin edits from inside Splunk
+(| outputlookup or the Lookup Editor) and which wins where both set the same thing. A setting the
+command does not know is a warning, never an error: the rest still applies."""
 
 import configparser
 import difflib
 import os
 
+from .allowlist import OVERRIDES, OVERRIDES_FILE, read_lookup_csv, report_unsigned
 from .rules import SEVERITIES
 
 SETTINGS_FILE = "t1114.conf"
@@ -17,6 +19,10 @@ RULE_PREFIX = "rule:"
 RULE_STATES = ("on", "report_only", "off")
 RULE_KEYS = ("state", "severity", "risk_score")
 ALLOWLIST_KEYS = ("disabled_shipped_rows",)
+# The site's overrides lookup: one row per rule or shipped allowlist row it changes.
+OVERRIDE_TARGET_TYPES = ("rule", "shipped_row")
+OVERRIDE_COLUMNS = ("target_type", "target", "state", "severity", "risk_score", "reason", "added_by", "added_at")
+SHIPPED_ROW_STATES = ("on", "off")
 # configparser folds a section named like this into every other one; Splunk's [default] is
 # an ordinary stanza, so give configparser a name no .conf uses.
 _NO_DEFAULT_SECTION = "\x00t1114-no-default\x00"
@@ -37,6 +43,7 @@ class SiteConfig:
         self.thresholds = {}          # {lower-case name: value text}
         self.rules = {}               # {rule id: {key: (value, "local/t1114.conf")}}
         self.disabled_shipped_rows = []  # [(row id, where it was set)]
+        self.enabled_shipped_rows = []   # [(row id, where)]: switched back on by an override row
 
     def rule_controls(self, rule_ids, problems):
         """{rule id: RuleControl} for the rules a site configured; a stanza naming a rule that
@@ -88,9 +95,10 @@ def load_settings(app_root, problems):
     return load_site_config(app_root, problems).thresholds
 
 
-def load_site_config(app_root, problems):
-    """Every stanza of default/t1114.conf then local/t1114.conf; unknown stanzas and keys are
-    reported (with the closest known name) and ignored."""
+def load_site_config(app_root, problems, lookup_files=None):
+    """Every stanza of default/t1114.conf then local/t1114.conf, then the rows of the overrides
+    lookup when `lookup_files` (app/lookup_files.py) is given; unknown stanzas, keys and values
+    are reported (with the closest known name) and ignored."""
     config = SiteConfig()
     disabled = {}
     for layer in ("default", "local"):
@@ -149,8 +157,72 @@ def load_site_config(app_root, problems):
                                 "%s: stanza [%s] is not one the t1114 command reads (%s)%s; it was ignored."
                                 % (where, section, ", ".join("[%s]" % k for k in known),
                                    "; did you mean [%s]?" % close[0] if close else ""))
+    if lookup_files is not None:
+        _apply_overrides(config, lookup_files, disabled, problems)
     config.disabled_shipped_rows = list(disabled.items())
     return config
+
+
+def _apply_overrides(config, lookup_files, disabled, problems):
+    """The rows of t1114_overrides over what t1114.conf set: per rule its state, severity and
+    risk score, per shipped allowlist row on or off. A later row for the same target wins."""
+    filename = lookup_files.filename(OVERRIDES, OVERRIDES_FILE)
+    header, rows = read_lookup_csv(os.path.join(lookup_files.lookups_dir, filename), problems, missing_ok=True)
+    if header is None:
+        return
+    missing = [column for column in ("target_type", "target") if column not in header]
+    if missing:
+        problems.report("lookup_header:" + filename,
+                        "lookups/%s lacks the column(s) %s (expected %s); no override applies."
+                        % (filename, ", ".join(missing), ",".join(OVERRIDE_COLUMNS)))
+        return
+    unsigned = []
+    enabled = {}
+    for line, row in rows:
+        cell = {column: (row.get(column) or "").strip() if isinstance(row.get(column), (str, type(None))) else ""
+                for column in OVERRIDE_COLUMNS}
+        where = "lookups/%s line %d" % (filename, line)
+        target_type, target = cell["target_type"].lower(), cell["target"].lower()
+        if target_type not in OVERRIDE_TARGET_TYPES:
+            close = difflib.get_close_matches(target_type, OVERRIDE_TARGET_TYPES, n=1, cutoff=0.5)
+            problems.report("override_type:%s:%d" % (filename, line),
+                            "%s: target_type %r is not rule or shipped_row%s; the row was skipped."
+                            % (where, cell["target_type"], " (did you mean %s?)" % close[0] if close else ""))
+            continue
+        if not target:
+            problems.report("override_target:%s:%d" % (filename, line),
+                            "%s: `target` is empty; name the %s it changes. The row was skipped."
+                            % (where, "rule id" if target_type == "rule" else "shipped row_id"))
+            continue
+        if not (cell["added_by"] and cell["added_at"]):
+            unsigned.append(line)
+        if target_type == "rule":
+            values = config.rules.setdefault(target, {})
+            for key in RULE_KEYS:
+                if cell[key]:
+                    values[key] = (cell[key], where)
+            if not any(cell[key] for key in RULE_KEYS):
+                problems.report("override_empty:%s:%d" % (filename, line),
+                                "%s: the row for rule %s sets none of state, severity, risk_score; it changes nothing."
+                                % (where, target))
+            continue
+        for key in ("severity", "risk_score"):
+            if cell[key]:
+                problems.report("override_row_key:%s:%d:%s" % (filename, line, key),
+                                "%s: %s applies to rules, not to shipped row %s; it was ignored." % (where, key, target))
+        state = cell["state"].lower()
+        if state == "off":
+            disabled[target] = where
+            enabled.pop(target, None)
+        elif state == "on":
+            disabled.pop(target, None)
+            enabled[target] = where
+        else:
+            problems.report("override_row_state:%s:%d" % (filename, line),
+                            "%s: state %r for shipped row %s: use on or off; the row was skipped."
+                            % (where, cell["state"], target))
+    config.enabled_shipped_rows = list(enabled.items())
+    report_unsigned(problems, "lookups", filename, unsigned)
 
 
 def _unknown_key(problems, where, section, name, known):

@@ -27,6 +27,41 @@ from app.engine import Engine  # noqa: E402
 from app.problems import ProblemLog  # noqa: E402
 
 
+UNSIGNED_ROWS = "do not say who added them and when"
+
+
+def without_unsigned(messages):
+    """The problems other than "these site rows do not say who added them": tests of other faults
+    write rows the short way, without added_by and added_at (tests/test_site_tuning.py tests that warning)."""
+    return [message for message in messages if UNSIGNED_ROWS not in message]
+
+
+def shipped_lookup_path(definition, app_root=REPO):
+    """The file of shipped rows a lookup definition (t1114_shipped_processes, ...) names."""
+    from app.lookup_files import load_lookup_files
+
+    return load_lookup_files(app_root, ProblemLog(), (definition,)).path(definition)
+
+
+def copy_app_root(dest, parts=(("app",), ("default",))):
+    """The parts of the repository an engine or a rule build reads, copied to `dest`, with the
+    shipped lookup files (never a developer's own site rows) in dest/lookups/."""
+    import shutil
+
+    from app.allowlist import ALLOWLIST_SPECS
+
+    for part in parts:
+        shutil.copytree(os.path.join(REPO, *part), os.path.join(str(dest), *part))
+    if ("default",) not in parts:   # the definitions that name the shipped files
+        os.makedirs(os.path.join(str(dest), "default"), exist_ok=True)
+        shutil.copy(os.path.join(REPO, "default", "transforms.conf"), os.path.join(str(dest), "default"))
+    lookups = os.path.join(str(dest), "lookups")
+    os.makedirs(lookups, exist_ok=True)
+    for spec in ALLOWLIST_SPECS:
+        shutil.copy(shipped_lookup_path(spec.shipped_definition), lookups)
+    return dest
+
+
 def whole_reading(context):
     """A copy of an engine's normalise context without its endpoint gates (app/endpoint_gate.py):
     every endpoint event becomes a MailEvent, for tests that look at what the readers make of
@@ -63,12 +98,9 @@ def engine_with_lookups(tmp_path):
     def make(files):
         root = tmp_path / ("approot%d" % len(made) if made else "approot")
         made.append(root)
-        shutil.copytree(os.path.join(REPO, "app"), str(root / "app"))
-        # Rules read thresholds from default/t1114.conf; without it they would be off.
-        (root / "default").mkdir()
+        # Rules read thresholds from default/t1114.conf, the definitions name the shipped files.
+        copy_app_root(root, parts=(("app",),))
         shutil.copy(os.path.join(REPO, "default", "t1114.conf"), str(root / "default" / "t1114.conf"))
-        # lookups/ holds only the site's files, which the repository (like the package) has none of.
-        (root / "lookups").mkdir()
         for name, text in files.items():
             (root / "lookups" / name).write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
         return Engine.load(str(root), ProblemLog())

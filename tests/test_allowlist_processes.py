@@ -1,4 +1,4 @@
-"""The processes allowlist (shipped rows in app/allowlists/t1114_shipped_processes.csv, site rows
+"""The processes allowlist (shipped rows in the lookup t1114_shipped_processes, site rows
 in lookups/t1114_allowlist_processes.csv): every shipped row
 suppresses its reader, a name alone never does, masquerades are raised, and service-account
 rows need account, path and time window together."""
@@ -10,9 +10,9 @@ import pytest
 
 from app.allowlist import PROCESSES, ProcessIdentities, load_allowlist
 from app.problems import ProblemLog
-from tests.conftest import REPO
+from tests.conftest import shipped_lookup_path, without_unsigned
 
-LOOKUP = os.path.join(REPO, "app", "allowlists", PROCESSES.shipped_filename)
+LOOKUP = shipped_lookup_path(PROCESSES.shipped_definition)
 HEADER = "process_path,process_name,account,host,rules,valid_from,valid_until,reason,source\n"
 
 
@@ -37,7 +37,7 @@ def read_event(process_path, target=r"C:\Users\bob\AppData\Local\Microsoft\Outlo
 
 def test_shipped_lookup_loads_without_problems_and_cites_a_source():
     problems = ProblemLog()
-    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems, shipped=True)
+    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems, shipped=True, filename=os.path.basename(LOOKUP))
     assert problems.messages() == []
     assert len(rows) == len(shipped_rows()) >= 8
     for row in shipped_rows():
@@ -53,7 +53,7 @@ def test_each_shipped_row_suppresses_its_reader(engine, row):
     path = concrete_path(row["process_path"])
     findings = engine.detect(read_event(path))
     assert [f.rule.id for f in findings] == ["t1114_001_mail_file_read"]
-    assert findings[0].suppressed_by.startswith("%s line " % PROCESSES.shipped_filename)
+    assert findings[0].suppressed_by.startswith("%s line " % os.path.basename(LOOKUP))
     assert " row %s (" % row["row_id"] in findings[0].suppressed_by
     assert findings[0].severity == "medium"
     record = read_event(path)
@@ -108,7 +108,7 @@ MIGRATION = HEADER + (
 
 def test_service_account_row_needs_account_path_and_window(engine_with_lookups):
     engine = engine_with_lookups({PROCESSES.filename: MIGRATION})
-    assert [m for m in engine.problems.messages() if PROCESSES.filename in m] == []
+    assert [m for m in without_unsigned(engine.problems.messages()) if PROCESSES.filename in m] == []
     inside = 1764216000  # 2025-11-27
     tool = r"C:\Program Files\PstMover\pstmover.exe"
 
@@ -146,7 +146,7 @@ def test_host_column_narrows_a_row(engine_with_lookups):
 def test_unsafe_rows_are_refused_with_a_sentence(engine_with_lookups, line, problem):
     good = "C:\\Tools\\ok.exe,ok.exe,,,,,,fine,x\n"
     engine = engine_with_lookups({PROCESSES.filename: HEADER + line + "\n" + good})
-    messages = [m for m in engine.problems.messages() if PROCESSES.filename in m]
+    messages = [m for m in without_unsigned(engine.problems.messages()) if PROCESSES.filename in m]
     assert len(messages) == 1 and "line 2" in messages[0] and problem in messages[0], messages
     ok = read_event(r"C:\Tools\ok.exe")
     engine.annotate(ok)
@@ -160,12 +160,12 @@ def test_drive_wildcard_is_allowed():
         with open(os.path.join(folder, PROCESSES.filename), "w", encoding="utf-8") as handle:
             handle.write(HEADER + "?:\\Tools\\x.exe,x.exe,,,,,,any drive,x\n")
         rows = load_allowlist(folder, PROCESSES, problems)
-    assert problems.messages() == [] and len(rows) == 1
+    assert without_unsigned(problems.messages()) == [] and len(rows) == 1
 
 
 def test_process_identities_ignore_rows_without_both_keys():
     problems = ProblemLog()
-    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems, shipped=True)
+    rows = load_allowlist(os.path.dirname(LOOKUP), PROCESSES, problems, shipped=True, filename=os.path.basename(LOOKUP))
     identities = ProcessIdentities(rows)
     assert identities.name_elsewhere("msmpeng.exe", r"C:\Windows\Temp\msmpeng.exe")
     assert not identities.name_elsewhere("MsMpEng.exe", r"C:\Program Files\Windows Defender\MsMpEng.exe")

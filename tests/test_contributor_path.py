@@ -9,7 +9,7 @@ import shutil
 import yaml
 
 from app.engine import Engine
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_app_root
 from tests.rule_docs import undocumented
 from tests.rule_events import presentations
 from tools.build import compile_rule_set
@@ -30,8 +30,7 @@ def _example():
 
 def test_the_readme_example_builds_fires_and_is_asked_for_in_the_docs(tmp_path):
     rule, cases, blocks = _example()
-    for part in (("app", "rules"), ("app", "allowlists"), ("default",), ("docs",)):
-        shutil.copytree(os.path.join(REPO, *part), str(tmp_path.joinpath(*part)))
+    copy_app_root(tmp_path, parts=(("app", "rules"), ("default",), ("docs",)))
     shutil.copy(os.path.join(REPO, "README.md"), str(tmp_path / "README.md"))
     rules_dir = tmp_path / "app" / "rules"
     # Steps 1 and 2: the two files, exactly as the README writes them.

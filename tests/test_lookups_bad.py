@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from app.allowlist import ACCOUNTS, ORG_DOMAINS_FILE
 from app.wildcard import MAX_PATTERN_CHARS, Wildcard
+from tests.conftest import without_unsigned
 from tests.rule_events import all_cases, presentations
 from tests.wildcard_work import PieceCalls, match_work, piece_regexes_cannot_backtrack
 from tools.step_count import count_steps
@@ -43,7 +44,7 @@ def _status(engine, record):
 
 
 def _warnings(engine):
-    return engine.problems.messages()
+    return without_unsigned(engine.problems.messages())
 
 
 def _rows(engine):
@@ -81,11 +82,13 @@ def test_missing_shipped_allowlist_file_is_reported(engine_with_lookups, finding
     rule_id, record, actor = finding_case
     engine_with_lookups({ALLOW: HEADER + "\n" + _row(actor, rule_id) + "\n"})
     import os
-    os.remove(str(tmp_path / "approot" / "app" / "allowlists" / ACCOUNTS.shipped_filename))
     from app.engine import Engine
     from app.problems import ProblemLog
+    from tests.conftest import shipped_lookup_path
+    shipped = os.path.basename(shipped_lookup_path(ACCOUNTS.shipped_definition))
+    os.remove(str(tmp_path / "approot" / "lookups" / shipped))
     engine = Engine.load(str(tmp_path / "approot"), ProblemLog())
-    _one_warning_about(engine, ACCOUNTS.shipped_filename, "is missing")
+    _one_warning_about(engine, shipped, "is missing")
     assert _status(engine, record) == "suppressed"  # the site's rows still apply
 
 

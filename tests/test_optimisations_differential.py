@@ -12,7 +12,7 @@ import pytest
 from app.conditions import _items, _number
 from app.normalise import cmdlet_text, normalise
 from app.values import as_text, is_true
-from tests.conftest import whole_reading
+from tests.conftest import copy_app_root, whole_reading
 from tests.rule_events import all_cases, presentations
 from tools import real_streams
 from tools.bench import make_records
@@ -123,15 +123,12 @@ def _suppressions(engine, records):
 
 @pytest.mark.parametrize("mix", ("tenant", "mail_items_accessed"))
 def test_allowlist_index_suppresses_as_the_walk_does(tmp_path, mix):
-    import shutil
 
     from app.engine import Engine
-    from tests.conftest import REPO
     from tools.bench import allowlist_rows
     records = mix_records(mix, 800)
     root = tmp_path / "app_root"
-    shutil.copytree(REPO + "/app", str(root / "app"))
-    (root / "lookups").mkdir()
+    copy_app_root(root, parts=(("app",),))   # as before: no default/t1114.conf
     users = sorted({r.get("UserId", "") for r in records if "@" in r.get("UserId", "")})
     rows = allowlist_rows(1000, wildcard_only=False).splitlines()
     rows[300:300] = ["%s,,,,bench exact user" % users[0], "%s*,t1114_002_*,,,bench pattern" % users[1][:5],

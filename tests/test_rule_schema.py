@@ -6,7 +6,6 @@ rules with one mistake put in.
 
 import json
 import os
-import shutil
 
 import pytest
 import yaml
@@ -14,7 +13,7 @@ import yaml
 from app.engine import Engine
 from app.rule_schema import Vocabulary, check_rule
 from app.rules import RuleError
-from tests.conftest import REPO
+from tests.conftest import REPO, copy_app_root, shipped_lookup_path
 from tools.build import compile_rule_set
 
 FORWARDING = "t1114_003_mailbox_forwarding"
@@ -24,9 +23,7 @@ EXPORT = "t1114_002_mailbox_export_request"
 @pytest.fixture()
 def app_copy(tmp_path):
     """The parts of the repository the rule build reads: rules, shipped allowlists, default/."""
-    for part in (("app", "rules"), ("app", "allowlists"), ("default",)):
-        shutil.copytree(os.path.join(REPO, *part), str(tmp_path.joinpath(*part)))
-    return tmp_path
+    return copy_app_root(tmp_path, parts=(("app", "rules"), ("default",)))
 
 
 def _edit_rule(app_root, rule_id, change):
@@ -120,11 +117,11 @@ def test_misspelt_reason_placeholder(app_copy):
 
 
 def test_shipped_allowlist_row_naming_a_misspelt_rule(app_copy):
-    path = app_copy / "app" / "allowlists" / "t1114_shipped_processes.csv"
+    path = app_copy / "lookups" / os.path.basename(shipped_lookup_path("t1114_shipped_processes"))
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("t1114_001_mail_file_read;", "t1114_001_mail_fle_read;", 1), encoding="utf-8")
     message = _build_error(app_copy)
-    assert "t1114_shipped_processes.csv line 2: `rules` names 't1114_001_mail_fle_read', which is not a rule id " \
+    assert "t1114_shipped_processes_20261207.csv line 2: `rules` names 't1114_001_mail_fle_read', which is not a rule id " \
         "(did you mean t1114_001_mail_file_read?)" in message
 
 

@@ -576,7 +576,7 @@ def test_table_output_summary_and_exit_status(tmp_path):
     assert code == scan.EXIT_FINDINGS
     header = out.splitlines()[0].split()
     assert header[:4] == ["sub-technique", "severity", "time", "(UTC)"] and "actor" in header and "mailbox" in header
-    assert "suppressed by t1114_shipped_accounts.csv line" in out  # the shipped rows (issue 13)
+    assert "suppressed by t1114_shipped_accounts_20261207.csv line" in out  # the shipped rows (issue 13)
     summary = out[out.rindex("events in 1 file"):]
     for technique in ("T1114.001", "T1114.002", "T1114.003"):
         assert technique in summary

@@ -172,10 +172,12 @@ def _meta_stanzas(path):
 
 def test_default_meta_lets_everyone_read_and_only_admins_write():
     meta = _meta_stanzas(os.path.join(REPO, "metadata", "default.meta"))
-    assert meta[""]["access"].replace(" ", "") == "read:[*],write:[admin,power,sc_admin]"
+    # power no longer writes: it could add an allowlist row for its own account (issue 25).
+    assert meta[""]["access"].replace(" ", "") == "read:[*],write:[admin,sc_admin,t1114_admin]"
     for stanza, keys in meta.items():
         write = keys.get("access", "").partition("write")[2]
         assert "*" not in write, "stanza [%s] lets everyone write" % stanza
+        assert "power" not in write, "stanza [%s] lets power users write" % stanza
 
 
 def test_app_conf_reloads_logging_conf():

@@ -1,11 +1,14 @@
 """An upgrade through the real tarball keeps everything a site configured.
 
-Install version N by extracting its tarball into an apps folder, add site rows and domains the
-way `| outputlookup` writes them, switch off a shipped row and a rule in local/, extract version
-N+1 (one shipped row corrected) over it, then run the command as splunkd does and check that
-every site row, domain and local setting still applies and that N+1's shipped change applies too.
-Extracting over the old folder is what `splunk install app -update 1` and Install app from file
-with upgrade do to an app folder: files of the package replace their namesakes, others stay.
+Install version N by extracting its tarball into an apps folder, add site rows, domains and
+overrides the way `| outputlookup` writes them, switch off a shipped row (overrides lookup) and
+rules (local/), install version N+1 (one shipped row corrected, so its shipped file has a new dated
+name) over it, then run the command as splunkd does and check that every site row, domain, override
+and local setting still applies and that N+1's shipped change applies too. Two ways of installing
+N+1 are checked: extracting over the old folder, which is what `splunk install app -update 1` and
+Install app from file with upgrade do (files of the package replace their namesakes, others stay),
+and the same but keeping every lookup file whose name already exists, which is what Splunk Cloud
+and a search head cluster deployer with preserved lookups do.
 """
 
 import csv
@@ -17,7 +20,7 @@ import tarfile
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, shipped_lookup_path
 from tests.rule_events import load_cases, presentations
 from tests.test_package import require_tools
 from tools.build import app_identity
@@ -26,26 +29,28 @@ from tools.chunked_client import run, script_path
 APP_ID = app_identity()[0]
 OLD_BACKUP_EXEC = r"C:\Program Files\Veritas\Backup Exec\beremote.exe"
 NEW_BACKUP_EXEC = r"C:\Program Files\Veritas\Backup Exec\RAWS\beremote.exe"   # the path N+1 corrects to
+NEW_SHIPPED_PROCESSES = "t1114_shipped_processes_29991231.csv"   # N+1's name for its corrected file
 WHEN = "1764892800"  # 2025-12-05, inside the site's migration window
+SIGNED = {"added_by": "alice", "added_at": "2025-11-30T09:00:00+0000"}   # as the README's search writes them
 
 SITE_LOOKUPS = {
     # outputlookup writes the fields of its results (here in alphabetical order, every value quoted),
     # including the optional `class` column and leaving out columns a row never had.
     "t1114_allowlist_accounts.csv": [
         {"account": "svc-bittitan@contoso.com", "class": "migration", "reason": "MigrationWiz cutover, CHG-4711",
-         "rules": "t1114_003_mailbox_forwarding", "valid_from": "2025-12-01", "valid_until": "2025-12-31"}],
+         "rules": "t1114_003_mailbox_forwarding", "valid_from": "2025-12-01", "valid_until": "2025-12-31", **SIGNED}],
     "t1114_allowlist_processes.csv": [
         {"class": "backup", "process_name": "pstbackup.exe", "process_path": r"C:\Program Files\PstBackup\pstbackup.exe",
-         "reason": "nightly PST backup, CHG-12", "rules": "t1114_001_mail_file_read"}],
+         "reason": "nightly PST backup, CHG-12", "rules": "t1114_001_mail_file_read", **SIGNED}],
     "t1114_allowlist_applications.csv": [
         {"app_id": "7c2e0b6a-0000-4000-8000-00000000c001", "class": "archiving", "name": "Mimecast (our registration)",
-         "reason": "journal archiving reads every mailbox", "rules": "t1114_002_mail_items_accessed_*"}],
+         "reason": "journal archiving reads every mailbox", "rules": "t1114_002_mail_items_accessed_*", **SIGNED}],
     "t1114_org_domains.csv": [{"description": "our subsidiaries", "domain": "*.contoso.net"}],
+    "t1114_overrides.csv": [
+        {"target_type": "shipped_row", "target": "sentinelone_agent", "state": "off",
+         "reason": "SentinelOne is not deployed here", **SIGNED}],
 }
-LOCAL_CONF = """[allowlist]
-disabled_shipped_rows = sentinelone_agent
-
-[rule:t1114_002_legacy_protocol_signin]
+LOCAL_CONF = """[rule:t1114_002_legacy_protocol_signin]
 state = off
 
 [rule:t1114_003_inbox_rule_forward_cmdlet]
@@ -69,8 +74,9 @@ def build_version(source, out, edit=None):
                                                                      "__pycache__", ".pytest_cache"))
         edit(copy)
         source = copy
+    record = ["--record-shipped-lookups"] if edit is not None else []    # N+1's new file name
     subprocess.check_call([sys.executable, os.path.join(source, "tools", "build.py"), "--build-dir",
-                           os.path.join(out, "build"), "--dist-dir", os.path.join(out, "dist")], cwd=source,
+                           os.path.join(out, "build"), "--dist-dir", os.path.join(out, "dist")] + record, cwd=source,
                           stdout=subprocess.DEVNULL)
     (tarball,) = [os.path.join(out, "dist", name) for name in os.listdir(os.path.join(out, "dist"))]
     return tarball
@@ -87,20 +93,32 @@ def next_version(copy):
     os.makedirs(os.path.join(copy, "lookups"), exist_ok=True)
     with open(os.path.join(copy, "lookups", "t1114_allowlist_accounts.csv"), "w", encoding="utf-8") as handle:
         handle.write("account,reason\ndeveloper@example.com,my test row\n")
-    shipped = os.path.join(copy, "app", "allowlists", "t1114_shipped_processes.csv")
+    # Changed shipped rows get a new dated name and the definition follows (default/transforms.conf).
+    shipped = shipped_lookup_path("t1114_shipped_processes", copy)
     with open(shipped, encoding="utf-8") as handle:
         text = handle.read()
     assert text.count(OLD_BACKUP_EXEC + ",") == 1
-    with open(shipped, "w", encoding="utf-8") as handle:
+    renamed = os.path.join(os.path.dirname(shipped), NEW_SHIPPED_PROCESSES)
+    with open(renamed, "w", encoding="utf-8") as handle:
         handle.write(text.replace(OLD_BACKUP_EXEC + ",", NEW_BACKUP_EXEC + ","))
+    os.remove(shipped)
+    transforms = os.path.join(copy, "default", "transforms.conf")
+    with open(transforms, encoding="utf-8") as handle:
+        conf = handle.read()
+    with open(transforms, "w", encoding="utf-8") as handle:
+        handle.write(conf.replace(os.path.basename(shipped), NEW_SHIPPED_PROCESSES))
 
 
-def install(tarball, apps):
+def install(tarball, apps, preserve_lookups=False):
+    """Extract over the apps folder; `preserve_lookups` keeps every lookup file already there."""
     with tarfile.open(tarball) as archive:
+        members = [member for member in archive.getmembers()
+                   if not (preserve_lookups and "/lookups/" in member.name
+                           and os.path.exists(os.path.join(apps, member.name)))]
         if hasattr(tarfile, "data_filter"):
-            archive.extractall(apps, filter="data")
+            archive.extractall(apps, members, filter="data")
         else:
-            archive.extractall(apps)
+            archive.extractall(apps, members)
 
 
 def mail_read(process_path):
@@ -153,12 +171,14 @@ def tarballs(tmp_path_factory):
     return build_version(REPO, str(root / "n")), build_version(REPO, str(root / "n1"), next_version)
 
 
-def test_upgrade_keeps_every_site_setting_and_brings_the_new_shipped_rows(tarballs, tmp_path):
+@pytest.mark.parametrize("preserve_lookups", [False, True], ids=["install_over", "lookups_preserved"])
+def test_upgrade_keeps_every_site_setting_and_brings_the_new_shipped_rows(tarballs, tmp_path, preserve_lookups):
     version_n, version_n1 = tarballs
     apps = str(tmp_path / "etc" / "apps")
     install(version_n, apps)
     app_dir = os.path.join(apps, APP_ID)
-    assert sorted(os.listdir(os.path.join(app_dir, "lookups"))) == []     # N ships no site lookup
+    shipped_n = sorted(os.listdir(os.path.join(app_dir, "lookups")))
+    assert shipped_n and not set(shipped_n) & set(SITE_LOOKUPS)           # N ships no site lookup
     before, _ = outcomes(app_dir)
     assert before["site_account"]["t1114_status"] == "finding"
     assert before["shipped_row_off"]["t1114_status"] == "suppressed"
@@ -173,8 +193,11 @@ def test_upgrade_keeps_every_site_setting_and_brings_the_new_shipped_rows(tarbal
     assert on_n["shipped_row_new"]["t1114_status"] == "finding"       # N does not know the corrected path
 
     with tarfile.open(version_n1) as archive:
-        assert [name for name in archive.getnames() if "/lookups/" in name] == []
-    install(version_n1, apps)
+        shipped_n1 = sorted(name.split("/")[-1] for name in archive.getnames() if "/lookups/" in name)
+    assert NEW_SHIPPED_PROCESSES in shipped_n1 and not set(shipped_n1) & set(SITE_LOOKUPS)
+    install(version_n1, apps, preserve_lookups)
+    # N's processes file stays behind (nothing deletes it), but no definition names it any more.
+    assert set(os.listdir(os.path.join(app_dir, "lookups"))) == set(shipped_n) | set(shipped_n1) | set(SITE_LOOKUPS)
 
     with open(os.path.join(app_dir, "default", "app.conf"), encoding="utf-8") as handle:
         assert "version = %s.1" % app_identity()[1] in handle.read()
@@ -196,8 +219,9 @@ def test_upgrade_keeps_every_site_setting_and_brings_the_new_shipped_rows(tarbal
     assert after["org_domain"]["t1114_severity"] == "medium"
     assert after["site_process"]["t1114_suppressed_by"].startswith("t1114_allowlist_processes.csv line 2 ")
     assert after["site_application"]["t1114_suppressed_by"].startswith("t1114_allowlist_applications.csv line 2 ")
-    assert after["shipped_row_off"]["t1114_status"] == "finding"         # switched off in local/
+    assert after["shipped_row_off"]["t1114_status"] == "finding"         # switched off in t1114_overrides
     assert " row veeam_agent " in after["shipped_row_kept"]["t1114_suppressed_by"]
+    assert after["shipped_row_new"]["t1114_suppressed_by"].startswith(NEW_SHIPPED_PROCESSES + " line ")  # N+1's file
     assert " row backup_exec_remote_agent " in after["shipped_row_new"]["t1114_suppressed_by"]  # N+1's correction
     assert after["shipped_row_old"]["t1114_status"] == "finding"
     assert after["rule_off"]["t1114_status"] == "" and after["rule_off"]["t1114_rule"] == ""

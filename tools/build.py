@@ -13,18 +13,20 @@ to the package registry the first time (splunk-sdk is cached under .cache/).
 import argparse
 import configparser
 import gzip
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from app.allowlist import SITE_LOOKUP_FILES, check_rule_references, load_allowlists  # noqa: E402
+from app.allowlist import (ALLOWLIST_SPECS, LOOKUP_DEFINITIONS, SITE_LOOKUP_FILES, check_rule_references,  # noqa: E402
+                           load_allowlist)
+from app.lookup_files import load_lookup_files  # noqa: E402
 from app.problems import ProblemLog  # noqa: E402
 from app.rules import COMPILED_RULES_FILE, compile_rules, read_rule_sources  # noqa: E402
 from app.settings import load_settings  # noqa: E402
@@ -39,6 +41,10 @@ SHIPPED_FILES = ("README.md", "LICENSE")
 CACHE = os.path.join(REPO, ".cache")
 # Where a licence's full text is published, by the title line of LICENSE.
 LICENSE_URIS = {"MIT License": "https://opensource.org/licenses/MIT"}
+# Every shipped lookup file name ever released, with the SHA-256 of its bytes. Splunk Cloud and
+# preserving deployers keep a lookup whose name did not change, so changed rows need a new name.
+SHIPPED_LOOKUPS_MANIFEST = os.path.join(REPO, "tools", "shipped_lookups.json")
+SHIPPED_LOOKUP_PREFIX = "t1114_shipped_"
 
 
 def app_identity():
@@ -61,7 +67,7 @@ def _ignore(directory, names):
     return ignored
 
 
-def stage(app_dir):
+def stage(app_dir, record_lookups=False):
     if os.path.exists(app_dir):
         shutil.rmtree(app_dir)
     os.makedirs(app_dir)
@@ -69,8 +75,8 @@ def stage(app_dir):
         source = os.path.join(REPO, name)
         if os.path.isdir(source):
             shutil.copytree(source, os.path.join(app_dir, name), ignore=_ignore)
-    # The site's lookups are created in lookups/ by | outputlookup (or the Lookup Editor); the
-    # folder ships empty so it is there for them.
+    # The site's lookups are created in lookups/ by | outputlookup (or the Lookup Editor), beside
+    # the shipped rows' files.
     os.makedirs(os.path.join(app_dir, "lookups"), exist_ok=True)
     for name in SHIPPED_FILES:
         source = os.path.join(REPO, name)
@@ -78,12 +84,12 @@ def stage(app_dir):
             shutil.copy2(source, os.path.join(app_dir, name))
     engine_ignore = lambda d, names: _ignore(d, names) + [n for n in names if n.endswith(".yml")]  # noqa: E731
     shutil.copytree(os.path.join(REPO, "app"), os.path.join(app_dir, "app"), ignore=engine_ignore)
-    compile_rule_set(os.path.join(app_dir, "app", "rules", COMPILED_RULES_FILE))
+    compile_rule_set(os.path.join(app_dir, "app", "rules", COMPILED_RULES_FILE), record_lookups=record_lookups)
     vendor_splunklib(os.path.join(app_dir, "lib"))
     normalise_permissions(app_dir)
 
 
-def compile_rule_set(target, app_root=REPO):
+def compile_rule_set(target, app_root=REPO, record_lookups=False):
     """rules.json from app/rules/*.yml, once every rule satisfies the rule schema
     (app/rule_schema.py) and every shipped allowlist row names only rules that exist."""
     documents = read_rule_sources(os.path.join(app_root, "app", "rules"))
@@ -91,20 +97,78 @@ def compile_rule_set(target, app_root=REPO):
     rules = compile_rules(documents, problems, load_settings(app_root, problems))
     if problems.messages():
         raise SystemExit("build stopped, a rule does not compile:\n  " + "\n  ".join(problems.messages()))
-    check_shipped_allowlists(app_root, {rule.id for rule in rules})
+    manifest = os.path.join(app_root, "tools", "shipped_lookups.json")
+    check_shipped_allowlists(app_root, {rule.id for rule in rules},
+                             manifest if os.path.exists(manifest) else SHIPPED_LOOKUPS_MANIFEST, record_lookups)
     with open(target, "w", encoding="utf-8") as handle:
         json.dump(documents, handle, indent=1, sort_keys=True)
         handle.write("\n")
 
 
-def check_shipped_allowlists(app_root, rule_ids):
-    """Shipped rows must load cleanly and name only existing rules: a site cannot fix them."""
+def check_shipped_allowlists(app_root, rule_ids, manifest_path=None, record=False):
+    """Shipped rows must load cleanly, name only existing rules, and sit in files the manifest
+    knows under exactly these bytes: a site cannot fix them, and Splunk Cloud would never receive
+    rows changed under a name it already has."""
     problems = ProblemLog()
-    with tempfile.TemporaryDirectory() as no_site_lookups:
-        rows = load_allowlists(app_root, no_site_lookups, problems)
+    lookup_files = load_lookup_files(app_root, problems, LOOKUP_DEFINITIONS)
+    rows, named = [], set()
+    for spec in ALLOWLIST_SPECS:
+        filename = lookup_files.filename(spec.shipped_definition)
+        if filename is None:
+            problems.report("undefined:" + spec.shipped_definition,
+                            "default/transforms.conf defines no [%s]" % spec.shipped_definition)
+            continue
+        named.add(filename)
+        rows.extend(load_allowlist(lookup_files.lookups_dir, spec, problems, shipped=True, filename=filename))
     check_rule_references(rows, rule_ids, problems)
-    if problems.messages():
-        raise SystemExit("build stopped, a shipped allowlist row is wrong:\n  " + "\n  ".join(problems.messages()))
+    problems_seen = problems.messages()
+    problems_seen += check_shipped_lookup_names(lookup_files.lookups_dir, named, manifest_path, record)
+    if problems_seen:
+        raise SystemExit("build stopped, a shipped allowlist row is wrong:\n  " + "\n  ".join(problems_seen))
+
+
+def check_shipped_lookup_names(lookups_dir, named, manifest_path=None, record=False):
+    """Sentences for every shipped lookup file that is not named by a definition, that the
+    manifest does not know (unless `record`, which adds it) or whose bytes changed under a name
+    the manifest knows."""
+    manifest_path = manifest_path or SHIPPED_LOOKUPS_MANIFEST
+    try:
+        with open(manifest_path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+    except FileNotFoundError:
+        manifest = {}
+    messages, added = [], False
+    present = sorted(name for name in os.listdir(lookups_dir)
+                     if name.startswith(SHIPPED_LOOKUP_PREFIX) and name not in SITE_LOOKUP_FILES)
+    for name in present:
+        with open(os.path.join(lookups_dir, name), "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+        if name not in named:
+            messages.append("lookups/%s is named by no definition in default/transforms.conf; delete it (an older "
+                            "version's file stays in %s) or point its definition at it" % (name, _rel(manifest_path)))
+        elif name not in manifest:
+            if record:
+                manifest[name], added = digest, True
+            else:
+                messages.append("lookups/%s is not in %s; if it is a new file, record it with "
+                                "`python tools/build.py --record-shipped-lookups`" % (name, _rel(manifest_path)))
+        elif manifest[name] != digest:
+            messages.append("lookups/%s changed, but a released version shipped that name with other rows, and "
+                            "Splunk Cloud and preserving deployers keep a lookup whose name did not change: copy it to "
+                            "a new dated name (%s<kind>_YYYYMMDD.csv), restore the old file or delete it, point the "
+                            "definition in default/transforms.conf at the new one and record it with "
+                            "`python tools/build.py --record-shipped-lookups`" % (name, SHIPPED_LOOKUP_PREFIX))
+    for name in sorted(named - set(present)):
+        messages.append("default/transforms.conf names lookups/%s, which does not exist" % name)
+    if added:
+        with open(manifest_path, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+    return messages
+
+
+def _rel(path):
+    return os.path.relpath(path, REPO).replace(os.sep, "/")
 
 
 def vendor_splunklib(lib_dir):
@@ -186,10 +250,10 @@ def pack(app_dir, tarball):
             archive.add(path, arcname=arcname, recursive=False, filter=clean)
 
 
-def build(build_dir=None, dist_dir=None, package=True):
+def build(build_dir=None, dist_dir=None, package=True, record_lookups=False):
     app_id, version, _ = app_identity()
     app_dir = os.path.join(build_dir or os.path.join(REPO, "build"), app_id)
-    stage(app_dir)
+    stage(app_dir, record_lookups)
     tarball = None
     if package:
         write_manifest(app_dir)
@@ -204,12 +268,16 @@ def build_parser():
     parser.add_argument("--dist-dir", help="where to write the tarball (default: dist/)")
     parser.add_argument("--stage-only", action="store_true",
                         help="stage the app folder only: no app.manifest, no tarball (needs no packaging toolkit)")
+    parser.add_argument("--record-shipped-lookups", action="store_true",
+                        help="add shipped lookup files new to tools/shipped_lookups.json (a new dated name for changed "
+                             "shipped rows); never changes a name already recorded")
     return parser
 
 
 def main():
     options = build_parser().parse_args()
-    app_dir, tarball = build(options.build_dir, options.dist_dir, package=not options.stage_only)
+    app_dir, tarball = build(options.build_dir, options.dist_dir, package=not options.stage_only,
+                             record_lookups=options.record_shipped_lookups)
     print("staged  %s" % app_dir)
     if tarball:
         print("tarball %s" % tarball)
