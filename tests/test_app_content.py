@@ -725,3 +725,51 @@ def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
     assert probe_row["t1114_status"] == "finding" and probe_row["t1114_rule"] in query
     assert json.loads(probe_row["t1114_findings"])[0]["rule"] == probe_row["t1114_rule"]
     assert all(quiet[name] == "" for name in OUTPUT_FIELDS if name.startswith("t1114_"))
+
+
+def _allowlist_audit_queries():
+    root = ElementTree.parse(os.path.join(VIEWS, "t1114_allowlist_audit.xml")).getroot()
+    return [s.findtext("query") for s in root.iter("search") if s.findtext("query")]
+
+
+def _admin_readme_searches():
+    """The SPL blocks of the admin's README (packaging/README.md) that write a lookup."""
+    with open(os.path.join(REPO, "packaging", "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    return [" ".join(line.strip() for line in block.splitlines()) for block in blocks if "| outputlookup" in block]
+
+
+def test_allowlist_audit_shows_who_changed_the_lookups_the_shipped_rows_and_the_overrides():
+    queries = _allowlist_audit_queries()
+    (changes,) = [q for q in queries if "index=_audit" in q]
+    # The three places Splunk records a lookup change: the search that ran | outputlookup, the
+    # Lookup Editor app's log line, and Splunk Web's lookup-table-files endpoint.
+    assert "sourcetype=audittrail action=search info=granted" in changes
+    assert '"Lookup edited successfully"' in changes and "lookup_file=" in changes
+    assert "sourcetype=splunkd_access" in changes and "/data/lookup-table-files" in changes
+    assert changes.rstrip().endswith("| table time user lookup how what")
+    for lookup in ("t1114_shipped_accounts", "t1114_shipped_processes", "t1114_shipped_applications"):
+        (shipped,) = [q for q in queries if "| inputlookup %s " % lookup in q]
+        assert "| table lookup row_id class reason source" in shipped
+    (overrides,) = [q for q in queries if "| inputlookup t1114_overrides" in q]
+    for column in ("target_type", "target", "state", "severity", "risk_score", "reason", "added_by", "added_at"):
+        assert " %s " % column in overrides, column
+
+
+def test_allowlist_audit_finds_the_readme_searches_that_add_a_row_and_not_itself():
+    """The audit panel's own filter and lookup extraction, run in Python over the searches the
+    admin's README tells a site to run (as _audit records them, one line), and over the panel's
+    own query, which _audit records too and which names outputlookup and t1114_allowlist_."""
+    (changes,) = [q for q in _allowlist_audit_queries() if "index=_audit" in q]
+    where = re.search(r'\| where match\(search, "((?:[^"\\]|\\.)*)"\)', changes).group(1)
+    rex = re.search(r'\| rex field=search max_match=0 "((?:[^"\\]|\\.)*)"', changes).group(1)
+    rex = rex.replace("(?<", "(?P<")
+    searches = _admin_readme_searches()
+    written = set()
+    for spl in searches:
+        assert problems_in_query(spl, macro_table())[0] == [], spl
+        assert re.search(where, spl), spl
+        written.update(m.group("lookup") for m in re.finditer(rex, spl))
+    assert {"t1114_allowlist_accounts", "t1114_overrides"} <= written
+    assert not re.search(where, changes)

@@ -35,9 +35,13 @@ from app.settings import load_settings  # noqa: E402
 # commands.conf promises (python.required = 3.9, 3.13). 3.0.x requires Python >= 3.13 and
 # ships a subpackage that is not 3.9 syntax. See README, "Why splunk-sdk 2.1.1".
 SPLUNK_SDK = "splunk-sdk==2.1.1"
-# docs/ ships because the README links to it: an admin who installs from file has only this.
-SHIPPED_DIRS = ("bin", "default", "docs", "lookups", "metadata", "static", "appserver", "README")
-SHIPPED_FILES = ("README.md", "LICENSE")
+SHIPPED_DIRS = ("bin", "default", "lookups", "metadata", "static", "appserver", "README")
+# The tarball's README is the admin's (packaging/README.md), not the developers' README.md,
+# which runs scripts/ and tools/ the tarball does not hold: {path in the app: path in the repository}.
+SHIPPED_FILES = {"README.md": "packaging/README.md", "LICENSE": "LICENSE"}
+# The docs an admin who installs from file needs (the shipped README links to them); the
+# developers' docs (performance.md, hardening.md: benchmarks, fuzzing, tests) stay in the repository.
+SHIPPED_DOCS = ("docs/local_collection.md", "docs/remote_collection.md", "docs/soc_content.md")
 CACHE = os.path.join(REPO, ".cache")
 # Where a licence's full text is published, by the title line of LICENSE.
 LICENSE_URIS = {"MIT License": "https://opensource.org/licenses/MIT"}
@@ -78,10 +82,9 @@ def stage(app_dir, record_lookups=False):
     # The site's lookups are created in lookups/ by | outputlookup (or the Lookup Editor), beside
     # the shipped rows' files.
     os.makedirs(os.path.join(app_dir, "lookups"), exist_ok=True)
-    for name in SHIPPED_FILES:
-        source = os.path.join(REPO, name)
-        if os.path.exists(source):
-            shutil.copy2(source, os.path.join(app_dir, name))
+    for name, source in sorted(SHIPPED_FILES.items()) + [(doc, doc) for doc in SHIPPED_DOCS]:
+        os.makedirs(os.path.dirname(os.path.join(app_dir, name)), exist_ok=True)
+        shutil.copy2(os.path.join(REPO, source), os.path.join(app_dir, name))
     engine_ignore = lambda d, names: _ignore(d, names) + [n for n in names if n.endswith(".yml")]  # noqa: E731
     shutil.copytree(os.path.join(REPO, "app"), os.path.join(app_dir, "app"), ignore=engine_ignore)
     compile_rule_set(os.path.join(app_dir, "app", "rules", COMPILED_RULES_FILE), record_lookups=record_lookups)
