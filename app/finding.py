@@ -128,12 +128,10 @@ def application_id(event):
 
 
 def application_name(event):
-    """The application's display name when the event carries one: Entra's appDisplayName, or
-    the target a directory change names (its service principal) when that is not an address."""
-    name = event.extra.get("app_display_name", "")
-    if not name and "added_values" in event.extra and "@" not in event.mailbox:
-        name = event.mailbox
-    return name
+    """The application's display name when the event names the application itself (Entra's
+    appDisplayName). A directory change's target display name is not used: for an app role
+    assignment it is the resource (Office 365 Exchange Online), not the application granted."""
+    return event.extra.get("app_display_name", "")
 
 
 def _row_object(row, described):

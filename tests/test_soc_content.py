@@ -364,6 +364,8 @@ def test_the_command_names_one_application_one_way(built_app):
     assert apps["t1114_002_mail_items_accessed_non_owner"] == ""
     graph = next(r for r in rows if r["t1114_rule"] == "t1114_002_graph_mail_read")
     assert json.loads(graph["t1114_findings"])[0]["app"] == APP
+    grant = next(r for r in rows if r["t1114_rule"] == "t1114_002_app_mail_permission")
+    assert json.loads(grant["t1114_findings"])[0]["app_name"] == ""   # an object id is no display name
     # The risk the per-finding search raises for the Graph read: the application, not its
     # service principal as a user.
     objects = {(e["risk_object"], e["risk_object_type"]) for e in per_finding_risk([graph])}
