@@ -34,8 +34,15 @@ FINDING_FIELDS = (
     "t1114_findings",               # JSON array, one object per finding
 )
 # CIM fields filled from the finding when the event does not already carry them.
-CIM_FIELDS = ("user", "src", "dest", "object", "action")
+CIM_FIELDS = ("user", "src", "dest", "object", "action", "app")
 OUTPUT_FIELDS = FINDING_FIELDS + CIM_FIELDS
+# CIM fields a finding always sets, empty included, over the event's own value. `app` is the
+# risk object of an application: an add-on's `app` on the event (a workload, a client name)
+# would make every finding of every user add up on one "application".
+FINDING_DECIDES = frozenset(("app",))
+# Office 365 UserType values of an application acting with no user (5 Application, 6
+# ServicePrincipal; Defender's CloudAppEvents spell them out).
+_APPLICATION_USER_TYPES = frozenset(("5", "6", "application", "serviceprincipal"))
 
 
 class Finding:
@@ -76,7 +83,7 @@ class Finding:
     def cim(self):
         event = self.event
         return {"user": event.actor, "src": event.src, "dest": event.dest, "object": event.mailbox,
-                "action": self.rule.action}
+                "action": self.rule.action, "app": application_id(event)}
 
     def as_dict(self):
         """The finding as one object of `t1114_findings`."""
@@ -95,9 +102,36 @@ class Finding:
             "src": cim["src"],
             "dest": cim["dest"],
             "action": cim["action"],
+            "app": cim["app"],
+            "app_name": application_name(self.event) if cim["app"] else "",
             "destinations": [{"address": d, "external": d in external} for d in self.destinations],
             "suppressed_by": _row_object(self.suppressing_row, self.suppressed_by),
         }
+
+
+def application_id(event):
+    """The application a finding is about, by its id in lower case, or "": an application
+    acting with no user (an app-only token: Office 365 UserType 5 or 6, a Graph request that
+    names no user), or the application a directory change gave permissions to (Entra audit
+    and Office 365 directory records, whose calling_app_id is the change's target). A client a
+    person signed in with (Outlook, a browser) gives "": the person is the actor, and one mail
+    client used by everyone must not add up as one actor. The id is calling_app_id, which the
+    applications allowlist matches too, so one application is one identity everywhere."""
+    extra = event.extra
+    app_id = extra.get("calling_app_id") or event.app_id
+    if not app_id:
+        return ""
+    if (extra.get("app_only") == "true" or event.user_type.lower() in _APPLICATION_USER_TYPES
+            or "added_values" in extra):
+        return app_id.lower()
+    return ""
+
+
+def application_name(event):
+    """The application's display name when the event names the application itself (Entra's
+    appDisplayName). A directory change's target display name is not used: for an app role
+    assignment it is the resource (Office 365 Exchange Online), not the application granted."""
+    return event.extra.get("app_display_name", "")
 
 
 def _row_object(row, described):
@@ -174,7 +208,10 @@ def _one_finding_fields(finding, record):
     }
     for name, value in finding.cim().items():
         existing = record.get(name)
-        fields[name] = existing if existing not in (None, "", []) else _writable(_one(value))
+        if existing in (None, "", []) or name in FINDING_DECIDES:
+            fields[name] = _writable(_one(value))
+        else:
+            fields[name] = existing
     return fields
 
 
@@ -208,7 +245,7 @@ def summary_fields(findings, record):
     cims = [f.cim() for f in group]
     for name in CIM_FIELDS:
         existing = record.get(name)
-        if existing not in (None, "", []):
+        if existing not in (None, "", []) and name not in FINDING_DECIDES:
             fields[name] = existing
         else:
             fields[name] = _writable(_one_or_many(c[name] for c in cims))
@@ -234,7 +271,7 @@ def expanded_fields(finding, record):
         "t1114_findings": findings_json([finding]),
     }
     for name, value in finding.cim().items():
-        if value:
+        if value or name in FINDING_DECIDES:
             fields[name] = value
         else:
             existing = record.get(name)
