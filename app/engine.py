@@ -10,12 +10,11 @@ import time
 
 from .allowlist import (ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, load_allowlists,
                         load_org_domains, switch_off_shipped)
-from .endpoint_gate import endpoint_gate, record_text_gate
+from .endpoint_gate import endpoint_gate
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, no_rule_wants, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
-from .normalise.windows_endpoint import (FILE_OPERATIONS, GATED_FILE_FIELDS, GATED_PROCESS_FIELDS, PROCESS_CREATE,
-                                         facts_hidden_in)
+from .normalise.windows_endpoint import FILE_OPERATIONS, GATED_FILE_FIELDS, GATED_PROCESS_FIELDS, PROCESS_CREATE
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
 from .settings import load_site_config
@@ -57,11 +56,6 @@ class Engine:
                  for operation, indexed in self._by_operation.items()}
         self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
         self.context.endpoint_gates = self._endpoint_gates(cmdlets)
-        # text -> whether a rule may fire on a Windows endpoint event written in the text (a CSV
-        # row); None when some endpoint operation has no gate. The record path asks it of rows
-        # the endpoint reader takes, before it parses them.
-        self.endpoint_row_gate = record_text_gate(self.context.endpoint_gates, (PROCESS_CREATE,) + FILE_OPERATIONS,
-                                                  facts_hidden_in)
 
     def _endpoint_gates(self, cmdlets):
         """{endpoint operation: its gate} (app/endpoint_gate.py): the rules an event of the

@@ -75,8 +75,8 @@ class RecordView:
     def raw_head(self):
         """The first character of `_raw` ('' when it has none). Recognisers look at `_raw` through
         this first and read it whole only when it opens a JSON object (or when the event has no
-        sourcetype or EventCode), so that which reader takes an XML or text event is decided by
-        a few short fields: the record path remembers that decision (recognition_reads)."""
+        sourcetype or EventCode), so that an XML or text event is not searched whole for a
+        JSON reader's marks."""
         return as_text(self.record.get("_raw"))[:1]
 
     @property
@@ -200,92 +200,6 @@ def no_rule_wants(sourcetype, operation, context):
 
 
 _DISPATCH = tuple((normaliser.recognises, normaliser.normalise) for normaliser in REGISTRY)
-
-
-class _ReadLog:
-    """A record that notes what is read of it: the names asked for with get() or `in`, in
-    order, and whether `_raw`'s first character was looked at apart from that. `whole` is set
-    when anything else is asked (a copy, iteration): what was read is then not known."""
-
-    __slots__ = ("_record", "names", "raw_head", "whole")
-
-    def __init__(self, record):
-        self._record = record
-        self.names = []
-        self.raw_head = False
-        self.whole = False
-
-    def get(self, name, default=None):
-        self.names.append(name)
-        return self._record.get(name, default)
-
-    def __contains__(self, name):
-        self.names.append(name)
-        return name in self._record
-
-    def __getitem__(self, name):
-        self.names.append(name)
-        return self._record[name]
-
-    def _everything(self):
-        self.whole = True
-        return self._record
-
-    def __iter__(self):
-        return iter(self._everything())
-
-    def __len__(self):
-        return len(self._everything())
-
-    def keys(self):
-        return self._everything().keys()
-
-    def items(self):
-        return self._everything().items()
-
-    def values(self):
-        return self._everything().values()
-
-    def copy(self):
-        return dict(self._everything())
-
-    def first_of_raw(self):
-        self.raw_head = True
-        return as_text(self._record.get("_raw"))[:1]
-
-
-class _LoggedView(RecordView):
-    __slots__ = ()
-
-    @property
-    def raw_head(self):
-        record = self.record
-        if isinstance(record, _ReadLog):
-            return record.first_of_raw()
-        return RecordView.raw_head.fget(self)   # the record was replaced (classic fields): read whole
-
-
-def recognition_reads(record):
-    """(name of the normaliser that takes `record` or None, the field names recognition read
-    (each value as a whole), whether it looked at the first character of `_raw` apart from
-    those), or None when recognition read the record in some other way.
-
-    Recognition is a function of exactly what it read: another record with the same values of
-    those fields (and the same first character of `_raw`, when looked at) goes to the same
-    normaliser. The record path uses this to recognise most rows of a chunk from a few cells."""
-    log = _ReadLog(record)
-    view = _LoggedView(log)
-    taken = _recognised(view)
-    if log.whole or view.record is not log or taken != _recognised(RecordView(record)):
-        return None   # the last: a recogniser told the log from the record some way the log missed
-    return taken, tuple(dict.fromkeys(log.names)), log.raw_head
-
-
-def _recognised(view):
-    for normaliser in REGISTRY:
-        if normaliser.recognises(view):
-            return normaliser.name
-    return None
 
 
 def normalise(record, context):

@@ -38,11 +38,6 @@ _CIM_WRITE_ACTIONS = frozenset(("created", "modified", "write", "written", "crea
 
 # powershell -enc/-EncodedCommand <base64 of UTF-16LE>: the script is only readable decoded.
 _ENCODED_COMMAND = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s+['\"]?([A-Za-z0-9+/]{8,}={0,2})")
-# The option alone, as every command line _ENCODED_COMMAND reads holds it: no quote in it, so
-# a text holding the command line (a CSV row) holds it too. The second is the same pattern for
-# an ASCII text lower-cased (where (?i) matches just what lower() gives).
-_ENCODED_COMMAND_OPTION = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s")
-_ENCODED_COMMAND_OPTION_LOWERED = re.compile(r"\s[-/]e(?:c|n[a-z]*)?\s")
 _MAX_DECODED = 100000
 _ACCESS_CODE = re.compile(r"%%(\d{4})")
 _ACCESS_WORD = re.compile(r"[A-Za-z_]+")
@@ -87,14 +82,6 @@ _PARENT_NAME = ("parent_process_name",)
 _ORIGINAL_FILE_NAME = ("OriginalFileName", "original_file_name")
 _FILE_PATH = ("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName", "Relative_Target_Name", "file_path")
 _FILE_NAME = ("file_name",)
-# Every field a gated fact can come from: with `_raw` when no tell-tale field has a value (the
-# reader then reads the event XML), these are all app/endpoint_gate.py's record_text_gate
-# needs to see of an endpoint event.
-GATED_FACT_SOURCES = frozenset(
-    prefix + name
-    for names in (_PROCESS_PATH, _PROCESS_NAME, _COMMAND_LINE, _PARENT_PATH, _PARENT_NAME, _ORIGINAL_FILE_NAME,
-                  _FILE_PATH, _FILE_NAME)
-    for name in names for prefix in ("",) + _DATA_MODEL_PREFIXES)
 FILE_OPERATIONS = (FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE)
 
 
@@ -292,27 +279,6 @@ def normalise_windows_endpoint(record, context):
     if operation == PROCESS_CREATE and event.text:
         events.extend(_cmdlet_events(event, context))
     return events
-
-
-def facts_hidden_in(text, lowered):
-    """Whether an endpoint event written in `text` (`lowered` is text.lower()) may have facts
-    that are not pieces of its field values: a script decoded from an -EncodedCommand, or event
-    XML in `_raw` whose character references are unescaped when facts are read from it. Every
-    other fact is a piece of one value, or a CIM folder and file name joined
-    (app/endpoint_gate.py's record_text_gate)."""
-    if "&" in text:
-        return True
-    if not text.isascii():
-        return _ENCODED_COMMAND_OPTION.search(text) is not None
-    # The option starts with `-e` or `/e` after a space: a few finds stand for a regex search
-    # of the whole text at every character (XML rows hold `/e` only in `</Event...>`).
-    for mark in ("-e", "/e"):
-        at = lowered.find(mark)
-        while at >= 0:
-            if at and _ENCODED_COMMAND_OPTION_LOWERED.match(lowered, at - 1):
-                return True
-            at = lowered.find(mark, at + 2)
-    return False
 
 
 def decoded_command(command_line):

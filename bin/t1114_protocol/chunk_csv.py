@@ -17,8 +17,7 @@ from operator import itemgetter
 
 from app.csv_rows import csv_row, csv_rows
 from app.finding import CIM_FIELDS, OUTPUT_FIELDS, expanded_fields, output_fields
-from app.normalise import O365_SOURCETYPE_PREFIXES, WINDOWS_ENDPOINT, recognition_reads
-from app.normalise.windows_endpoint import GATED_FACT_SOURCES, TELL_TALE_FIELDS
+from app.normalise import O365_SOURCETYPE_PREFIXES
 
 MULTIVALUE_PREFIX = "__mv_"
 # The same pattern splunklib 2.1.1 decodes with (SearchCommand._encoded_value), so both
@@ -495,138 +494,6 @@ def _cells_of(row_text):
     return csv_row(row_text, SplunkCsv)
 
 
-class ReaderMemo:
-    """Which normaliser takes a row of the chunk, remembered by the cells recognition read.
-
-    Recognition (app/normalise: the registry's recognisers, first match wins) is a function of
-    the fields it reads, and on most rows those are a few short ones: sourcetype, source,
-    EventCode, empty Event Hub and audit columns, the first character of `_raw`. The memo keys a
-    row by its cells of every field recognition has read on this chunk's rows so far (as sent,
-    quotes and all: equal cells are equal values) and, once it has been looked at, `_raw`'s first
-    character: rows with the same key are recognised alike. A row it does not know is parsed and
-    recognised through a log of its reads (recognition_reads), which may add fields to the key.
-    It gives up on the chunk when keys keep being new (a field with a value per row was read)."""
-
-    MOST_ENTRIES = 256
-    MOST_UNKNOWN = 64
-
-    def __init__(self, layout):
-        self._layout = layout
-        # Off when `_raw` has a __mv_ column: its first character is then not its cell's.
-        self.on = "_raw" not in layout.multivalue_columns
-        self.fields = ()            # field names in the key, first read first (only the chunk's)
-        self._raw_head = False      # whether `_raw`'s first character is in the key
-        self.known = {}             # key -> normaliser name (None: no normaliser takes the row)
-        self._unknown = 0           # rows recognition read in some other way (not remembered)
-        self._pattern = None        # the row pattern the key's groups are numbered for
-        self._cells = None          # groups -> the key's cells
-        self._raw_group = None
-
-    def reader(self, pattern, groups):
-        """The name of the normaliser that takes the row, None for no normaliser, or _UNKNOWN."""
-        if pattern is not self._pattern:
-            self._bind(pattern)
-        return self.known.get(self._key(groups), _UNKNOWN)
-
-    def learn(self, pattern, row_text, record):
-        """Recognises a row's record with its reads logged and remembers the result. Returns the
-        row pattern to read rows with from now on: wider, when the key needs cells it does not
-        capture."""
-        outcome = recognition_reads(record)
-        if outcome is None:
-            self._unknown += 1
-            self.on = self._unknown <= self.MOST_UNKNOWN
-            return pattern
-        taken, names, raw_head = outcome
-        new = tuple(name for name in names if name in self._layout.field_names and name not in self.fields)
-        if new or (raw_head and not self._raw_head):
-            self.fields += new
-            self._raw_head = self._raw_head or raw_head
-            self.known.clear()   # their keys have fewer cells
-            self._pattern = None   # bound again below
-            wanted = set(self.fields) | ({"_raw"} if self._raw_head else set())
-            missing = wanted - set(pattern.fields)
-            if missing:
-                pattern = _widened(self._layout, pattern, dict.fromkeys(missing, 1))
-                if not wanted <= set(pattern.fields):
-                    self.on = False   # too many cells to capture: the chunk is read as before
-                    return pattern
-        if len(self.known) >= self.MOST_ENTRIES:
-            self.on = False
-            return pattern
-        match = pattern.match(row_text)
-        if match is None:   # not expected: a wider pattern matches the rows the narrower one does
-            self.on = False
-            return pattern
-        if pattern is not self._pattern:
-            self._bind(pattern)
-        self.known[self._key(match.groups())] = taken
-        return pattern
-
-    def _bind(self, pattern):
-        self._pattern = pattern
-        self._cells = _cells_getter(pattern, self.fields)
-        self._raw_group = pattern.reader_of["_raw"][0] if self._raw_head and "_raw" in self._layout.first else None
-
-    def _key(self, groups):
-        cells = self._cells(groups)
-        if self._raw_group is None:
-            return cells
-        return cells, _first_character(groups[self._raw_group])
-
-
-def _first_character(cell):
-    """The first character of a cell's value, read from the cell as sent."""
-    if cell[:1] == '"':
-        # Quoted: the next character is the value's first (a doubled `"` is a `"`), or the
-        # closing quote of an empty value.
-        return "" if cell == '""' else cell[1]
-    return cell[:1]
-
-
-_UNKNOWN = object()
-
-
-class GatedCells:
-    """The cells of a row that the endpoint reader's gated facts can come from, as one text
-    for Engine.endpoint_row_gate: every field of GATED_FACT_SOURCES the chunk has, and `_raw`
-    unless a tell-tale field has a value (the reader reads the event XML only when none has).
-    Cells as sent: a `"` or `$` in a value may be doubled, as the gate allows."""
-
-    def __init__(self, layout):
-        self._layout = layout
-        self.fields = sorted(GATED_FACT_SOURCES & layout.field_names)
-        # Tell-tale fields whose value is their cell's: a field with a __mv_ column is left out,
-        # so it never counts as having a value (`_raw` is then read, which is always safe).
-        self.tell_tales = [name for name in TELL_TALE_FIELDS
-                           if name in layout.first and name not in layout.multivalue_columns]
-        self.raw = ["_raw"] if "_raw" in layout.field_names else []
-        self._pattern = None
-
-    def needed(self):
-        """The fields the row pattern must capture."""
-        return set(self.fields) | set(self.tell_tales) | set(self.raw)
-
-    def text(self, pattern, groups):
-        if pattern is not self._pattern:
-            self._bind(pattern)
-        cells = self._cells(groups)
-        if self._raw_cells is not None:
-            for number in self._tell_tale_groups:
-                cell = groups[number]
-                if cell and cell != '""':
-                    break
-            else:
-                cells += self._raw_cells(groups)
-        return "\n".join(cells)
-
-    def _bind(self, pattern):
-        self._pattern = pattern
-        self._cells = _cells_getter(pattern, self.fields)
-        self._raw_cells = _cells_getter(pattern, self.raw) if self.raw else None
-        self._tell_tale_groups = tuple(pattern.reader_of[name][0] for name in self.tell_tales)
-
-
 def _cells_getter(pattern, fields):
     """groups -> a tuple of the cells (value and __mv_) of `fields`, which the pattern captures."""
     numbers = []
@@ -660,17 +527,10 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
     empty_tail = layout._empty_tail
     blanked = bool(layout._blanked)
     probe = layout.probe is not None
-    # Rows the endpoint reader takes are asked its gates on their text before they are parsed
-    # (Engine.endpoint_row_gate): which reader takes a row is remembered by a few of its cells.
-    row_gate = engine.endpoint_row_gate
-    memo = gated = None
-    if row_gate is not None:
-        memo, gated = ReaderMemo(layout), GatedCells(layout)
-        wanted |= gated.needed()
     pattern = RowPattern(layout, wanted)
     route_cells, sourcetype_of, operation_of = _route_readers(pattern)
     routes = {}   # the sourcetype and Operation cells (route_cells) -> _route()
-    count = parsed = read_before = 0
+    count = parsed = 0
     text, position, at_end = "", 0, False
     while True:
         if count == _SAMPLE_ROWS and parsed * 4 > count * 3:
@@ -687,7 +547,6 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                 # The row runs past what has been read: read on (at least as much again, so a
                 # row of many megabytes costs a linear number of tries).
                 more = stream.read(max(_BLOCK_CHARS, len(text) - position))
-                read_before += position   # characters of the rows already done
                 text = text[position:] + more
                 position = 0
                 if not more:
@@ -717,17 +576,10 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                 record = LazyRecord(layout, pattern, groups, text[start:position], missed)
                 findings = findings_of(record, use_allowlist)
             else:
-                taken = memo.reader(pattern, groups) if memo is not None and memo.on else None
-                if taken == WINDOWS_ENDPOINT and not row_gate(gated.text(pattern, groups)):
-                    findings = ()   # no endpoint rule can fire on anything the row holds
-                else:
-                    parsed += 1
-                    cells = _cells_of(text[start:position])
-                    record = layout.record(cells)
-                    if taken is _UNKNOWN:
-                        pattern = memo.learn(pattern, text[start:position], record)
-                        route_cells, sourcetype_of, operation_of = _route_readers(pattern)
-                    findings = findings_of(record, use_allowlist)
+                parsed += 1
+                cells = _cells_of(text[start:position])
+                record = layout.record(cells)
+                findings = findings_of(record, use_allowlist)
             if missed:
                 pattern = _widened(layout, pattern, missed)
                 route_cells, sourcetype_of, operation_of = _route_readers(pattern)
