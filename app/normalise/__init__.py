@@ -10,13 +10,14 @@ sourcetypes and `| tstats`/data-model results still reach the right normaliser.
 """
 
 from ..values import as_text
+from . import defender_xdr, entra, graph_activity, message_tracking, o365, windows_endpoint, windows_logon, windows_text
 from .defender_xdr import looks_like_defender, normalise_defender
 from .entra import looks_like_entra, normalise_entra
 from .graph_activity import looks_like_graph_activity, normalise_graph_activity
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
-from .o365 import normalise_o365, operation_of
-from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
+from .o365 import O365_SOURCETYPE_PREFIXES, normalise_o365, operation_of
 from .windows_classic import looks_like_classic, with_classic_fields
+from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_logon import looks_like_windows_logon, normalise_windows_logon
 from .windows_text import (looks_like_exchange_cmdlet_log, looks_like_powershell, normalise_exchange_cmdlet_log,
                            normalise_powershell)
@@ -92,20 +93,19 @@ class RecordView:
 
 
 class Normaliser:
-    """One data source's reader: `recognises(view)` -> bool (each module's looks_like_*, all
-    taking a RecordView), `normalise(view, context)` -> [MailEvent]; `facts` is {source name it
-    produces: the extra.<fact> names it writes}."""
+    """One data source's reader: its `table` (app/normalise/reader_table.py: the sources and
+    facts it produces, the fields it reads, the operations it recognises), `recognises(view)`
+    -> bool (each module's looks_like_*, all taking a RecordView), `normalise(view, context)` ->
+    [MailEvent]."""
 
-    __slots__ = ("name", "facts", "recognises", "normalise")
+    __slots__ = ("table", "name", "facts", "recognises", "normalise")
 
-    def __init__(self, name, facts, recognises, normalise):
-        self.name = name
-        self.facts = {source: frozenset(names) for source, names in facts.items()}
+    def __init__(self, table, recognises, normalise):
+        self.table = table
+        self.name = table.name
+        self.facts = table.facts
         self.recognises = recognises
         self.normalise = normalise
-
-
-O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
 
 
 def _is_o365(view):
@@ -128,16 +128,6 @@ def _read_o365(view, context):
     return normalise_o365(view.record, operation, context)
 
 
-O365_FACTS = ("added_values", "calling_app_id", "client_app_id", "external_access", "folder_member",
-              "folder_rights", "folders", "mailbox_owner", "non_owner", "operation_count", "record_type",
-              "result_status", "workload")
-PROCESS_FACTS = ("account_name", "command_line", "decoded_command", "event_code", "original_file_name",
-                 "parent_process_name", "parent_process_path", "process_name", "process_path")
-FILE_FACTS = ("access", "account_name", "action", "event_code", "file_name", "file_path", "process_name",
-              "process_path", "share_name")
-
-WINDOWS_ENDPOINT = "windows_endpoint"   # the reader whose events the endpoint gates decide (app/endpoint_gate.py)
-
 # The order is part of the contract (tests/test_normalise_registry.py holds it):
 # - o365 first: most of the traffic, and its cheap exit drops audit records no rule reads;
 # - message tracking before the Event Hub sources, which it never resembles but is cheap to tell;
@@ -146,42 +136,28 @@ WINDOWS_ENDPOINT = "windows_endpoint"   # the reader whose events the endpoint g
 # - the Exchange management log before the EventCode-based readers: its events carry EventID 1;
 # - logons, then PowerShell, then the endpoint reader, which accepts any process or file event.
 REGISTRY = (
-    Normaliser("o365", {"o365": O365_FACTS}, _is_o365, _read_o365),
-    Normaliser("message_tracking",
-               {"message_tracking": ("custom_data", "message_id", "recipient_type", "recipients", "source_context",
-                                     "subject", "tracking_source", "transport_rule_actions", "transport_rule_ids")},
-               looks_like_message_tracking,
+    Normaliser(o365.READER, _is_o365, _read_o365),
+    Normaliser(message_tracking.READER, looks_like_message_tracking,
                lambda view, context: normalise_message_tracking(view.record, context)),
-    Normaliser("defender_xdr", {"process": PROCESS_FACTS, "file": FILE_FACTS, "o365": O365_FACTS},
-               looks_like_defender,
+    Normaliser(defender_xdr.READER, looks_like_defender,
                lambda view, context: normalise_defender(view.record, context)),
-    Normaliser("graph_activity",
-               {"graph_activity": ("app_only", "calling_app_id", "mail_resource", "other_mailbox", "request_uri",
-                                   "roles", "scopes", "service_principal_id", "status", "user_id")},
-               looks_like_graph_activity,
+    Normaliser(graph_activity.READER, looks_like_graph_activity,
                lambda view, context: normalise_graph_activity(view.record, context)),
-    Normaliser("entra",
-               {"entra": ("added_values", "app_display_name", "calling_app_id", "category", "client_app_used",
-                          "result")},
-               looks_like_entra,
+    Normaliser(entra.READER, looks_like_entra,
                lambda view, context: normalise_entra(view.record, context)),
-    Normaliser("exchange_cmdlet_log", {"exchange_cmdlet_log": ("caller", "event_code")},
-               looks_like_exchange_cmdlet_log,
+    Normaliser(windows_text.EXCHANGE_CMDLET_LOG_READER, looks_like_exchange_cmdlet_log,
                lambda view, context: normalise_exchange_cmdlet_log(view.record, context)),
-    Normaliser("windows_logon", {"windows_logon": ("event_code", "logon_type", "status", "workstation")},
-               looks_like_windows_logon,
+    Normaliser(windows_logon.READER, looks_like_windows_logon,
                lambda view, context: normalise_windows_logon(view.record, view.event_code, context)),
-    Normaliser("powershell", {"powershell": ("path",)},
-               looks_like_powershell,
+    Normaliser(windows_text.POWERSHELL_READER, looks_like_powershell,
                lambda view, context: normalise_powershell(view.record, context)),
-    Normaliser(WINDOWS_ENDPOINT, {"process": PROCESS_FACTS, "file": FILE_FACTS},
-               looks_like_windows_endpoint,
+    Normaliser(windows_endpoint.READER, looks_like_windows_endpoint,
                lambda view, context: normalise_windows_endpoint(view.record, context)),
 )
 
 
 def declared_facts(registry=REGISTRY):
-    """{source name: frozenset of the extra.<fact> names some normaliser writes for it}."""
+    """{source name: frozenset of the extra.<fact> names some reader's table says it writes}."""
     facts = {}
     for normaliser in registry:
         for source, names in normaliser.facts.items():
