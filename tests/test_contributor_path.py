@@ -4,7 +4,10 @@ docs check asks for the table row step 3 says to add, until it is added."""
 
 import os
 import re
+import shlex
 import shutil
+import subprocess
+import sys
 
 import yaml
 
@@ -59,3 +62,66 @@ def test_the_readme_example_builds_fires_and_is_asked_for_in_the_docs(tmp_path):
     row = "| `%s` | T1114.003 | %s | %s |" % (rule["id"], rule["title"], rule["severity"])
     (tmp_path / "README.md").write_text(readme.replace(last_row, last_row + "\n" + row, 1), encoding="utf-8")
     assert undocumented(engine.rules, str(tmp_path)) == []
+
+
+def _single_rule_command():
+    """The README's single-rule command (Adding a rule, step 4), as written there."""
+    found = re.search(r"```\n\s*(python3 -m pytest [^\n]*<id>[^\n]*)\n", _readme_section("Adding a rule"))
+    assert found, "the README's single-rule command"
+    return found.group(1)
+
+
+def _checkout_copy(tmp_path):
+    """The repository's files (no .git, no environments) in tmp_path/repo."""
+    target = tmp_path / "repo"
+    shutil.copytree(REPO, str(target), ignore=shutil.ignore_patterns(
+        ".git", ".tox", ".venv", "build", "dist", "__pycache__", ".cache"))
+    return target
+
+
+def _run_single_rule_command(root, rule_id):
+    command = shlex.split(_single_rule_command().replace("<id>", rule_id))
+    assert command[:3] == ["python3", "-m", "pytest"]
+    command = [sys.executable] + command[1:] + ["-p", "no:cacheprovider"]
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return subprocess.run(command, cwd=str(root), capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_the_scaffold_writes_a_rule_the_single_rule_command_passes_and_each_missing_piece_fails(tmp_path):
+    """tools/new_rule.py writes the rule, its test events and its docs row; the README's
+    single-rule command passes on them, and fails (naming what to fix) with a mistake the
+    schema refuses, without the test file, or without the docs row."""
+    root = _checkout_copy(tmp_path)
+    rule_id = "t1114_002_scaffolded"
+    scaffold = subprocess.run([sys.executable, "tools/new_rule.py", rule_id], cwd=str(root), capture_output=True,
+                              text=True, timeout=120)
+    assert scaffold.returncode == 0, scaffold.stderr
+    rules = root / "app" / "rules"
+    assert (rules / (rule_id + ".yml")).exists() and (rules / (rule_id + ".test.yml")).exists()
+    assert "| `%s` |" % rule_id in (root / "docs" / "remote_collection.md").read_text(encoding="utf-8")
+    passed = _run_single_rule_command(root, rule_id)
+    assert passed.returncode == 0, passed.stdout[-3000:]
+
+    rule_path = rules / (rule_id + ".yml")
+    good = rule_path.read_text(encoding="utf-8")
+    rule_path.write_text(good.replace("field: extra.external_destination", "field: extra.external_destinaton"),
+                         encoding="utf-8")
+    refused = _run_single_rule_command(root, rule_id)
+    assert refused.returncode != 0
+    assert "`extra.external_destinaton`: no such fact; did you mean `extra.external_destination`?" in refused.stdout
+    rule_path.write_text(good, encoding="utf-8")
+
+    test_file = rules / (rule_id + ".test.yml")
+    cases = test_file.read_text(encoding="utf-8")
+    test_file.unlink()
+    untested = _run_single_rule_command(root, rule_id)
+    assert untested.returncode != 0
+    assert "app/rules/%s.test.yml: missing" % rule_id in untested.stdout
+    test_file.write_text(cases, encoding="utf-8")
+
+    docs = root / "docs" / "remote_collection.md"
+    docs.write_text("\n".join(line for line in docs.read_text(encoding="utf-8").splitlines()
+                              if "`%s`" % rule_id not in line) + "\n", encoding="utf-8")
+    undocumented_run = _run_single_rule_command(root, rule_id)
+    assert undocumented_run.returncode != 0
+    assert "docs/remote_collection.md: no row for %s" % rule_id in undocumented_run.stdout
