@@ -12,13 +12,11 @@ import io
 
 import pytest
 
-from t1114_protocol import chunk_csv
+from t1114_protocol import chunk_csv, chunk_rows
 from t1114_protocol.chunk_csv import ChunkLayout, ChunkWriter, LazyRecord, RowPattern, annotate_chunk, annotate_stream
-from tests.test_endpoint_gate import AWKWARD_EVENTS, hayabusa_windows_events
-from tests.test_fastpath import AWKWARD_RECORDS
-from tests.test_optimisations_differential import MIXES, mix_records, rule_test_records
 from tools.bench import make_records
 from tools.chunked_client import encode_records
+from tests.helpers import AWKWARD_EVENTS, AWKWARD_RECORDS, MIXES, hayabusa_windows_events, mix_records, rule_test_records
 
 MODES = [(keep_all, expand) for keep_all in (True, False) for expand in (False, True)]
 
@@ -236,7 +234,7 @@ def test_row_pattern_matches_whole_rows_only():
         assert (match is not None and match.end() == len(row)) == whole, row
 
 
-@pytest.mark.skipif(chunk_csv._POSSESSIVE == "", reason="possessive repeats need Python 3.11+")
+@pytest.mark.skipif(chunk_rows._POSSESSIVE == "", reason="possessive repeats need Python 3.11+")
 @pytest.mark.parametrize("source", MIXES + ("light", "awkward"))
 def test_possessive_and_backtracking_row_patterns_match_alike(monkeypatch, source):
     """From 3.11 the row pattern's repeats are possessive; a cell matches one way only, so
@@ -252,10 +250,10 @@ def test_possessive_and_backtracking_row_patterns_match_alike(monkeypatch, sourc
     layout = ChunkLayout(header)
     fields = set(header[::3])
     possessive = RowPattern(layout, fields)
-    monkeypatch.setattr(chunk_csv, "_POSSESSIVE", "")
-    monkeypatch.setattr(chunk_csv, "_CELL", chunk_csv._CELL.replace("*+", "*"))
-    monkeypatch.setattr(chunk_csv, "_SKIPPED_CELL", "(?:%s,)" % chunk_csv._CELL)
-    assert "+" not in chunk_csv._SKIPPED_CELL
+    monkeypatch.setattr(chunk_rows, "_POSSESSIVE", "")
+    monkeypatch.setattr(chunk_rows, "_CELL", chunk_rows._CELL.replace("*+", "*"))
+    monkeypatch.setattr(chunk_rows, "_SKIPPED_CELL", "(?:%s,)" % chunk_rows._CELL)
+    assert "+" not in chunk_rows._SKIPPED_CELL
     backtracking = RowPattern(layout, fields)
     starts = [0] + [index + 1 for index, char in enumerate(body) if char == "\n"]
     matched = 0
