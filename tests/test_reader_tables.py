@@ -14,8 +14,7 @@ from app.normalise import REGISTRY, RecordView, windows_endpoint
 from app.normalise.reader_table import ReaderTable
 from tests.conftest import whole_reading
 from tests.rule_events import all_cases, presentations
-from tests.test_endpoint_gate import AWKWARD_EVENTS, hayabusa_windows_events
-from tests.test_optimisations_differential import MIXES, mix_records
+from tests.helpers import AWKWARD_EVENTS, MIXES, hayabusa_windows_events, mix_records
 
 # Read by RecordView itself before any reader looks at the event.
 VIEW_FIELDS = frozenset(("sourcetype",))
@@ -194,3 +193,30 @@ def test_engine_gates_are_built_from_the_endpoint_table(engine):
 def test_a_table_cannot_give_operations_of_a_source_it_does_not_produce():
     with pytest.raises(ValueError):
         ReaderTable("x", facts={"a": ()}, fields={}, operations={"b": ("Op",)})
+
+
+READER_MODULES = {"o365": "o365", "message_tracking": "message_tracking", "defender_xdr": "defender_xdr",
+                  "graph_activity": "graph_activity", "entra": "entra", "exchange_cmdlet_log": "windows_text",
+                  "windows_logon": "windows_logon", "powershell": "windows_text",
+                  "windows_endpoint": "windows_endpoint"}
+
+
+def test_every_field_name_written_in_a_readers_code_is_in_a_table_of_its_module():
+    """The complement of the tests above for code no test event reaches: each field name a
+    reader module reads by name (record.get("X"), first_field(record, ("X", ...))) is named by
+    the table of a reader in that module."""
+    import os
+    import re
+    from tests.conftest import REPO
+    tables_of = {}
+    for normaliser in REGISTRY:
+        tables_of.setdefault(READER_MODULES[normaliser.name], []).append(normaliser.table)
+    assert set(READER_MODULES) == {normaliser.name for normaliser in REGISTRY}
+    for module, tables in tables_of.items():
+        with open(os.path.join(REPO, "app", "normalise", module + ".py"), encoding="utf-8") as handle:
+            source = handle.read()
+        names = set(re.findall(r'record\.get\("([^"]+)"', source))
+        for group in re.findall(r'first_field\(record, \(([^)]*)\)', source):
+            names.update(re.findall(r'"([^"]+)"', group))
+        unnamed = sorted(name for name in names if not name.endswith(".") and not any(t.reads(name) for t in tables))
+        assert unnamed == [], "app/normalise/%s.py reads %s, which its reader table does not name" % (module, unnamed)

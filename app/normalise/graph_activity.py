@@ -146,6 +146,7 @@ READER = ReaderTable(
     # Read from `_raw` (JSON) when it has one, else from these fields, with or without `properties.`.
     fields={
         "recognition": ("category", "Category", "Type", "RequestUri", "_raw"),
+        "src": ("callerIpAddress",),
         "event": tuple(prefix + name for prefix in ("", "properties.") for name in (
             "AppId", "IPAddress", "RequestMethod", "RequestUri", "ResponseStatusCode", "Roles", "Scopes",
             "ServicePrincipalId", "TenantId", "UserAgent", "UserId")) + tuple("properties." + name for name in (

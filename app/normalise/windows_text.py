@@ -157,7 +157,7 @@ EXCHANGE_CMDLET_LOG_READER = ReaderTable(
     facts={"exchange_cmdlet_log": ("caller", "event_code")},
     fields={
         "recognition": ("sourcetype", "source", "EventCode", "EventID", "_raw"),
-        "text": ("Message", "Data", "_raw"),
+        "text": ("Message", "message", "Body", "Data", "_raw"),
         "actor": ("User", "user"),
         "dest": ("Computer", "ComputerName", "dest", "host"),
         "extra.event_code": ("EventCode", "EventID", "_raw"),
