@@ -212,8 +212,8 @@ class ChunkWriter:
         self._writerow = csv.writer(self._text, SplunkCsv).writerow
         self.rows = 0
         self._header = None
-        # Lines from write_line, encoded a few hundred at a time: one write per line costs the
-        # encoder's bookkeeping per line (about 1 us, a tenth of a small row's whole cost).
+        # Lines from write_line, encoded a few hundred at a time: one write per line pays the
+        # encoder's bookkeeping per line, a noticeable part of a small row's whole cost.
         self._lines = []
 
     def write(self, layout, row):

@@ -22,17 +22,14 @@ from .chunk_codec import SplunkCsv, decode_multivalue
 
 # One cell as splunkd and csv.writer write it: quoted (quotes doubled inside) or plain. A
 # cell matches in exactly one way, so from Python 3.11 its repeats are possessive (no
-# backtracking state kept): the same matches, in about 60 % of the time (10.5 against 18 us
-# a MailItemsAccessed row on 3.13).
+# backtracking state kept): the same matches, with no state kept for retries that cannot
+# succeed (docs/performance.md has the measurement).
 _POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
-
-
 _CELL = r'(?:"[^"]*{0}(?:""[^"]*{0})*{0}"|[^",\r\n]*{0})'.format(_POSSESSIVE)
 
 
 # A cell not captured. The pattern spells out every cell rather than repeating one with {n}:
-# sre's bookkeeping per repeat costs more than the longer pattern (a 5 KB row: 13.7 against
-# 14.6 us on 3.9, 9.5 against 10.0 on 3.13; 16 against 20 on the wider tenant header).
+# sre's bookkeeping per repeat costs more than reading the longer pattern.
 _SKIPPED_CELL = "(?:%s,)" % _CELL
 
 
