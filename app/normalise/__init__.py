@@ -15,7 +15,7 @@ from .defender_xdr import looks_like_defender, normalise_defender
 from .entra import looks_like_entra, normalise_entra
 from .graph_activity import looks_like_graph_activity, normalise_graph_activity
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
-from .o365 import O365_SOURCETYPE_PREFIXES, normalise_o365, operation_of
+from .o365 import is_o365_sourcetype, looks_like_o365, normalise_o365, operation_of
 from .windows_classic import looks_like_classic, with_classic_fields
 from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_logon import looks_like_windows_logon, normalise_windows_logon
@@ -108,19 +108,6 @@ class Normaliser:
         self.normalise = normalise
 
 
-def _is_o365(view):
-    record, sourcetype = view.record, view.sourcetype
-    if sourcetype.startswith(O365_SOURCETYPE_PREFIXES):
-        return True
-    # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
-    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
-        return True
-    if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
-        text = as_text(record.get("_raw"))
-        return text.lstrip().startswith("{") and '"Operation"' in text
-    return False
-
-
 def _read_o365(view, context):
     operation = operation_of(view.record)
     if not context.wants(operation):
@@ -136,7 +123,7 @@ def _read_o365(view, context):
 # - the Exchange management log before the EventCode-based readers: its events carry EventID 1;
 # - logons, then PowerShell, then the endpoint reader, which accepts any process or file event.
 REGISTRY = (
-    Normaliser(o365.READER, _is_o365, _read_o365),
+    Normaliser(o365.READER, looks_like_o365, _read_o365),
     Normaliser(message_tracking.READER, looks_like_message_tracking,
                lambda view, context: normalise_message_tracking(view.record, context)),
     Normaliser(defender_xdr.READER, looks_like_defender,
@@ -171,7 +158,7 @@ def no_rule_wants(sourcetype, operation, context):
     registry), whose first step is the same `wants(operation)` exit. `operation` is the
     Operation cell as sent; an empty one is read from `_raw` by the reader, so never skipped."""
     operation = as_text(operation)
-    return (bool(operation) and as_text(sourcetype).lower().startswith(O365_SOURCETYPE_PREFIXES)
+    return (bool(operation) and is_o365_sourcetype(as_text(sourcetype))
             and not context.wants(operation))
 
 

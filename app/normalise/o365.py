@@ -24,6 +24,27 @@ _APP_ID_IN_DETAILS = re.compile(r'"AppId"\s*:\s*"([^"]{1,100})"')
 _ACTION_SUFFIXES = ("torecipientsaction", "action")
 
 
+def is_o365_sourcetype(sourcetype):
+    """Whether a sourcetype is Office 365 audit records and nothing else (any case): the one
+    place that says so, for recognition, the probe and the record path's lazy rows."""
+    return sourcetype.lower().startswith(O365_SOURCETYPE_PREFIXES)
+
+
+def looks_like_o365(view):
+    """An Office 365 audit record: by sourcetype, else by its audit fields, else (no sourcetype)
+    by a JSON `_raw` holding an Operation."""
+    record, sourcetype = view.record, view.sourcetype
+    if is_o365_sourcetype(sourcetype):
+        return True
+    # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
+    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
+        return True
+    if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
+        text = as_text(record.get("_raw"))
+        return text.lstrip().startswith("{") and '"Operation"' in text
+    return False
+
+
 def operation_of(record):
     """The audit Operation, from the extracted field or straight out of `_raw` (Fast mode)."""
     operation = first_field(record, ("Operation",))

@@ -13,7 +13,7 @@ import itertools
 
 from app.csv_rows import csv_rows
 from app.finding import expanded_fields, output_fields
-from app.normalise import O365_SOURCETYPE_PREFIXES
+from app.normalise import is_o365_sourcetype
 
 from .chunk_codec import (CIM, ChunkLayout, ChunkWriter, SplunkCsv, cell_text, csv_line,  # noqa: F401
                           decode_multivalue, encode_value, without_line_end)
@@ -222,10 +222,6 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                 write_line(layout, line)
 
 
-# Rows of these sourcetypes get a LazyRecord: their reader takes an audit record from `_raw`
-# and reads a few other fields. Others (Windows events: dozens of spellings looked up a row)
-# get the plain record, whose lookups cost less than a LazyRecord's.
-LAZY_SOURCETYPE_PREFIXES = O365_SOURCETYPE_PREFIXES
 # Rows read before the chunk decides whether the regex is worth it (see annotate_stream).
 _SAMPLE_ROWS = 200
 
@@ -265,7 +261,10 @@ def _route(sourcetype, operation, probe, no_rule_wants):
     lacks the field or the row has several values for it."""
     if probe and sourcetype is not None and operation is not None and no_rule_wants(sourcetype, operation):
         return _UNWANTED
-    if sourcetype is not None and sourcetype.lower().startswith(LAZY_SOURCETYPE_PREFIXES):
+    # Office 365 rows get a LazyRecord: their reader takes an audit record from `_raw` and reads
+    # a few other fields. Others (Windows events: dozens of spellings looked up a row) get the
+    # plain record, whose lookups cost less than a LazyRecord's.
+    if sourcetype is not None and is_o365_sourcetype(sourcetype):
         return _LAZY
     return _PARSED
 
