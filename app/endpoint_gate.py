@@ -69,10 +69,10 @@ def endpoint_gate(rules_tried, cmdlet_names, gated_fields):
     return may_fire
 
 
-def _text_gate(rules, names, hidden=None):
+def _text_gate(rules, names):
     """text -> whether some rule of `rules` (each a tuple of clauses, a clause a tuple of
     words) has a word of each of its clauses in the lower-cased text, or the text names a
-    cmdlet of `names`, or holds a letter that folds onto ASCII, or `hidden(text, lowered)`."""
+    cmdlet of `names`, or holds a letter that folds onto ASCII."""
     # Every name starts with its verb and a dash (`set-`, `new-`, `add-`): three searches of a
     # text that names none of them stand for all of the names.
     verbs = tuple(sorted({name.split("-", 1)[0] + "-" for name in names}))
@@ -100,61 +100,10 @@ def _text_gate(rules, names, hidden=None):
                     break   # a clause with none of its words: this rule cannot fire
             else:
                 return True
-        return hidden is not None and hidden(text, lowered)
+        return False
 
     may_fire.rules = rules
     return may_fire
-
-
-# Characters a word is cut at for record_text_gate: a CSV cell doubles `"`, a multivalue cell
-# doubles `$`, and a CIM folder and file name are joined with `\` (a word across the join is
-# in neither cell).
-_NOT_VOUCHED = re.compile(r'[\\"$]')
-
-
-def record_text_gate(gates, operations, hidden):
-    """text -> False when no rule can fire on an endpoint event (of any of `operations`) whose
-    facts come from values all written somewhere in `text`, else True; None when an operation
-    has no gate (some rule names no words). A value may be written as a CSV cell is, with `"`
-    and `$` doubled (a multivalue field's items in its __mv_ cell); which values the facts come
-    from is the endpoint reader's to say (windows_endpoint.GATED_FACT_SOURCES).
-
-    The gates' words hold for such a text as they hold for the facts, because every fact is a
-    piece of one value or a join of two (a CIM folder and file name, joined with `\\`), except
-    where `hidden(text, text.lower())` is true: values the reader decodes (an -EncodedCommand
-    script, event XML's character references), whose facts can hold words the text does not.
-    Each word is cut to its longest piece without `\\`, `"` or `$`, which is in the text
-    whenever the word is in a fact. A rule that another rule always fires with is dropped.
-    """
-    if any(operation not in gates for operation in operations):
-        return None
-    rules, names = [], set()
-    for operation in operations:
-        gate = gates[operation]
-        names.update(gate.cmdlet_names)
-        for clauses in gate.rules:
-            rules.append(tuple(tuple(sorted({_longest_piece(word) for word in clause})) for clause in clauses))
-    if any(not word for clauses in rules for clause in clauses for word in clause) or any(
-            _NOT_VOUCHED.search(name) for name in names):
-        return None
-    return _text_gate(_without_implied(rules), tuple(sorted(names)), hidden)
-
-
-def _without_implied(rules):
-    """The rules without duplicates and without any rule A for which another rule B holds
-    whenever A does (each clause of B holds a whole clause of A): the text gate is their `or`."""
-    def implies(a, b):
-        return all(any(set(clause_a) <= set(clause_b) for clause_a in a) for clause_b in b)
-    kept = list(dict.fromkeys(rules))
-    for rule in list(kept):
-        # One at a time, so of two rules that imply each other one stays.
-        if any(other is not rule and implies(rule, other) for other in kept):
-            kept.remove(rule)
-    return tuple(kept)
-
-
-def _longest_piece(word):
-    return max(_NOT_VOUCHED.split(word), key=len)
 
 
 def necessary_clauses(spec, fields):

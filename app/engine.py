@@ -9,12 +9,12 @@ import os
 import time
 
 from .allowlist import ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, switch_off_shipped
-from .endpoint_gate import endpoint_gate, record_text_gate
+from .endpoint_gate import endpoint_gate
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, no_rule_wants, normalise
 from .normalise.cmdlet_text import cmdlet_pattern
-from .normalise.windows_endpoint import (FILE_OPERATIONS, GATED_FILE_FIELDS, GATED_PROCESS_FIELDS, PROCESS_CREATE,
-                                         facts_hidden_in)
+from .normalise.reader_table import ANY_CMDLET
+from .normalise.windows_endpoint import READER as ENDPOINT_READER
 from .problems import ProblemLog
 from .rules import compile_rules, read_rule_documents, severity_rank
 from .site_data import load_site_data
@@ -56,24 +56,25 @@ class Engine:
                  for operation, indexed in self._by_operation.items()}
         self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
         self.context.endpoint_gates = self._endpoint_gates(cmdlets)
-        # text -> whether a rule may fire on a Windows endpoint event written in the text (a CSV
-        # row); None when some endpoint operation has no gate. The record path asks it of rows
-        # the endpoint reader takes, before it parses them.
-        self.endpoint_row_gate = record_text_gate(self.context.endpoint_gates, (PROCESS_CREATE,) + FILE_OPERATIONS,
-                                                  facts_hidden_in)
 
     def _endpoint_gates(self, cmdlets):
         """{endpoint operation: its gate} (app/endpoint_gate.py): the rules an event of the
-        operation is tried against, by the words they need in its text facts. A process
-        creation's cmdlet events (which a cmdlet name in its facts lets through) go to theirs."""
+        operation is tried against, by the words they need in the facts the endpoint reader's
+        table says it reads first (READER.gated). A source whose events may call cmdlets (a
+        process creation's command line, which a cmdlet name in its facts lets through) has
+        its events' cmdlet events go to theirs."""
         gates = {}
-        for operation, source, fields, names in ([(PROCESS_CREATE, "process", GATED_PROCESS_FIELDS, cmdlets)]
-                                                 + [(op, "file", GATED_FILE_FIELDS, ()) for op in FILE_OPERATIONS]):
-            tried = [rule for rule in self._by_operation.get(operation.lower(), []) + self._any_operation
-                     if rule.sources is None or source in rule.sources]
-            gate = endpoint_gate(tried, names, fields)
-            if gate is not None:
-                gates[operation] = gate
+        for source, fields in ENDPOINT_READER.gated.items():
+            operations = ENDPOINT_READER.operations[source]
+            names = cmdlets if ANY_CMDLET in operations else ()
+            for operation in operations:
+                if operation == ANY_CMDLET:
+                    continue
+                tried = [rule for rule in self._by_operation.get(operation.lower(), []) + self._any_operation
+                         if rule.sources is None or source in rule.sources]
+                gate = endpoint_gate(tried, names, frozenset(fields))
+                if gate is not None:
+                    gates[operation] = gate
         return gates
 
     @classmethod

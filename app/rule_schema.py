@@ -13,7 +13,7 @@ import difflib
 import re
 
 from .conditions import FIELD_HEADS, OPERATORS, RuleError
-from .normalise import declared_facts
+from .normalise import REGISTRY, declared_facts
 
 # Facts the engine adds to every event before escalations are tested (app/engine.py).
 ENGINE_FACTS = {"external_destination": None, "allowlisted_name_elsewhere": ("process", "file")}
@@ -89,8 +89,10 @@ class RuleShape:
 class Vocabulary:
     """The names rules may use, from the normaliser registry's declarations."""
 
-    def __init__(self, facts_by_source=None):
+    def __init__(self, facts_by_source=None, tables=None):
         facts_by_source = declared_facts() if facts_by_source is None else facts_by_source
+        # The readers' tables (app/normalise/reader_table.py): which operations each source has.
+        self.tables = tuple(normaliser.table for normaliser in REGISTRY) if tables is None else tuple(tables)
         self.sources = frozenset(facts_by_source)
         self.facts_by_source = dict(facts_by_source)
         for fact, sources in ENGINE_FACTS.items():
@@ -309,6 +311,41 @@ class _Checker:
                            % (fact, ", ".join(sorted(sources)), ", ".join(makers)))
 
 
+    def operations_against_sources(self, match):
+        """An operation none of the readers of the rule's sources (all sources, when it names
+        none) writes can never be on an event: the rule cannot fire."""
+        sources = self.shape.sources if self.shape.sources is not None else self.vocabulary.sources
+        tables = [table for table in self.vocabulary.tables if sources & set(table.operations)]
+        for where, operation in _operation_tests(match, "match"):
+            if not sources <= self.vocabulary.sources:
+                return   # a misspelt source, already reported
+            if any(table.writes_operation(source, operation) for table in tables for source in sources):
+                continue
+            named = sorted({name for table in tables for source in sources
+                            for name in table.named_operations(source)})
+            self.error(where, "operation `%s` is not one the readers of %s write (%s)%s"
+                       % (operation, ", ".join(sorted(sources)), ", ".join(named) or "none",
+                          did_you_mean(operation, named)))
+
+
+def _operation_tests(spec, path):
+    """(key path, operation) for every `operation` test (equals / in) in a checked condition."""
+    if not isinstance(spec, dict):
+        return
+    if spec.get("field") == "operation":
+        for operator in ("equals", "in"):
+            if operator in spec:
+                operand = spec[operator]
+                for value in operand if isinstance(operand, list) else [operand]:
+                    yield "%s.%s" % (path, operator), str(value)
+        return
+    for combinator in ("all", "any"):
+        for index, item in enumerate(spec.get(combinator) or ()):
+            yield from _operation_tests(item, "%s.%s[%d]" % (path, combinator, index))
+    if isinstance(spec.get("not"), dict):
+        yield from _operation_tests(spec["not"], path + ".not")
+
+
 def check_rule(document, vocabulary=None):
     """The RuleShape of a rule document that satisfies the schema; RuleError listing every
     mistake (file, key path, closest valid name) when it does not."""
@@ -318,6 +355,7 @@ def check_rule(document, vocabulary=None):
     checker.mapping(document, RULE_KEYS, "")
     checker.reason(document)
     checker.facts_against_sources()
+    checker.operations_against_sources(document.get("match"))
     if checker.errors:
         raise RuleError("\n".join(checker.errors))
     checker.shape.operations = _operations_required(document["match"])

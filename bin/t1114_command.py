@@ -37,9 +37,10 @@ from app.finding import expanded_fields  # noqa: E402
 from t1114_protocol.splunklib_seam import FastRecordPath  # noqa: E402  (bin/, this script's folder)
 
 # Internal switch for tests and diagnosis: "splunklib" runs every chunk through
-# splunklib's own record reader and writer instead of t1114_protocol/chunk_csv.py; "lines"
-# runs chunk_csv.py's plain path (every row parsed by the csv module) instead of its block path.
-RECORD_PATH = os.environ.get("T1114_RECORD_PATH", "fast")
+# splunklib's own record reader and writer instead of t1114_protocol/chunk_csv.py; "plain"
+# runs chunk_csv.py's plain record path (every row parsed by the csv module) instead of its
+# block record path ("block", the default). The names are docs/architecture.md's glossary's.
+RECORD_PATH = os.environ.get("T1114_RECORD_PATH", "block")
 
 
 @Configuration(distributed=True)
@@ -96,7 +97,7 @@ class T1114Command(FastRecordPath, StreamingCommand):
             raise SystemExit(1)
         self.engine = Engine.load(APP_ROOT)
         fallback = self.choose_record_path(forced_splunklib=RECORD_PATH == "splunklib",
-                                           plain_rows=RECORD_PATH == "lines")
+                                           plain_rows=RECORD_PATH == "plain")
         if fallback:
             self.engine.problems.report("record_path_fallback", fallback)
         self._events = self._returned = self._problems_logged = 0

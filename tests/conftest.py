@@ -15,7 +15,10 @@ settings.register_profile("t1114", database=None)
 settings.load_profile("t1114")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATASETS = os.path.join(os.path.dirname(REPO), "shared", "datasets")
+# The public sample logs the real-data tests replay (never copied into the repository).
+SHARED_DATASETS = os.environ.get("T1114_SHARED_DATASETS") or os.path.join(os.path.dirname(REPO), "shared", "datasets")
+# Under CI the real-data tests must run: a missing dataset fails the run instead of skipping.
+IN_CI = os.environ.get("CI") == "true"
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 # bin/t1114_protocol (the Splunk side: chunk CSV, log handler) is imported as the command
@@ -108,7 +111,22 @@ def engine_with_lookups(tmp_path):
     return make
 
 
+def missing_shared_data(what):
+    """Skips the test that needs `what` from the shared datasets; under CI=true, fails it."""
+    message = "%s is not in %s" % (what, SHARED_DATASETS)
+    if IN_CI:
+        pytest.fail(message + "; under CI=true the real-data tests must run, not skip", pytrace=False)
+    pytest.skip(message)
+
+
+def pytest_sessionstart(session):
+    if IN_CI and not os.path.isdir(SHARED_DATASETS):
+        raise pytest.UsageError("CI=true and %s is not there: the real-data tests would be skipped. Put the "
+                                "public sample logs there (see /work/shared/DATA.md) or set T1114_SHARED_DATASETS."
+                                % SHARED_DATASETS)
+
+
 def shared_datasets():
     if os.path.isdir(SHARED_DATASETS):
         return SHARED_DATASETS
-    pytest.skip("../shared/datasets is not present; the public-sample replay needs it")
+    missing_shared_data("the public-sample folder")

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from tests.test_protocol import rule_event_records
 from tools.chunked_client import run, script_path
+from tests.helpers import rule_event_records
 
 NEVER_IMPORTED = ("splunklib.client", "splunklib.binding", "ssl", "http.client")
 

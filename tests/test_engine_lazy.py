@@ -28,7 +28,7 @@ from app import finding as finding_module
 from app.rules import Rule
 from app.normalise import o365, windows_endpoint
 from app.values import clean_ip
-from tests.conftest import REPO, copy_app_root
+from tests.conftest import REPO, copy_app_root, missing_shared_data
 from tests.rule_events import all_cases, presentations
 from tools import real_streams
 from tools.bench import make_records
@@ -149,7 +149,7 @@ def records_of(source):
     if source == "light":
         return make_records(7, 1500, 0.05)
     if not real_streams.available():
-        pytest.skip("the public records in ../shared/datasets are not here")
+        missing_shared_data("the public records in ../shared/datasets are not here")
     return real_streams.make_mix(source, 13, 1500)
 
 

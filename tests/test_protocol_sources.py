@@ -10,9 +10,8 @@ import json
 import os
 import shutil
 
-import pytest
 
-from tests.conftest import shared_datasets
+from tests.conftest import missing_shared_data, shared_datasets
 from tests.shared_samples import sekoia_record
 from tests.splunk_shapes import (classic_powershell_shapes, classic_security_shapes, cloud_app_events_shapes, defender_device_shapes,
                                  exchange_cmdlet_xml_shapes)
@@ -231,7 +230,7 @@ def test_real_defender_and_graph_samples_through_the_command(built_app):
     graph = os.path.join(root, "elastic__integrations", "packages", "azure", "data_stream", "graphactivitylogs",
                          "_dev", "test", "pipeline", "test-activitylogs-raw.log")
     if not os.path.isdir(defender) or not os.path.exists(graph):
-        pytest.skip("the Defender and Graph samples are not in ../shared/datasets")
+        missing_shared_data("the Defender and Graph samples are not in ../shared/datasets")
     records = []
     for name in ("test_cloud_app3.json", "test_additional_fields_error1.json"):
         envelope = sekoia_record(os.path.join(defender, name))

@@ -161,3 +161,31 @@ def test_a_hand_edited_rules_json_is_checked_when_splunk_loads_it(app_copy):
     assert FORWARDING not in {rule.id for rule in engine.rules}
     assert len(engine.rules) == len(documents) - 1
     assert any("did you mean `extra.external_destination`?" in m for m in engine.problems.messages())
+
+
+def test_operation_the_rules_sources_never_write(app_copy):
+    # The graph reader's operation is declared in its table (app/normalise/graph_activity.py);
+    # a misspelt one used to compile into a rule that never fires.
+    rule_id = "t1114_002_graph_mail_read"
+
+    def change(document):
+        document["match"]["all"][1]["equals"] = "GraphMailReed"
+    _edit_rule(app_copy, rule_id, change)
+    assert rule_id + ".yml: match.all[1].equals: operation `GraphMailReed` is not one the readers of " \
+        "graph_activity write (GraphMailRead); did you mean `GraphMailRead`?" in _build_error(app_copy)
+
+
+def test_process_operation_limited_to_file_events():
+    document = {"match": {"all": [{"field": "source", "equals": "file"},
+                                  {"field": "operation", "equals": "ProcessCreate"}]}, "_file": "r.yml"}
+    with pytest.raises(RuleError) as refused:
+        check_rule(document)
+    assert "r.yml: match.all[1].equals: operation `ProcessCreate` is not one the readers of file write " \
+        "(FileAccess, FileChange, FileCreate, ShareAccess); did you mean `FileCreate`?" in str(refused.value)
+
+
+def test_cmdlet_operations_need_a_source_whose_reader_reads_cmdlets(app_copy):
+    def change(document):
+        document["match"]["all"][0]["in"] = ["file"]
+    _edit_rule(app_copy, EXPORT, change)
+    assert "operation `New-MailboxExportRequest` is not one the readers of file write" in _build_error(app_copy)

@@ -7,14 +7,49 @@ fields only), which must agree.
 import os
 
 import pytest
+import yaml
 
 from app.problems import ProblemLog
-from app.rules import compile_rules, read_rule_sources, rule_source_files
+from app.rule_schema import check_rule
+from app.rules import RuleError, compile_rules, read_rule_sources, rule_source_files
 from app.settings import load_settings
 from tests.conftest import REPO
+from tests.rule_docs import RULE_TABLES, table_rule_ids
 from tests.rule_events import RULES_DIR, all_cases, missing_normaliser, presentations, rule_id_of, rule_test_files
 
 CASES = list(all_cases())
+RULE_FILES = rule_source_files(RULES_DIR)
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=[os.path.basename(p)[:-len(".yml")] for p in RULE_FILES])
+def test_rule_passes_the_schema_and_has_its_test_events_and_docs_row(path):
+    """What the README's single-rule command runs first: the schema's own message for a rule
+    it refuses, and a failure for a rule without its test file or its docs row."""
+    name = os.path.basename(path)
+    rule_id = name[:-len(".yml")]
+    with open(path, encoding="utf-8") as handle:
+        document = yaml.safe_load(handle)
+    if isinstance(document, dict):
+        document.setdefault("_file", name)
+    try:
+        check_rule(document)
+    except RuleError as error:
+        pytest.fail(str(error), pytrace=False)
+    missing = []
+    test_file = os.path.join(RULES_DIR, rule_id + ".test.yml")
+    if not os.path.exists(test_file):
+        missing.append("app/rules/%s.test.yml: missing; every rule has positive and negative test events beside it "
+                       "(README, Adding a rule, step 2)" % rule_id)
+    else:
+        polarities = {polarity for rid, polarity, _ in CASES if rid == rule_id}
+        for polarity in sorted({"positive", "negative"} - polarities):
+            missing.append("app/rules/%s.test.yml: no %s events" % (rule_id, polarity))
+    table = RULE_TABLES[document["technique"]]
+    if rule_id not in table_rule_ids(os.path.join(REPO, table)):
+        missing.append("%s: no row for %s in its %s table (README, Adding a rule, step 3)"
+                       % (table, rule_id, document["technique"]))
+    if missing:
+        pytest.fail("\n".join(missing), pytrace=False)
 
 
 def _case_id(item):

@@ -8,9 +8,8 @@ import gzip
 import json
 import os
 
-import pytest
 
-from tests.conftest import shared_datasets, whole_reading
+from tests.conftest import missing_shared_data, shared_datasets, whole_reading
 from tools.chunked_client import run, script_path
 
 FOLDER = "Yamato-Security__hayabusa-sample-evtx"
@@ -19,7 +18,7 @@ FOLDER = "Yamato-Security__hayabusa-sample-evtx"
 def _lines(name):
     path = os.path.join(shared_datasets(), FOLDER, name)
     if not os.path.exists(path):
-        pytest.skip("%s is not in ../shared/datasets" % name)
+        missing_shared_data("%s is not in ../shared/datasets" % name)
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.conftest import shared_datasets
+from tests.conftest import missing_shared_data, shared_datasets
 from tests.shared_samples import wazuh_ini_events, wazuh_windows_record
 
 WAZUH_POWERSHELL = os.path.join("wazuh__wazuh", "ruleset", "testing", "tests", "powershell.ini")
@@ -40,7 +40,7 @@ def local_rules(findings):
 def test_wazuh_powershell_4104_replay(engine):
     path = os.path.join(shared_datasets(), WAZUH_POWERSHELL)
     if not os.path.exists(path):
-        pytest.skip("%s is not in the shared datasets" % WAZUH_POWERSHELL)
+        missing_shared_data("%s is not in the shared datasets" % WAZUH_POWERSHELL)
     sections = wazuh_ini_events(path)
     assert len(sections) >= 30
     seen = {}
@@ -57,7 +57,7 @@ def test_wazuh_powershell_4104_replay(engine):
 def test_wazuh_outlook_com_script_is_high_with_a_reason(engine):
     path = os.path.join(shared_datasets(), WAZUH_POWERSHELL)
     if not os.path.exists(path):
-        pytest.skip("%s is not in the shared datasets" % WAZUH_POWERSHELL)
+        missing_shared_data("%s is not in the shared datasets" % WAZUH_POWERSHELL)
     event = dict(wazuh_ini_events(path))["Outlook add-in was loaded by powershell"]
     record = wazuh_windows_record(event)
     assert engine.annotate(record)
@@ -71,7 +71,7 @@ def test_wazuh_outlook_com_script_is_high_with_a_reason(engine):
 def test_sekoia_windows_events_are_silent(engine, name):
     path = os.path.join(shared_datasets(), SEKOIA_WINDOWS, name)
     if not os.path.exists(path):
-        pytest.skip("%s is not in the shared datasets" % name)
+        missing_shared_data("%s is not in the shared datasets" % name)
     with open(path, encoding="utf-8") as handle:
         record = splunk_record_from_nxlog(json.load(handle)["input"]["message"])
     assert local_rules(engine.detect(record)) == []

@@ -22,9 +22,9 @@ import pytest
 
 from tests.conftest import REPO, shipped_lookup_path
 from tests.rule_events import load_cases, presentations
-from tests.test_package import require_tools
 from tools.build import app_identity
 from tools.chunked_client import run, script_path
+from tests.helpers import require_tools
 
 APP_ID = app_identity()[0]
 OLD_BACKUP_EXEC = r"C:\Program Files\Veritas\Backup Exec\beremote.exe"

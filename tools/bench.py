@@ -20,7 +20,7 @@ splunklib, t1114 all, t1114 findings, again): each ratio is taken within one rou
 median and the range of the rounds are printed; the range is how noisy the machine was.
 --allowlist N,... also times mode=all on the tenant mix with N account rows (half exact
 accounts, half wildcard patterns) and N wildcard-only rows in the site's lookup.
-The environment reaches the commands: T1114_RECORD_PATH=lines measures t1114 on its plain
+The environment reaches the commands: T1114_RECORD_PATH=plain measures t1114 on its plain
 record path (every row parsed by the csv module), T1114_RECORD_PATH=splunklib on splunklib's.
 """
 

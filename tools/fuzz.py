@@ -17,10 +17,8 @@ So the cases follow whatever rules and normalisers the app has. Each case must:
 - give the same findings with and without the engine's endpoint gates (app/endpoint_gate.py),
   which decide process creations and file events from words that some mutations (letters
   that fold onto ASCII ones, encoded commands, cmdlet names) try to hide;
-- and, every CHUNK_CASES cases, as one CSV chunk (each case twice, so the second copies are
-  rows whose reader the record path already knows): the same output from the block record
-  path with and without its endpoint row gate (rows answered from their text) and from the
-  plain path (bin/t1114_protocol/chunk_csv.py).
+- and, every CHUNK_CASES cases, as one CSV chunk (each case twice): the same output from the
+  block record path and from the plain path (bin/t1114_protocol/chunk_csv.py).
 
 Prints the number of cases, cases per second, problems by kind (from the engine's
 ProblemLog: each kind would be one inspector warning), the slowest case and the case with
@@ -367,30 +365,23 @@ CHUNK_CASES = 100   # cases per chunk of the record path check
 
 def check_record_paths(engine, records):
     """Failures of one chunk of cases (each twice) through the record paths: the block path
-    with its endpoint row gate must write what it writes without it and what the plain path
-    writes, in mode=all and mode=findings."""
+    must write what the plain path writes, in mode=all and mode=findings."""
     # As splunkd sends them: text (a lone surrogate cannot be sent; the command would read the
     # bytes it stood for as U+FFFD), a list for a multivalue field.
     sent = [{name: [_sendable(item) for item in value] if isinstance(value, (list, tuple)) else _sendable(value)
              for name, value in record.items()} for record in records]
     body = encode_records(sent * 2).decode("utf-8")
-    row_gate = engine.endpoint_row_gate
     failures = []
     for keep_all in (True, False):
         outputs = []
-        for annotate, gate in ((annotate_stream, row_gate), (annotate_stream, None), (annotate_chunk, row_gate)):
-            engine.endpoint_row_gate = gate
+        for annotate in (annotate_stream, annotate_chunk):
             writer = ChunkWriter()
             try:
                 rows = annotate(io.StringIO(body, newline="\n"), engine, writer, keep_all)
                 outputs.append((rows, writer.rows, bytes(writer.body())))
             except Exception as error:  # noqa: BLE001 - the csv module's refusals must agree too
                 outputs.append("%s: %s" % (type(error).__name__, error))
-            finally:
-                engine.endpoint_row_gate = row_gate
         if outputs[0] != outputs[1]:
-            failures.append("row_gate_changed_output")
-        if outputs[1] != outputs[2]:
             failures.append("block_path_changed_output")
     return failures
 

@@ -10,13 +10,14 @@ sourcetypes and `| tstats`/data-model results still reach the right normaliser.
 """
 
 from ..values import as_text
+from . import defender_xdr, entra, graph_activity, message_tracking, o365, windows_endpoint, windows_logon, windows_text
 from .defender_xdr import looks_like_defender, normalise_defender
 from .entra import looks_like_entra, normalise_entra
 from .graph_activity import looks_like_graph_activity, normalise_graph_activity
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
-from .o365 import normalise_o365, operation_of
-from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
+from .o365 import is_o365_sourcetype, looks_like_o365, normalise_o365, operation_of
 from .windows_classic import looks_like_classic, with_classic_fields
+from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_logon import looks_like_windows_logon, normalise_windows_logon
 from .windows_text import (looks_like_exchange_cmdlet_log, looks_like_powershell, normalise_exchange_cmdlet_log,
                            normalise_powershell)
@@ -75,8 +76,8 @@ class RecordView:
     def raw_head(self):
         """The first character of `_raw` ('' when it has none). Recognisers look at `_raw` through
         this first and read it whole only when it opens a JSON object (or when the event has no
-        sourcetype or EventCode), so that which reader takes an XML or text event is decided by
-        a few short fields: the record path remembers that decision (recognition_reads)."""
+        sourcetype or EventCode), so that an XML or text event is not searched whole for a
+        JSON reader's marks."""
         return as_text(self.record.get("_raw"))[:1]
 
     @property
@@ -92,33 +93,19 @@ class RecordView:
 
 
 class Normaliser:
-    """One data source's reader: `recognises(view)` -> bool (each module's looks_like_*, all
-    taking a RecordView), `normalise(view, context)` -> [MailEvent]; `facts` is {source name it
-    produces: the extra.<fact> names it writes}."""
+    """One data source's reader: its `table` (app/normalise/reader_table.py: the sources and
+    facts it produces, the fields it reads, the operations it recognises), `recognises(view)`
+    -> bool (each module's looks_like_*, all taking a RecordView), `normalise(view, context)` ->
+    [MailEvent]."""
 
-    __slots__ = ("name", "facts", "recognises", "normalise")
+    __slots__ = ("table", "name", "facts", "recognises", "normalise")
 
-    def __init__(self, name, facts, recognises, normalise):
-        self.name = name
-        self.facts = {source: frozenset(names) for source, names in facts.items()}
+    def __init__(self, table, recognises, normalise):
+        self.table = table
+        self.name = table.name
+        self.facts = table.facts
         self.recognises = recognises
         self.normalise = normalise
-
-
-O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
-
-
-def _is_o365(view):
-    record, sourcetype = view.record, view.sourcetype
-    if sourcetype.startswith(O365_SOURCETYPE_PREFIXES):
-        return True
-    # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
-    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
-        return True
-    if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
-        text = as_text(record.get("_raw"))
-        return text.lstrip().startswith("{") and '"Operation"' in text
-    return False
 
 
 def _read_o365(view, context):
@@ -128,16 +115,6 @@ def _read_o365(view, context):
     return normalise_o365(view.record, operation, context)
 
 
-O365_FACTS = ("added_values", "calling_app_id", "client_app_id", "external_access", "folder_member",
-              "folder_rights", "folders", "mailbox_owner", "non_owner", "operation_count", "record_type",
-              "result_status", "workload")
-PROCESS_FACTS = ("account_name", "command_line", "decoded_command", "event_code", "original_file_name",
-                 "parent_process_name", "parent_process_path", "process_name", "process_path")
-FILE_FACTS = ("access", "account_name", "action", "event_code", "file_name", "file_path", "process_name",
-              "process_path", "share_name")
-
-WINDOWS_ENDPOINT = "windows_endpoint"   # the reader whose events the endpoint gates decide (app/endpoint_gate.py)
-
 # The order is part of the contract (tests/test_normalise_registry.py holds it):
 # - o365 first: most of the traffic, and its cheap exit drops audit records no rule reads;
 # - message tracking before the Event Hub sources, which it never resembles but is cheap to tell;
@@ -146,42 +123,28 @@ WINDOWS_ENDPOINT = "windows_endpoint"   # the reader whose events the endpoint g
 # - the Exchange management log before the EventCode-based readers: its events carry EventID 1;
 # - logons, then PowerShell, then the endpoint reader, which accepts any process or file event.
 REGISTRY = (
-    Normaliser("o365", {"o365": O365_FACTS}, _is_o365, _read_o365),
-    Normaliser("message_tracking",
-               {"message_tracking": ("custom_data", "message_id", "recipient_type", "recipients", "source_context",
-                                     "subject", "tracking_source", "transport_rule_actions", "transport_rule_ids")},
-               looks_like_message_tracking,
+    Normaliser(o365.READER, looks_like_o365, _read_o365),
+    Normaliser(message_tracking.READER, looks_like_message_tracking,
                lambda view, context: normalise_message_tracking(view.record, context)),
-    Normaliser("defender_xdr", {"process": PROCESS_FACTS, "file": FILE_FACTS, "o365": O365_FACTS},
-               looks_like_defender,
+    Normaliser(defender_xdr.READER, looks_like_defender,
                lambda view, context: normalise_defender(view.record, context)),
-    Normaliser("graph_activity",
-               {"graph_activity": ("app_only", "calling_app_id", "mail_resource", "other_mailbox", "request_uri",
-                                   "roles", "scopes", "service_principal_id", "status", "user_id")},
-               looks_like_graph_activity,
+    Normaliser(graph_activity.READER, looks_like_graph_activity,
                lambda view, context: normalise_graph_activity(view.record, context)),
-    Normaliser("entra",
-               {"entra": ("added_values", "app_display_name", "calling_app_id", "category", "client_app_used",
-                          "result")},
-               looks_like_entra,
+    Normaliser(entra.READER, looks_like_entra,
                lambda view, context: normalise_entra(view.record, context)),
-    Normaliser("exchange_cmdlet_log", {"exchange_cmdlet_log": ("caller", "event_code")},
-               looks_like_exchange_cmdlet_log,
+    Normaliser(windows_text.EXCHANGE_CMDLET_LOG_READER, looks_like_exchange_cmdlet_log,
                lambda view, context: normalise_exchange_cmdlet_log(view.record, context)),
-    Normaliser("windows_logon", {"windows_logon": ("event_code", "logon_type", "status", "workstation")},
-               looks_like_windows_logon,
+    Normaliser(windows_logon.READER, looks_like_windows_logon,
                lambda view, context: normalise_windows_logon(view.record, view.event_code, context)),
-    Normaliser("powershell", {"powershell": ("path",)},
-               looks_like_powershell,
+    Normaliser(windows_text.POWERSHELL_READER, looks_like_powershell,
                lambda view, context: normalise_powershell(view.record, context)),
-    Normaliser(WINDOWS_ENDPOINT, {"process": PROCESS_FACTS, "file": FILE_FACTS},
-               looks_like_windows_endpoint,
+    Normaliser(windows_endpoint.READER, looks_like_windows_endpoint,
                lambda view, context: normalise_windows_endpoint(view.record, context)),
 )
 
 
 def declared_facts(registry=REGISTRY):
-    """{source name: frozenset of the extra.<fact> names some normaliser writes for it}."""
+    """{source name: frozenset of the extra.<fact> names some reader's table says it writes}."""
     facts = {}
     for normaliser in registry:
         for source, names in normaliser.facts.items():
@@ -195,97 +158,11 @@ def no_rule_wants(sourcetype, operation, context):
     registry), whose first step is the same `wants(operation)` exit. `operation` is the
     Operation cell as sent; an empty one is read from `_raw` by the reader, so never skipped."""
     operation = as_text(operation)
-    return (bool(operation) and as_text(sourcetype).lower().startswith(O365_SOURCETYPE_PREFIXES)
+    return (bool(operation) and is_o365_sourcetype(as_text(sourcetype))
             and not context.wants(operation))
 
 
 _DISPATCH = tuple((normaliser.recognises, normaliser.normalise) for normaliser in REGISTRY)
-
-
-class _ReadLog:
-    """A record that notes what is read of it: the names asked for with get() or `in`, in
-    order, and whether `_raw`'s first character was looked at apart from that. `whole` is set
-    when anything else is asked (a copy, iteration): what was read is then not known."""
-
-    __slots__ = ("_record", "names", "raw_head", "whole")
-
-    def __init__(self, record):
-        self._record = record
-        self.names = []
-        self.raw_head = False
-        self.whole = False
-
-    def get(self, name, default=None):
-        self.names.append(name)
-        return self._record.get(name, default)
-
-    def __contains__(self, name):
-        self.names.append(name)
-        return name in self._record
-
-    def __getitem__(self, name):
-        self.names.append(name)
-        return self._record[name]
-
-    def _everything(self):
-        self.whole = True
-        return self._record
-
-    def __iter__(self):
-        return iter(self._everything())
-
-    def __len__(self):
-        return len(self._everything())
-
-    def keys(self):
-        return self._everything().keys()
-
-    def items(self):
-        return self._everything().items()
-
-    def values(self):
-        return self._everything().values()
-
-    def copy(self):
-        return dict(self._everything())
-
-    def first_of_raw(self):
-        self.raw_head = True
-        return as_text(self._record.get("_raw"))[:1]
-
-
-class _LoggedView(RecordView):
-    __slots__ = ()
-
-    @property
-    def raw_head(self):
-        record = self.record
-        if isinstance(record, _ReadLog):
-            return record.first_of_raw()
-        return RecordView.raw_head.fget(self)   # the record was replaced (classic fields): read whole
-
-
-def recognition_reads(record):
-    """(name of the normaliser that takes `record` or None, the field names recognition read
-    (each value as a whole), whether it looked at the first character of `_raw` apart from
-    those), or None when recognition read the record in some other way.
-
-    Recognition is a function of exactly what it read: another record with the same values of
-    those fields (and the same first character of `_raw`, when looked at) goes to the same
-    normaliser. The record path uses this to recognise most rows of a chunk from a few cells."""
-    log = _ReadLog(record)
-    view = _LoggedView(log)
-    taken = _recognised(view)
-    if log.whole or view.record is not log or taken != _recognised(RecordView(record)):
-        return None   # the last: a recogniser told the log from the record some way the log missed
-    return taken, tuple(dict.fromkeys(log.names)), log.raw_head
-
-
-def _recognised(view):
-    for normaliser in REGISTRY:
-        if normaliser.recognises(view):
-            return normaliser.name
-    return None
 
 
 def normalise(record, context):

@@ -16,7 +16,10 @@ with the bare column names. Three tables carry T1114:
 import json
 
 from ..values import as_text, raw_json_object
+from .o365 import READER as O365_READER
 from .o365 import normalise_audit_record
+from .reader_table import ReaderTable
+from .windows_endpoint import READER as ENDPOINT_READER
 from .windows_endpoint import base_name, normalise_windows_endpoint
 
 CATEGORY_PREFIX = "AdvancedHunting-"
@@ -150,3 +153,23 @@ def _cloud_app_event(row, context):
     if not context.wants(operation):
         return []
     return normalise_audit_record(audit, operation, context)
+
+
+READER = ReaderTable(
+    "defender_xdr",
+    # Device rows become the endpoint reader's events, CloudAppEvents the o365 reader's.
+    facts={"process": ENDPOINT_READER.facts["process"], "file": ENDPOINT_READER.facts["file"],
+           "o365": O365_READER.facts["o365"]},
+    # Read from `_raw` (JSON) when it has one, else from these fields, with or without `properties.`.
+    fields={
+        "recognition": ("sourcetype", "category", "Category", "DeviceId", "DeviceName", "InitiatingProcessFileName",
+                        "ActionType", "RawEventData", "_raw"),
+        "event": tuple(prefix + name for prefix in ("", "properties.") for name in (
+            "AccountDomain", "AccountName", "AccountUpn", "ActionType", "DeviceName", "FileName", "FolderPath",
+            "InitiatingProcessAccountDomain", "InitiatingProcessAccountName", "InitiatingProcessAccountUpn",
+            "InitiatingProcessFileName", "InitiatingProcessFolderPath", "ProcessCommandLine",
+            "ProcessVersionInfoOriginalFileName", "RawEventData")),
+    },
+    operations={"process": ENDPOINT_READER.operations["process"], "file": ENDPOINT_READER.operations["file"],
+                "o365": O365_READER.operations["o365"]},
+)

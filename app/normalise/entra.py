@@ -11,6 +11,7 @@ import json
 from ..event import MailEvent
 from ..values import as_list, as_text, clean_ip, raw_json_object
 from .permission_changes import added_tokens
+from .reader_table import ANY_OPERATION, ReaderTable
 
 SIGN_IN_OPERATION = "Sign-in activity"
 _SIGN_IN_CATEGORIES = ("signinlogs", "noninteractiveusersigninlogs", "serviceprincipalsigninlogs",
@@ -168,3 +169,28 @@ def _additional_detail(document, record, key):
             if isinstance(item, dict) and item.get("key") == key:
                 return as_text(item.get("value"))
     return ""
+
+
+READER = ReaderTable(
+    "entra",
+    facts={"entra": ("added_values", "app_display_name", "calling_app_id", "category", "client_app_used",
+                     "result")},
+    # Read from `_raw` (JSON) when it has one, else from these fields.
+    fields={
+        "recognition": ("sourcetype", "operationName", "OperationName", "category", "Category",
+                        "properties.activityDisplayName", "_raw"),
+        "operation": ("operationName", "OperationName", "properties.activityDisplayName", "ActivityDisplayName"),
+        "event": ("AdditionalDetails", "AppDisplayName", "AppId", "IPAddress", "InitiatedBy", "InitiatingUserOrApp",
+                  "Result", "TargetResources", "UserAgent", "callerIpAddress", "identity", "resultType", "src",
+                  "user", "properties.additionalDetails", "properties.appDisplayName", "properties.appId",
+                  "properties.clientAppUsed", "properties.initiatedBy", "properties.initiatedBy.user.ipAddress",
+                  "properties.initiatedBy.user.userPrincipalName", "properties.ipAddress", "properties.result",
+                  "properties.status.errorCode", "properties.targetResources",
+                  "properties.targetResources{}.displayName",
+                  "properties.targetResources{}.modifiedProperties{}.displayName",
+                  "properties.targetResources{}.modifiedProperties{}.newValue",
+                  "properties.targetResources{}.modifiedProperties{}.oldValue", "properties.userAgent",
+                  "properties.userPrincipalName"),
+    },
+    operations={"entra": (SIGN_IN_OPERATION, ANY_OPERATION)},   # the operationName of an audit record
+)

@@ -13,6 +13,7 @@ dropped after a few string tests.
 
 from ..event import MailEvent
 from ..values import as_text, clean_ip, raw_json_object
+from .reader_table import ReaderTable
 
 GRAPH_MAIL_READ = "GraphMailRead"
 CATEGORY = "MicrosoftGraphActivityLogs"
@@ -136,3 +137,21 @@ def normalise_graph_activity(record, context):
         "status": status,
     }
     return [event]
+
+
+READER = ReaderTable(
+    "graph_activity",
+    facts={"graph_activity": ("app_only", "calling_app_id", "mail_resource", "other_mailbox", "request_uri",
+                              "roles", "scopes", "service_principal_id", "status", "user_id")},
+    # Read from `_raw` (JSON) when it has one, else from these fields, with or without `properties.`.
+    fields={
+        "recognition": ("category", "Category", "Type", "RequestUri", "_raw"),
+        "src": ("callerIpAddress",),
+        "event": tuple(prefix + name for prefix in ("", "properties.") for name in (
+            "AppId", "IPAddress", "RequestMethod", "RequestUri", "ResponseStatusCode", "Roles", "Scopes",
+            "ServicePrincipalId", "TenantId", "UserAgent", "UserId")) + tuple("properties." + name for name in (
+                "appId", "ipAddress", "requestMethod", "requestUri", "responseStatusCode", "roles", "scopes",
+                "servicePrincipalId", "tenantId", "userAgent", "userId")),
+    },
+    operations={"graph_activity": (GRAPH_MAIL_READ,)},
+)

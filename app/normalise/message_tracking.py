@@ -9,6 +9,7 @@ import csv
 from ..csv_rows import csv_row
 from ..event import MailEvent
 from ..values import as_text, first_field, split_addresses
+from .reader_table import ANY_OPERATION, ReaderTable
 
 # Column order of Exchange 2013-2019 message-tracking logs (#Fields header).
 COLUMNS = (
@@ -105,3 +106,13 @@ def _custom_value(custom, key):
         if name.strip().lower() == key.lower():
             return value.strip()
     return ""
+
+
+READER = ReaderTable(
+    "message_tracking",
+    facts={"message_tracking": ("custom_data", "message_id", "recipient_type", "recipients", "source_context",
+                                "subject", "tracking_source", "transport_rule_actions", "transport_rule_ids")},
+    # Every column of the log, in each add-on's spelling (_FIELD_NAMES), and `_raw` (a log line).
+    fields=dict({column: names for column, names in _FIELD_NAMES.items()}, _raw=("_raw",)),
+    operations={"message_tracking": (ANY_OPERATION,)},   # the event-id column (RECEIVE, AGENTINFO, ...)
+)

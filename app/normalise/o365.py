@@ -14,6 +14,7 @@ from ..values import MAX_VALUE_CHARS, as_list, as_text, clean_ip, first_field, r
 from .cmdlet_text import parse_parameters
 from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 from .permission_changes import added_tokens
+from .reader_table import ANY_OPERATION, ReaderTable
 
 _OPERATION_IN_RAW = re.compile(r'"Operation"\s*:\s*"([^"\\]{1,200})"')
 # EWS and REST callers name their app in the client string: "...python-requests/2.25.1[AppId=<guid>];"
@@ -21,6 +22,27 @@ _APP_ID_IN_CLIENT_INFO = re.compile(r"\[AppId=([0-9A-Fa-f-]{8,64})\]")
 # Azure AD records name the app they changed in ExtendedProperties additionalDetails: {"AppId":"..."}
 _APP_ID_IN_DETAILS = re.compile(r'"AppId"\s*:\s*"([^"]{1,100})"')
 _ACTION_SUFFIXES = ("torecipientsaction", "action")
+
+
+def is_o365_sourcetype(sourcetype):
+    """Whether a sourcetype is Office 365 audit records and nothing else (any case): the one
+    place that says so, for recognition, the probe and the record path's lazy rows."""
+    return sourcetype.lower().startswith(O365_SOURCETYPE_PREFIXES)
+
+
+def looks_like_o365(view):
+    """An Office 365 audit record: by sourcetype, else by its audit fields, else (no sourcetype)
+    by a JSON `_raw` holding an Operation."""
+    record, sourcetype = view.record, view.sourcetype
+    if is_o365_sourcetype(sourcetype):
+        return True
+    # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
+    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
+        return True
+    if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
+        text = as_text(record.get("_raw"))
+        return text.lstrip().startswith("{") and '"Operation"' in text
+    return False
 
 
 def operation_of(record):
@@ -479,3 +501,47 @@ def _add_inbox_rule_actions(event, context):
     if actions:
         event.rule_actions = tuple(dict.fromkeys(actions))
         event.rule_recipients = tuple(recipients)
+
+
+# Sourcetypes that are Office 365 audit records and nothing else: such an event goes to this
+# reader, whose first step is the operation check (app/normalise/__init__.py's no_rule_wants).
+O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
+O365_FACTS = ("added_values", "calling_app_id", "client_app_id", "external_access", "folder_member",
+              "folder_rights", "folders", "mailbox_owner", "non_owner", "operation_count", "record_type",
+              "result_status", "workload")
+# An audit record is read from `_raw` (JSON) when it has one; these are the extracted fields
+# read when it has not (and, for recognition, beside it).
+READER = ReaderTable(
+    "o365",
+    facts={"o365": O365_FACTS},
+    fields={
+        "recognition": ("sourcetype", "Operation", "Workload", "RecordType", "_raw"),
+        "operation": ("Operation", "_raw"),
+        "param": ("Parameters{}.Name", "Parameters{}.Value"),
+        "prop": ("OperationProperties{}.Name", "OperationProperties{}.Value", "ModifiedProperties",
+                 "ModifiedProperties{}.Name", "ModifiedProperties{}.NewValue", "ModifiedProperties{}.OldValue",
+                 "ExtendedProperties", "ExtendedProperties{}.Value"),
+        "actor": ("UserId", "user"),
+        "mailbox": ("MailboxOwnerUPN", "ObjectId", "object"),
+        "src": ("ClientIP", "ClientIPAddress", "src_ip", "src"),
+        "app_id": ("AppId", "ClientAppId"),
+        "client_info": ("ClientInfoString",),
+        "user_type": ("UserType",),
+        "logon_type": ("LogonType",),
+        "organization": ("OrganizationName",),
+        "dest": ("OriginatingServer",),
+        "extra.workload": ("Workload",),
+        "extra.record_type": ("RecordType",),
+        "extra.result_status": ("ResultStatus",),
+        "extra.client_app_id": ("ClientAppId",),
+        "extra.external_access": ("ExternalAccess",),
+        "extra.mailbox_owner": ("MailboxOwnerUPN",),
+        "extra.operation_count": ("OperationCount",),
+        "extra.folders": ("Folders", "Folders{}.Path", "Item", "Item.ParentFolder.Path"),
+        "extra.folder_member": ("Item", "Item.ParentFolder.MemberUpn", "Item.ParentFolder.MemberSid"),
+        "extra.folder_rights": ("Item", "Item.ParentFolder.MemberRights"),
+    },
+    operations={"o365": (ANY_OPERATION,)},
+    parameter_fields=True,
+    sourcetype_prefixes=O365_SOURCETYPE_PREFIXES,
+)

@@ -14,6 +14,7 @@ import re
 from ..event import MailEvent
 from ..values import MAX_VALUE_CHARS, as_list, as_text, clean_ip
 from .cmdlet_events import cmdlet_events
+from .reader_table import ANY_CMDLET, DATA_MODEL_PREFIXES, ReaderTable
 from .windows_xml import event_xml_fields
 
 PROCESS_CREATE = "ProcessCreate"
@@ -24,7 +25,7 @@ FILE_CHANGE = "FileChange"   # CIM Filesystem deleted / acl_modified: no rule re
 
 SECURITY_EVENT_CODES = frozenset(("4663", "4688", "5145"))
 SYSMON_EVENT_CODES = frozenset(("1", "11"))
-_DATA_MODEL_PREFIXES = ("Processes.", "Filesystem.", "All_Processes.", "All_Filesystem.")
+_DATA_MODEL_PREFIXES = DATA_MODEL_PREFIXES
 # Field names only the endpoint sources use; finding one is enough to take the event.
 TELL_TALE_FIELDS = (
     "Image", "TargetFilename", "NewProcessName", "ObjectName", "RelativeTargetName",
@@ -38,11 +39,6 @@ _CIM_WRITE_ACTIONS = frozenset(("created", "modified", "write", "written", "crea
 
 # powershell -enc/-EncodedCommand <base64 of UTF-16LE>: the script is only readable decoded.
 _ENCODED_COMMAND = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s+['\"]?([A-Za-z0-9+/]{8,}={0,2})")
-# The option alone, as every command line _ENCODED_COMMAND reads holds it: no quote in it, so
-# a text holding the command line (a CSV row) holds it too. The second is the same pattern for
-# an ASCII text lower-cased (where (?i) matches just what lower() gives).
-_ENCODED_COMMAND_OPTION = re.compile(r"(?i)\s[-/]e(?:c|n[a-z]*)?\s")
-_ENCODED_COMMAND_OPTION_LOWERED = re.compile(r"\s[-/]e(?:c|n[a-z]*)?\s")
 _MAX_DECODED = 100000
 _ACCESS_CODE = re.compile(r"%%(\d{4})")
 _ACCESS_WORD = re.compile(r"[A-Za-z_]+")
@@ -69,14 +65,7 @@ _EMPTY_VALUES = frozenset(("", "-", "n/a", "unknown", "not_translated", "null si
 _LONGEST_EMPTY_VALUE = max(len(value) for value in _EMPTY_VALUES)
 # {field name: (name, Processes.name, ...)}: filled on first use from the fixed names this module reads.
 _CANDIDATE_KEYS = {}
-# The text facts of a process creation and of a file event, read before the rest: the
-# engine's gates (app/endpoint_gate.py) decide from these alone whether any rule can fire.
-GATED_PROCESS_FIELDS = frozenset((
-    "text", "extra.command_line", "extra.process_path", "extra.process_name", "extra.parent_process_path",
-    "extra.parent_process_name", "extra.original_file_name",
-))
-GATED_FILE_FIELDS = frozenset(("extra.file_path", "extra.file_name", "mailbox"))
-# The field names those facts are read from (each also with a _DATA_MODEL_PREFIXES prefix).
+# The field names facts are read from (each also with a _DATA_MODEL_PREFIXES prefix).
 # Classic WinEventLog 4688 (the add-on's names): New_Process_Name, Process_Command_Line,
 # Creator_Process_Name; 4663/5145: Object_Name, Relative_Target_Name.
 _PROCESS_PATH = ("Image", "NewProcessName", "New_Process_Name", "process_path")
@@ -87,15 +76,56 @@ _PARENT_NAME = ("parent_process_name",)
 _ORIGINAL_FILE_NAME = ("OriginalFileName", "original_file_name")
 _FILE_PATH = ("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName", "Relative_Target_Name", "file_path")
 _FILE_NAME = ("file_name",)
-# Every field a gated fact can come from: with `_raw` when no tell-tale field has a value (the
-# reader then reads the event XML), these are all app/endpoint_gate.py's record_text_gate
-# needs to see of an endpoint event.
-GATED_FACT_SOURCES = frozenset(
-    prefix + name
-    for names in (_PROCESS_PATH, _PROCESS_NAME, _COMMAND_LINE, _PARENT_PATH, _PARENT_NAME, _ORIGINAL_FILE_NAME,
-                  _FILE_PATH, _FILE_NAME)
-    for name in names for prefix in ("",) + _DATA_MODEL_PREFIXES)
-FILE_OPERATIONS = (FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE)
+_FILE_PROCESS_PATH = ("Image", "ProcessName", "Process_Name", "process_path")
+_EVENT_CODE = ("EventCode", "EventID", "signature_id")
+_HOST = ("Computer", "dest", "ComputerName", "DeviceName", "host")
+_USER = ("User", "user", "SubjectUserName", "Account_Name")
+_DOMAIN = ("SubjectDomainName", "Account_Domain")
+_ACCESS_MASK = ("AccessMask", "Access_Mask")
+_SHARE = ("ShareName", "Share_Name", "share")
+_SOURCE_ADDRESS = ("IpAddress", "Source_Address", "src", "src_ip")
+
+PROCESS_FACTS = ("account_name", "command_line", "decoded_command", "event_code", "original_file_name",
+                 "parent_process_name", "parent_process_path", "process_name", "process_path")
+FILE_FACTS = ("access", "account_name", "action", "event_code", "file_name", "file_path", "process_name",
+              "process_path", "share_name")
+
+READER = ReaderTable(
+    "windows_endpoint",
+    facts={"process": PROCESS_FACTS, "file": FILE_FACTS},
+    fields={
+        "recognition": TELL_TALE_FIELDS + ("_raw",),
+        "extra.event_code": _EVENT_CODE,
+        "dest": _HOST,
+        "actor": _USER + _DOMAIN,
+        # process creations
+        "extra.process_path": _PROCESS_PATH + _FILE_PROCESS_PATH,
+        "extra.process_name": _PROCESS_NAME,
+        "extra.command_line": _COMMAND_LINE,
+        "extra.parent_process_path": _PARENT_PATH,
+        "extra.parent_process_name": _PARENT_NAME,
+        "extra.original_file_name": _ORIGINAL_FILE_NAME,
+        # file events
+        "extra.file_path": _FILE_PATH,
+        "extra.file_name": _FILE_NAME,
+        "extra.access": ("AccessList", "Accesses") + _ACCESS_MASK,
+        "extra.share_name": _SHARE,
+        "extra.action": ("action",),
+        "src": _SOURCE_ADDRESS,
+    },
+    operations={"process": (PROCESS_CREATE, ANY_CMDLET),
+                "file": (FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE)},
+    # The text facts of a process creation and of a file event, read before the rest: the
+    # engine's gates (app/endpoint_gate.py) decide from these alone whether any rule can fire.
+    # The reader builds exactly these facts, by these paths, before it asks the gate, and the
+    # event carries what the gate was given.
+    gated={"process": ("text", "extra.command_line", "extra.process_path", "extra.process_name",
+                       "extra.parent_process_path", "extra.parent_process_name", "extra.original_file_name"),
+           "file": ("extra.file_path", "extra.file_name", "mailbox")},
+    prefixed=True,
+)
+GATED_PROCESS_FIELDS = frozenset(READER.gated["process"])
+GATED_FILE_FIELDS = frozenset(READER.gated["file"])
 
 
 class _Fields:
@@ -203,13 +233,18 @@ def _account(fields, user_names, domain_names):
     return user
 
 
-def _endpoint_event(source, operation, fields):
-    """The event of an endpoint record its gate let through, with the host and account every
-    process and file event carries."""
+def _endpoint_event(source, operation, fields, facts):
+    """The event of an endpoint record its gate let through: the gated facts it was given, and
+    the host and account every process and file event carries."""
     event = MailEvent(source, operation)
-    event.dest = fields.get("Computer", "dest", "ComputerName", "DeviceName", "host")
-    event.actor = _account(fields, ("User", "user", "SubjectUserName", "Account_Name"),
-                           ("SubjectDomainName", "Account_Domain"))
+    for path, value in facts.items():
+        head, _, fact = path.partition(".")
+        if fact:
+            event.extra[fact] = value
+        else:
+            setattr(event, head, value)
+    event.dest = fields.get(*_HOST)
+    event.actor = _account(fields, _USER, _DOMAIN)
     return event
 
 
@@ -233,86 +268,79 @@ def _operation(fields, event_code):
     return ""
 
 
+def _process_facts(fields):
+    """The gated facts of a process creation (READER.gated["process"]), by path."""
+    process_path = fields.get(*_PROCESS_PATH)
+    parent_path = fields.get(*_PARENT_PATH)
+    command_line = fields.get(*_COMMAND_LINE)
+    decoded = decoded_command(command_line)
+    return {
+        # Rules reading `text` see the decoded script too, as 4104 would show it.
+        "text": command_line + ("\n" + decoded if decoded else ""),
+        "extra.command_line": command_line,
+        "extra.process_path": process_path,
+        "extra.process_name": base_name(fields.get(*_PROCESS_NAME) or process_path),
+        "extra.parent_process_path": parent_path,
+        "extra.parent_process_name": base_name(fields.get(*_PARENT_NAME) or parent_path),
+        # Sysmon's PE OriginalFileName survives renaming a tool (7z.exe copied as svc.exe).
+        "extra.original_file_name": fields.get(*_ORIGINAL_FILE_NAME),
+    }, decoded
+
+
+def _file_facts(fields):
+    """The gated facts of a file event (READER.gated["file"]), by path."""
+    file_path = fields.get(*_FILE_PATH)
+    file_name = fields.get(*_FILE_NAME)
+    if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
+        file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
+    file_path, file_name = file_path or file_name, file_name or base_name(file_path)
+    # The mail store is the object acted on.
+    return {"extra.file_path": file_path, "extra.file_name": file_name, "mailbox": file_path}
+
+
+def _gated(facts, source, operation, context):
+    """The facts in the order the table declares them, or None when the operation's gate says
+    no rule can fire on them. A fact the table names and the reader did not build is a KeyError
+    on every event, never a fact the gate silently does not see."""
+    gate = context.endpoint_gates.get(operation)
+    values = tuple(facts[path] for path in READER.gated[source])
+    return values if gate is None or gate(values) else None
+
+
 def normalise_windows_endpoint(record, context):
     parsed = {}
     if record.get("_raw") and not any(record.get(name) for name in TELL_TALE_FIELDS):
         parsed = _parse_xml_raw(record)
     fields = _Fields(record, parsed)
-    event_code = fields.get("EventCode", "EventID", "signature_id")
+    event_code = fields.get(*_EVENT_CODE)
     operation = _operation(fields, event_code)
     if not operation:
         return []
     if operation == PROCESS_CREATE:
-        process_path = fields.get(*_PROCESS_PATH)
-        process_name = base_name(fields.get(*_PROCESS_NAME) or process_path)
-        command_line = fields.get(*_COMMAND_LINE)
-        parent_path = fields.get(*_PARENT_PATH)
-        parent_name = base_name(fields.get(*_PARENT_NAME) or parent_path)
-        # Sysmon's PE OriginalFileName survives renaming a tool (7z.exe copied as svc.exe).
-        original_file_name = fields.get(*_ORIGINAL_FILE_NAME)
-        decoded = decoded_command(command_line)
-        # Rules reading `text` see the decoded script too, as 4104 would show it.
-        text = command_line + ("\n" + decoded if decoded else "")
-        gate = context.endpoint_gates.get(operation)
-        if gate is not None and not gate((text, process_path, process_name, parent_path, parent_name,
-                                          original_file_name)):
+        facts, decoded = _process_facts(fields)
+        if _gated(facts, "process", operation, context) is None:
             return []   # no rule can fire: the facts hold none of the words each rule needs
-        event = _endpoint_event("process", operation, fields)
-        event.extra["parent_process_path"] = parent_path
-        event.extra["parent_process_name"] = parent_name
-        event.extra["command_line"] = command_line
-        event.extra["original_file_name"] = original_file_name
+        event = _endpoint_event("process", operation, fields, facts)
         event.extra["decoded_command"] = decoded
-        event.text = text
     else:
-        file_path = fields.get(*_FILE_PATH)
-        file_name = fields.get(*_FILE_NAME)
-        if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
-            file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
-        file_path, file_name = file_path or file_name, file_name or base_name(file_path)
-        gate = context.endpoint_gates.get(operation)
-        if gate is not None and not gate((file_path, file_name)):
+        facts = _file_facts(fields)
+        if _gated(facts, "file", operation, context) is None:
             return []   # no rule can fire: the path holds none of the words each rule needs
-        event = _endpoint_event("file", operation, fields)
-        process_path = fields.get("Image", "ProcessName", "Process_Name", "process_path")
-        event.extra["file_path"] = file_path
-        event.extra["file_name"] = file_name
+        event = _endpoint_event("file", operation, fields, facts)
+        process_path = fields.get(*_FILE_PROCESS_PATH)
         access_list = fields.get("AccessList") or " ".join(as_list(record.get("Accesses")))
-        event.extra["access"] = access_names(access_list, fields.get("AccessMask", "Access_Mask"))
-        event.extra["share_name"] = fields.get("ShareName", "Share_Name", "share")
-        event.src = clean_ip(fields.get("IpAddress", "Source_Address", "src", "src_ip"))
+        event.extra["access"] = access_names(access_list, fields.get(*_ACCESS_MASK))
+        event.extra["share_name"] = fields.get(*_SHARE)
+        event.src = clean_ip(fields.get(*_SOURCE_ADDRESS))
         event.extra["action"] = fields.get("action").lower()
-        event.mailbox = event.extra["file_path"]  # the mail store is the object acted on
-        process_name = base_name(fields.get("process_name") or process_path)
-    event.extra["process_path"] = process_path
-    event.extra["process_name"] = process_name
+        event.extra["process_path"] = process_path
+        event.extra["process_name"] = base_name(fields.get(*_PROCESS_NAME) or process_path)
     event.extra["account_name"] = bare_account(event.actor)
     event.extra["event_code"] = event_code
     events = [event]
     if operation == PROCESS_CREATE and event.text:
         events.extend(_cmdlet_events(event, context))
     return events
-
-
-def facts_hidden_in(text, lowered):
-    """Whether an endpoint event written in `text` (`lowered` is text.lower()) may have facts
-    that are not pieces of its field values: a script decoded from an -EncodedCommand, or event
-    XML in `_raw` whose character references are unescaped when facts are read from it. Every
-    other fact is a piece of one value, or a CIM folder and file name joined
-    (app/endpoint_gate.py's record_text_gate)."""
-    if "&" in text:
-        return True
-    if not text.isascii():
-        return _ENCODED_COMMAND_OPTION.search(text) is not None
-    # The option starts with `-e` or `/e` after a space: a few finds stand for a regex search
-    # of the whole text at every character (XML rows hold `/e` only in `</Event...>`).
-    for mark in ("-e", "/e"):
-        at = lowered.find(mark)
-        while at >= 0:
-            if at and _ENCODED_COMMAND_OPTION_LOWERED.match(lowered, at - 1):
-                return True
-            at = lowered.find(mark, at + 2)
-    return False
 
 
 def decoded_command(command_line):

@@ -7,6 +7,7 @@ Only the facts remote-collection rules use: the workstation name the client anno
 from ..event import MailEvent
 from ..values import as_list, as_text, clean_ip, first_field
 from .windows_xml import event_xml_fields
+from .reader_table import ReaderTable
 
 LOGON_OPERATION = "WindowsLogon"
 LOGON_EVENT_CODES = frozenset(("4624", "4625", "4776"))
@@ -61,3 +62,17 @@ def normalise_windows_logon(record, event_code, context):
         "status": fields.get("Status", "Error_Code"),
     }
     return [event]
+
+
+READER = ReaderTable(
+    "windows_logon",
+    facts={"windows_logon": ("event_code", "logon_type", "status", "workstation")},
+    fields={
+        "recognition": ("sourcetype", "source", "EventCode", "EventID", "_raw", "_time", "host"),
+        "event": ("Account_Name", "Computer", "ComputerName", "Error_Code", "IpAddress", "LogonType", "Logon_Account",
+                  "Logon_Type", "Source_Network_Address", "Source_Workstation", "Status", "TargetUserName",
+                  "Workstation", "WorkstationName", "Workstation_Name", "dest", "host", "src_ip", "src_nt_host",
+                  "user"),
+    },
+    operations={"windows_logon": (LOGON_OPERATION,)},
+)

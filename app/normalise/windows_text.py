@@ -8,6 +8,7 @@ from ..event import MailEvent
 from ..values import as_text, first_field
 from .cmdlet_events import cmdlet_events
 from .windows_xml import xml_computer, xml_event_id
+from .reader_table import ANY_CMDLET, ReaderTable
 
 SCRIPT_BLOCK_OPERATION = "ScriptBlock"
 # The closing tag is found with str.find: a lazy `(.*?)</Data>` rescanned the rest of the
@@ -137,3 +138,29 @@ def normalise_exchange_cmdlet_log(record, context):
         event.dest = event.dest or host
         event.extra = {"event_code": event_code, "caller": caller}
     return events
+
+
+POWERSHELL_READER = ReaderTable(
+    "powershell",
+    facts={"powershell": ("path",)},
+    fields={
+        "recognition": ("sourcetype", "source", "EventCode", "EventID", "ScriptBlockText", "_raw"),
+        "text": ("ScriptBlockText", "script_block_text", "Message", "_raw"),
+        "extra.path": ("Path", "ScriptPath"),
+        "actor": ("UserID", "User", "user", "SubjectUserName"),
+        "dest": ("Computer", "ComputerName", "dest", "host"),
+    },
+    operations={"powershell": (SCRIPT_BLOCK_OPERATION, ANY_CMDLET)},
+)
+EXCHANGE_CMDLET_LOG_READER = ReaderTable(
+    "exchange_cmdlet_log",
+    facts={"exchange_cmdlet_log": ("caller", "event_code")},
+    fields={
+        "recognition": ("sourcetype", "source", "EventCode", "EventID", "_raw"),
+        "text": ("Message", "message", "Body", "Data", "_raw"),
+        "actor": ("User", "user"),
+        "dest": ("Computer", "ComputerName", "dest", "host"),
+        "extra.event_code": ("EventCode", "EventID", "_raw"),
+    },
+    operations={"exchange_cmdlet_log": (ANY_CMDLET,)},
+)
