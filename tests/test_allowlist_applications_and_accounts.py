@@ -28,14 +28,35 @@ def test_application_row_suppresses_by_client_app_id(engine_with_lookups):
         assert "journaling archive" in findings[0].suppressed_by
 
 
-def test_application_row_reads_the_app_id_from_the_ews_client_string(engine_with_lookups):
-    engine = engine_with_lookups({"t1114_allowlist_applications.csv": APP_HEADER +
-                                  "4a5d3c2b-0000-4000-8000-00000000b001,Sync,,,,mail sync service,vendor doc\n"})
-    audit = dict(GRAPH_READ, AppId="", ClientAppId="",
-                 ClientInfoString="Client=WebServices;ExchangeWebServicesProxy/python-requests/2.31[AppId=4a5d3c2b-0000-4000-8000-00000000b001];")
-    for findings in _statuses(engine, audit):
+ARCHIVER = "4a5d3c2b-0000-4000-8000-00000000b001"
+ROGUE = "9e1f7a20-0000-4000-8000-00000000e666"
+EWS_READ = dict(GRAPH_READ, AppId=ARCHIVER, ClientAppId=ARCHIVER, ClientInfoString=(
+    "Client=WebServices;ExchangeWebServicesProxy/CrossSite/EXCH/15.20.7249.024/python-requests/2.31.0"
+    "[AppId=%s];" % ARCHIVER))
+
+
+def _archiver_allowed(engine_with_lookups):
+    return engine_with_lookups({"t1114_allowlist_applications.csv": APP_HEADER +
+                                "%s,Archiver,,,,journaling archive over EWS,vendor doc\n" % ARCHIVER})
+
+
+def test_application_row_suppresses_the_archivers_own_ews_reads(engine_with_lookups):
+    """The record names the archiver in AppId and ClientAppId, its client string tags the same id."""
+    engine = _archiver_allowed(engine_with_lookups)
+    for findings in _statuses(engine, EWS_READ):
         assert [f.rule.id for f in findings] == ["t1114_002_mail_items_accessed_ews"]
-        assert findings[0].suppressed_by
+        assert "journaling archive" in findings[0].suppressed_by
+
+
+def test_a_rogue_app_naming_the_archiver_in_its_user_agent_is_not_suppressed(engine_with_lookups):
+    """The client string is what the caller writes: the record's own AppId decides."""
+    engine = _archiver_allowed(engine_with_lookups)
+    rogue = dict(EWS_READ, AppId=ROGUE, ClientAppId=ROGUE,
+                 ClientInfoString="Client=WebServices;python-requests/2.31.0[AppId=%s];[AppId=%s];" % (ARCHIVER, ROGUE))
+    for audit in (rogue, dict(rogue, ClientAppId=""), dict(rogue, AppId="", ClientAppId="")):
+        for findings in _statuses(engine, audit):
+            assert [f.rule.id for f in findings] == ["t1114_002_mail_items_accessed_ews"]
+            assert not findings[0].suppressed_by, audit
 
 
 def test_expired_application_row_no_longer_suppresses(engine_with_lookups):
