@@ -19,7 +19,8 @@ import io
 import os
 import time
 
-from .wildcard import MAX_PATTERN_CHARS, Wildcard
+from .wildcard import MAX_PATTERN_CHARS, PathWildcard, Wildcard
+from .windows_path import split_root, without_prefix
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 MAX_ROWS = 100000
@@ -32,7 +33,8 @@ PROVENANCE_COLUMNS = ("added_by", "added_at")
 class AllowlistSpec:
     """One allowlist lookup: which CSV columns are matched against which event facts."""
 
-    def __init__(self, definition, shipped_definition, keys, description, required=(), anchored=(), optional=()):
+    def __init__(self, definition, shipped_definition, keys, description, required=(), anchored=(), optional=(),
+                 paths=()):
         self.definition = definition      # the site's lookup definition (transforms.conf)
         self.filename = definition + ".csv"   # its file in lookups/, never in the package
         self.shipped_definition = shipped_definition  # the definition of the app's own rows
@@ -41,6 +43,7 @@ class AllowlistSpec:
         self.required = required          # key columns every row must fill
         self.anchored = anchored          # key columns that may not start with a wildcard
         self.optional = frozenset(optional)  # key columns added later: files written before them still load
+        self.paths = frozenset(paths)     # key columns holding Windows paths (PathWildcard: `*` within one folder)
 
     @property
     def columns(self):
@@ -67,7 +70,8 @@ PROCESSES = AllowlistSpec(
     {"process_path": "extra.process_path", "process_name": "extra.process_name",
      "account": "extra.account_name", "host": "dest"},
     "processes that legitimately read or write mail stores (mail clients, AV/EDR, backup, migration)",
-    required=("process_path", "process_name"), anchored=("process_path",), optional=("account", "host"))
+    required=("process_path", "process_name"), anchored=("process_path",), optional=("account", "host"),
+    paths=("process_path",))
 
 APPLICATIONS = AllowlistSpec(
     "t1114_allowlist_applications", "t1114_shipped_applications", {"app_id": "extra.calling_app_id"},
@@ -339,7 +343,7 @@ def closest_hint(name, known):
 def _report_repeat(row, seen, problems):
     """Two rows for the same keys and rules: harmless when identical, confusing when they differ.
     A site row repeating a shipped one keeps it in force after the shipped row is switched off."""
-    key = (tuple((path, pattern.pattern.strip().lower()) for path, pattern in row.keys),
+    key = (tuple((path, pattern.index_text) for path, pattern in row.keys),
            tuple(sorted(pattern.pattern.strip().lower() for pattern in row.rules)))
     first = seen.setdefault(key, row)
     if first is row:
@@ -371,7 +375,11 @@ def _allowlist_row(spec, filename, line, row, shipped=False):
                 raise ValueError("column `%s` is only wildcards, which would allow (almost) everything" % column)
             if len(value) > MAX_PATTERN_CHARS:
                 raise ValueError("column `%s` is longer than %d characters" % (column, MAX_PATTERN_CHARS))
-            keys.append((path, Wildcard(value)))
+            if column in spec.paths:
+                _check_path_pattern(column, value)
+                keys.append((path, PathWildcard(value)))
+            else:
+                keys.append((path, Wildcard(value)))
             shown.append("%s=%s" % (column, value))
     if not keys:
         raise ValueError("no value in %s" % " or ".join("`%s`" % column for column in spec.keys))
@@ -380,9 +388,9 @@ def _allowlist_row(spec, filename, line, row, shipped=False):
             raise ValueError("column `%s` is empty; this lookup needs %s in every row"
                              % (column, " and ".join("`%s`" % c for c in spec.required)))
     for column in spec.anchored:
-        if _cell(row, column)[:1] in ("*", "?") and not _cell(row, column).startswith("?:"):
+        if _cell(row, column)[:1] == "*":
             raise ValueError("column `%s` starts with a wildcard, so a copy of the program in any folder would "
-                             "match; start it with the drive (C:\\... or ?:\\...)" % column)
+                             "match; start it with the drive (C:\\...)" % column)
     row_id = _cell(row, "row_id") if shipped else ""
     if shipped and not row_id:
         raise ValueError("column `row_id` is empty; every shipped row needs an id a site can switch off")
@@ -400,6 +408,29 @@ def _allowlist_row(spec, filename, line, row, shipped=False):
             shown.append("%s=%s" % (column, _cell(row, column)))
     return AllowlistRow(filename, line, tuple(keys), rules, valid_from, valid_until, reason, ", ".join(shown),
                         row_id, _cell(row, "class").lower())
+
+
+def _check_path_pattern(column, value):
+    """Refuse a path pattern whose drive, share or volume is a wildcard (it would also match
+    drives and volumes any user can write to), or that names `.` or `..` folders (event paths
+    are compared with those resolved, so they never mean what they seem to)."""
+    path = without_prefix(value)
+    if path[1:3] == ":\\" and path[:1] in ("?", "*"):
+        rest = value.strip()[3:]
+        raise ValueError("column `%s` starts with the drive wildcard `%s:`, which also matches removable and network "
+                         "drives any user can write to (E:\\%s); write the drive letter the program is installed "
+                         "on (C:\\%s), one row per drive" % (column, path[:1], rest, rest))
+    root, folders = split_root(path)
+    if root is not None and root.startswith("\\\\") and any(char in root for char in "*?"):
+        raise ValueError("column `%s` has a wildcard in its server or share (%s), which matches that share on any "
+                         "server; write the server and share (\\\\fileserver\\tools\\...)" % (column, root))
+    if root == "\\device" and folders and any(char in folders[0] for char in "*?"):
+        raise ValueError("column `%s` has a wildcard in its volume (\\device\\%s), which also matches removable "
+                         "volumes any user can write to; write the volume the program is installed on "
+                         "(\\Device\\HarddiskVolume3\\...)" % (column, folders[0]))
+    if any(folder in (".", "..") for folder in folders):
+        raise ValueError("column `%s` names a `.` or `..` folder; write the folder it means (event paths are "
+                         "compared with `..` resolved)" % column)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -498,7 +529,7 @@ class AllowlistIndex:
 
     Each row is filed under one of its key columns: a literal value by that value, a pattern
     by its literal head (before the first wildcard) or tail (after the last), whichever is
-    longer; a row whose keys are all wildcards at both ends is always a candidate. A row can
+    longer, each as the pattern compares it (a path made canonical, app/windows_path.py); a row whose keys are all wildcards at both ends is always a candidate. A row can
     only apply when the event's value has that key's literal part, so the candidates hold
     every row that applies; they are tried in file order, so the first that applies is the
     one the plain walk would find.
@@ -510,6 +541,9 @@ class AllowlistIndex:
         self._heads = {}        # path -> {length: {head: [row index]}}
         self._tails = {}        # path -> {length: {tail: [row index]}}
         self._always = []
+        # path -> how an event value is written for comparison (lower case; a Windows path also
+        # canonical): every pattern of one field is of one kind, the spec column's.
+        self._value_keys = {path: pattern.value_key for row in self.rows for path, pattern in row.keys}
         options = [_index_options(row) for row in self.rows]
         shared = {}
         for choices in options:
@@ -534,7 +568,7 @@ class AllowlistIndex:
             value = event.value(path)
             if not isinstance(value, str):
                 continue
-            text = value.strip().lower()
+            text = self._value_keys[path](value)
             found.extend(self._exact.get(path, {}).get(text, ()))
             for length, table in self._heads.get(path, {}).items():
                 found.extend(table.get(text[:length], ()))
@@ -557,7 +591,7 @@ def _index_options(row):
     """(kind, path, literal) a row can be filed under: any of them must be in a value it matches."""
     choices = []
     for path, pattern in row.keys:
-        text = pattern.pattern.strip().lower()
+        text = pattern.index_text
         if "*" not in text and "?" not in text:
             choices.append(("exact", path, text))
             continue

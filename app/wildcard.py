@@ -1,4 +1,5 @@
-"""Wildcard patterns from lookups: `*` any run of characters, `?` one character, case-insensitive.
+"""Wildcard patterns from lookups: `*` any run of characters, `?` one character, case-insensitive;
+in a Windows path column (PathWildcard) neither ever spans a `\\`: `*` is any run within one folder.
 
 A pattern is split at its stars into fixed-length pieces, placed left to right at their first
 fit: literal pieces with str.find, pieces holding `?` with a regex made of escaped characters
@@ -7,6 +8,8 @@ len(value) x len(pattern) steps in C, whatever a lookup row contains.
 """
 
 import re
+
+from .windows_path import canonical_path
 
 # Longer than any account, address, domain or path a lookup needs; allowlist rows past it are refused.
 MAX_PATTERN_CHARS = 1024
@@ -45,20 +48,34 @@ class _Piece:
         return found.start() if found else -1
 
 
+def lowered_value(value):
+    """The text of an event value a Wildcard compares."""
+    return value.strip().lower()
+
+
 class Wildcard:
     __slots__ = ("pattern", "_lowered", "_literal", "_head", "_middle", "_tail")
+    value_key = staticmethod(lowered_value)   # what an index files an event value under
 
-    def __init__(self, pattern):
+    def __init__(self, pattern, strip=True):
         self.pattern = pattern
-        self._lowered = pattern.strip().lower()
+        self._lowered = (pattern.strip() if strip else pattern).lower()
         self._literal = "*" not in self._lowered and "?" not in self._lowered
         pieces = [_Piece(text) for text in self._lowered.split("*")]
         self._head = pieces[0]
         self._middle = tuple(pieces[1:-1])
         self._tail = pieces[-1] if len(pieces) > 1 else None
 
+    @property
+    def index_text(self):
+        """The pattern as the values it matches are written (lower case): its literal parts are
+        in every value it matches."""
+        return self._lowered
+
     def matches(self, value):
-        text = value.strip().lower()
+        return self.matches_lowered(value.strip().lower())
+
+    def matches_lowered(self, text):
         if self._literal:
             return text == self._lowered
         if self._tail is None:  # `?` but no star: the value has the pattern's exact length
@@ -76,3 +93,27 @@ class Wildcard:
 
     def __repr__(self):
         return "Wildcard(%r)" % self.pattern
+
+
+class PathWildcard:
+    """A Windows path pattern (an allowlist's process_path): pattern and value are both made
+    canonical (app/windows_path.py), then matched folder by folder, so `*` is any run of
+    characters within one folder and `?` one character other than `\\`: `C:\\Tools\\*\\x.exe`
+    matches `C:\\Tools\\v2\\x.exe`, never `C:\\Tools\\uploads\\bob\\x.exe`."""
+
+    __slots__ = ("pattern", "index_text", "_folders")
+    value_key = staticmethod(canonical_path)
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.index_text = canonical_path(pattern)
+        self._folders = tuple(Wildcard(folder, strip=False) for folder in self.index_text.split("\\"))
+
+    def matches(self, value):
+        folders = canonical_path(value).split("\\")
+        if len(folders) != len(self._folders):
+            return False
+        return all(pattern.matches_lowered(folder) for pattern, folder in zip(self._folders, folders))
+
+    def __repr__(self):
+        return "PathWildcard(%r)" % self.pattern

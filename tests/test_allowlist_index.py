@@ -46,7 +46,7 @@ def test_index_finds_the_row_the_walk_finds(cells, actor, mailbox, rule_id):
 def test_process_rows_and_anchored_paths():
     rows = rows_of(PROCESSES, [
         {"process_path": r"C:\Program Files\Microsoft Office\*\OUTLOOK.EXE", "process_name": "OUTLOOK.EXE"},
-        {"process_path": r"?:\Program Files\Veeam\*", "process_name": "*.exe"},
+        {"process_path": r"D:\Program Files\Veeam\*", "process_name": "*.exe"},
         {"process_path": r"C:\Tools\scan?.exe", "process_name": "scan?.exe", "host": "ws-1"}])
     index = AllowlistIndex(rows)
     for path, name, dest in ((r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE", "OUTLOOK.EXE", ""),
@@ -57,6 +57,21 @@ def test_process_rows_and_anchored_paths():
         event.extra.update(process_path=path, process_name=name)
         assert index.first_applying("t1114_001_mail_file_read", event, 0.0) is walk(
             rows, "t1114_001_mail_file_read", event, 0.0)
+
+
+_PATH_PATTERN = st.lists(st.text(st.sampled_from("ab*?"), min_size=1, max_size=3), min_size=1, max_size=3).map(
+    lambda folders: "C:\\" + "\\".join(folders))
+
+
+@given(st.lists(_PATH_PATTERN, min_size=1, max_size=8), st.lists(st.sampled_from(
+    ["a", "b", "ab", ".", "..", "/", "\\", "\\\\"]), max_size=10), st.sampled_from(["", "\\\\?\\", "\\??\\"]))
+def test_index_finds_the_row_the_walk_finds_for_paths(patterns, pieces, prefix):
+    """Path rows are filed by their canonical text and event paths looked up by theirs: the
+    index still finds the first row the walk finds, whatever `..`, `/` or prefix the path has."""
+    rows = rows_of(PROCESSES, [{"process_path": pattern, "process_name": "x.exe"} for pattern in patterns])
+    event = MailEvent("file", "file_read")
+    event.extra.update(process_path=prefix + "C:\\" + "".join(pieces), process_name="x.exe")
+    assert AllowlistIndex(rows).first_applying("r", event, 0.0) is walk(rows, "r", event, 0.0)
 
 
 def tried_rows(count, exact):

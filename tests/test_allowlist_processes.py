@@ -153,14 +153,82 @@ def test_unsafe_rows_are_refused_with_a_sentence(engine_with_lookups, line, prob
     assert ok["t1114_status"] == "suppressed"   # the other rows still apply
 
 
-def test_drive_wildcard_is_allowed():
-    problems = ProblemLog()
-    import tempfile
-    with tempfile.TemporaryDirectory() as folder:
-        with open(os.path.join(folder, PROCESSES.filename), "w", encoding="utf-8") as handle:
-            handle.write(HEADER + "?:\\Tools\\x.exe,x.exe,,,,,,any drive,x\n")
-        rows = load_allowlist(folder, PROCESSES, problems)
-    assert without_unsigned(problems.messages()) == [] and len(rows) == 1
+@pytest.mark.parametrize("path, problem", [
+    ("?:\\Tools\\x.exe", "starts with the drive wildcard `?:`, which also matches removable and network drives any "
+                         "user can write to (E:\\Tools\\x.exe); write the drive letter the program is installed on "
+                         "(C:\\Tools\\x.exe), one row per drive"),
+    ("\\\\?\\?:\\Tools\\x.exe", "starts with the drive wildcard `?:`"),
+    ("\\Device\\HarddiskVolume*\\Tools\\x.exe", "has a wildcard in its volume"),
+    ("\\\\*\\tools\\x.exe", "has a wildcard in its server or share"),
+    ("C:\\Program Files\\..\\Tools\\x.exe", "names a `.` or `..` folder"),
+    ("C:/Tools/./x.exe", "names a `.` or `..` folder"),
+])
+def test_drive_and_volume_wildcards_and_dot_folders_are_refused(engine_with_lookups, path, problem):
+    engine = engine_with_lookups({PROCESSES.filename: HEADER + path + ",x.exe,,,,,,any drive,x\n"})
+    messages = [m for m in without_unsigned(engine.problems.messages()) if PROCESSES.filename in m]
+    assert len(messages) == 1 and "line 2: column `process_path` " in messages[0] and problem in messages[0], messages
+    assert messages[0].endswith("the row was skipped.")
+    record = read_event(r"E:\Tools\x.exe")
+    assert engine.annotate(record) and record["t1114_status"] == "finding"
+
+
+# Process paths spelled to reach an allowlisted folder, or past a `*` (issue 27), and the
+# same programs spelled the ways Windows and its logs legitimately spell them.
+DEFENDER = r"C:\Program Files\Windows Defender\MsMpEng.exe"
+PLATFORM = r"C:\ProgramData\Microsoft\Windows Defender\Platform"
+BYPASSES = [
+    r"C:\Program Files\Windows Defender\..\..\Users\Public\MsMpEng.exe",
+    r"C:\Program Files\Windows Defender/../../Users/Public/MsMpEng.exe",
+    r"\\?\C:\Program Files\Windows Defender\..\..\Users\Public\MsMpEng.exe",
+    PLATFORM + r"\4.18.25010.7-0\..\..\..\..\..\Users\Public\MsMpEng.exe",
+    PLATFORM + r"\4.18.25010.7-0\x\MsMpEng.exe",     # `*` is one folder: not the version folder's subfolder
+    r"C:\Program Files\Microsoft Office\root\Office16\Temp\OUTLOOK.EXE",
+]
+LEGITIMATE = [
+    (DEFENDER, "defender_inbox"),
+    (r"\\?\C:\Program Files\Windows Defender\MsMpEng.exe", "defender_inbox"),
+    (r"C:/Program Files/Windows Defender/MsMpEng.exe", "defender_inbox"),
+    (r"C:\Program Files\\Windows Defender\.\MsMpEng.exe", "defender_inbox"),
+    (PLATFORM + r"\4.18.25010.7-0\MsMpEng.exe", "defender_platform"),
+    (r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE", "outlook"),
+    (r"C:\Program Files\Microsoft Office\Office16\OUTLOOK.EXE", "outlook_msi"),
+]
+
+
+def _shapes(record):
+    """The 4663 in its XML shape (add-on fields) and the classic shapes the add-on gives it."""
+    from tests.splunk_shapes import classic_security_shapes
+
+    return [record] + [shape for _, shape in classic_security_shapes(record)]
+
+
+@pytest.mark.parametrize("path", BYPASSES)
+def test_a_path_reaching_past_an_allowlisted_folder_is_a_finding(engine, path):
+    for record in _shapes(read_event(path, target=r"C:\Users\bob\Documents\Outlook Files\bob.pst")):
+        assert engine.annotate(record) is True, record
+        assert record["t1114_status"] == "finding" and record["t1114_suppressed_by"] == ""
+        assert record["t1114_rule"] == "t1114_001_mail_file_read"
+
+
+@pytest.mark.parametrize("path, row_id", LEGITIMATE)
+def test_the_same_program_spelled_another_way_stays_suppressed(engine, path, row_id):
+    for record in _shapes(read_event(path)):
+        assert engine.annotate(record) is False, record
+        assert record["t1114_status"] == "suppressed" and " row %s (" % row_id in record["t1114_suppressed_by"]
+
+
+def test_a_masquerade_through_dot_dot_is_raised_as_one(engine):
+    """The name is Defender's, the folder it really runs from is not: high, as a copy in Public is."""
+    record = read_event(BYPASSES[0], target=r"C:\Users\bob\Documents\Outlook Files\bob.pst")
+    assert engine.annotate(record)
+    assert record["t1114_severity"] == "high" and "masquerades" in record["t1114_reason"]
+
+
+def test_a_site_row_star_covers_one_folder(engine_with_lookups):
+    engine = engine_with_lookups({PROCESSES.filename: HEADER + "C:\\Tools\\*\\pstscan.exe,pstscan.exe,,,,,,"
+                                  "e-discovery collector versions,x\n"})
+    assert engine.annotate(read_event(r"C:\Tools\v2\pstscan.exe")) is False
+    assert engine.annotate(read_event(r"C:\Tools\uploads\bob\pstscan.exe")) is True
 
 
 def test_process_identities_ignore_rows_without_both_keys():

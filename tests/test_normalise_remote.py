@@ -66,11 +66,13 @@ def test_windows_logon_is_built_only_when_a_rule_wants_it():
     assert event.extra["workstation"] == "RULER" and event.extra["event_code"] == "4624"
 
 
-def test_o365_calling_app_from_client_app_id_client_string_or_app_id():
+def test_o365_calling_app_from_client_app_id_or_app_id_never_the_client_string():
     base = {"Operation": "MailItemsAccessed", "RecordType": 50, "UserId": "a@x.com", "MailboxOwnerUPN": "b@x.com"}
     cases = (
         (dict(base, ClientAppId="c1", AppId="a1"), "c1"),
-        (dict(base, ClientInfoString="Client=WebServices;curl/8[AppId=0000aaaa-1111];", AppId="a1"), "0000aaaa-1111"),
+        # The client string is written by the caller: its tag never outranks the record's AppId.
+        (dict(base, ClientInfoString="Client=WebServices;curl/8[AppId=0000aaaa-1111];", AppId="a1"), "a1"),
+        (dict(base, ClientInfoString="Client=WebServices;curl/8[AppId=0000aaaa-1111];"), ""),
         (dict(base, AppId="a1"), "a1"),
     )
     for audit, expected in cases:

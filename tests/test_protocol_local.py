@@ -2,10 +2,12 @@
 with vendor field names, CIM names and `| tstats` prefixes, as splunkd would send them."""
 
 import json
+import os
 import sys
 
 import pytest
 
+from tests.conftest import shipped_lookup_path
 from tools.chunked_client import run, script_path
 
 PYTHON = sys.executable
@@ -75,7 +77,8 @@ def test_masquerade_and_allowlisted_reader(results):
     assert masquerade["t1114_status"] == "finding" and masquerade["t1114_severity"] == "high"
     assert "masquerades" in masquerade["t1114_reason"]
     assert defender["t1114_status"] == "suppressed"
-    assert defender["t1114_suppressed_by"].startswith("t1114_shipped_processes_20261207.csv line ")
+    shipped = os.path.basename(shipped_lookup_path("t1114_shipped_processes"))
+    assert defender["t1114_suppressed_by"].startswith(shipped + " line ")
     assert " row defender_" in defender["t1114_suppressed_by"]
 
 

@@ -36,10 +36,12 @@ RECORDS = [
      "_raw": "<Event><System><EventID>4776</EventID><Computer>dc01</Computer></System><EventData>"
              "<Data Name='TargetUserName'>jdoe</Data><Data Name='Workstation'>RULER</Data></EventData></Event>"},
     {"_time": "1764216003", "sourcetype": O365, "_raw": json.dumps({
-        "Operation": "Add-MailboxPermission", "RecordType": 1, "Workload": "Exchange", "UserType": 2,
-        "UserId": "admin@contoso.com",
-        "Parameters": [{"Name": "Identity", "Value": "tenant/DiscoverySearchMailbox{D919BA05-46A6-415f-80AD-7E09334BB852}"},
-                       {"Name": "User", "Value": "tenant/Discovery Management"},
+        "Operation": "Add-MailboxPermission", "RecordType": 1, "Workload": "Exchange", "UserType": 3,
+        "UserId": "NT AUTHORITY\\SYSTEM (Microsoft.Exchange.ServiceHost)",
+        "Parameters": [{"Name": "Identity", "Value": "EURPR01A002.prod.outlook.com/Microsoft Exchange Hosted Organizations/"
+                                                     "contoso.onmicrosoft.com/DiscoverySearchMailbox{D919BA05-46A6-415f-80AD-7E09334BB852}"},
+                       {"Name": "User", "Value": "EURPR01A002.prod.outlook.com/Microsoft Exchange Hosted Organizations/"
+                                                 "contoso.onmicrosoft.com/Discovery Management"},
                        {"Name": "AccessRights", "Value": "FullAccess"}]})},
     {"_time": "1764216004", "sourcetype": "XmlWinEventLog", "EventCode": "4104", "Computer": "exch01",
      "ScriptBlockText": "New-MailboxExportRequest -Mailbox ceo -FilePath \\\\fs01\\x\\ceo.pst"},

@@ -48,6 +48,9 @@ POSITIVES = {
     (ESCU + "/o365_add_mailboxpermission.example_log", None): "t1114_002_mailbox_permission_grant",
     (ESCU + "/o365_update_application_.example_log", None): "t1114_002_app_mail_permission",
     (WAZUH + "/office365.ini", "SearchCreated"): "t1114_002_compliance_search_created",
+    # Elastic's provisioning grant with UserId sanitised to wazuh@wazuh.com: as written, a person
+    # granting FullAccess on the discovery mailbox, which the shipped row no longer covers.
+    (WAZUH + "/office365.ini", "Add-MailboxPermission with Parameters"): "t1114_002_mailbox_permission_grant",
 }
 
 
@@ -151,7 +154,9 @@ def _wazuh(path):
     for _, event in wazuh_ini_events(path):
         if "office365" in event:
             audit = event["office365"]
-            items.extend((audit.get("Operation", ""), shape) for shape in both_shapes(audit))
+            # Most records are stubs without Parameters; the selector tells the real ones apart.
+            selector = audit.get("Operation", "") + (" with Parameters" if audit.get("Parameters") else "")
+            items.extend((selector, shape) for shape in both_shapes(audit))
         elif "win" in event:
             items.append(("", wazuh_windows_record(event)))
     return items

@@ -40,3 +40,66 @@ def test_a_pattern_compiles_its_regex_only_when_first_tried(monkeypatch):
     assert len(compiled) == 1
     assert not patterns[8].matches("bob@contoso.com")   # shorter than the pattern: ruled out, nothing compiled
     assert len(compiled) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Windows path columns (PathWildcard): canonical paths, `*` and `?` within one folder.
+
+import ntpath  # noqa: E402
+import re  # noqa: E402
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from app.wildcard import PathWildcard  # noqa: E402
+from app.windows_path import canonical_path  # noqa: E402
+
+_PIECES = st.lists(st.sampled_from(["a", "B", "ab", ".", "..", "...", "/", "\\", "\\\\", " "]), max_size=12)
+
+
+@given(st.sampled_from(["C:\\", "d:/", "\\\\fs01\\tools\\"]), _PIECES)
+def test_canonical_path_agrees_with_ntpath_normpath(root, pieces):
+    """Python's ntpath.normpath resolves a full path as Win32 does (lexically): the reference.
+    Whitespace around a whole value is not part of it (a field's padding), as for every lookup key."""
+    path = root + "".join(pieces)
+    assert canonical_path(path) == ntpath.normpath(path.strip()).lower().rstrip("\\")
+
+
+def test_canonical_path_prefixes_and_what_it_leaves_alone():
+    assert canonical_path("\\\\?\\C:\\Program Files\\Windows Defender\\MsMpEng.exe") == \
+        "c:\\program files\\windows defender\\msmpeng.exe"
+    assert canonical_path("\\??\\C:\\Windows\\System32\\wbengine.exe") == "c:\\windows\\system32\\wbengine.exe"
+    assert canonical_path("\\\\.\\C:\\x.exe") == "c:\\x.exe"
+    assert canonical_path("\\\\?\\UNC\\fs01\\tools\\..\\x.exe") == "\\\\fs01\\tools\\x.exe"
+    assert canonical_path("\\\\?\\Volume{0b1c}\\x.exe") == "\\\\?\\volume{0b1c}\\x.exe"   # not a drive: kept
+    assert canonical_path("C:\\Windows\\..\\..\\..\\x.exe") == "c:\\x.exe"                # never above the drive
+    assert canonical_path("\\Device\\HarddiskVolume3\\Tools\\..\\x.exe") == "\\device\\harddiskvolume3\\x.exe"
+    assert canonical_path("C:\\PROGRA~1\\x.exe") == "c:\\progra~1\\x.exe"               # 8.3 names are not expanded
+    assert canonical_path("C:\\Tools.\\x.exe ") == "c:\\tools.\\x.exe"                  # nor trailing dots trimmed
+    assert canonical_path("..\\x.exe") == "..\\x.exe"
+
+
+def _reference_path_match(pattern, value):
+    """`*` any run of non-separators, `?` one non-separator, over the canonical texts."""
+    regex = "".join("[^\\\\]*" if char == "*" else "[^\\\\]" if char == "?" else re.escape(char)
+                    for char in canonical_path(pattern))
+    return re.fullmatch(regex, canonical_path(value), re.DOTALL) is not None
+
+
+@given(st.lists(st.text(st.sampled_from("ab*?."), min_size=1, max_size=3), min_size=1, max_size=3),
+       st.sampled_from(["C:\\", "\\\\?\\C:\\", "c:/"]), _PIECES)
+def test_path_wildcard_matches_folder_by_folder(folders, prefix, pieces):
+    pattern = "C:\\" + "\\".join(folders)
+    value = prefix + "".join(pieces)
+    assert PathWildcard(pattern).matches(value) == _reference_path_match(pattern, value)
+
+
+def test_a_star_in_a_path_is_one_folder():
+    platform = PathWildcard("C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\*\\MsMpEng.exe")
+    assert platform.matches("C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.25010.7-0\\MsMpEng.exe")
+    assert not platform.matches("C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\x\\Users\\MsMpEng.exe")
+    assert not platform.matches("C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\MsMpEng.exe")
+    assert not PathWildcard("C:\\Tools\\x?.exe").matches("C:\\Tools\\x\\.exe")
+    inbox = PathWildcard("C:\\Program Files\\Windows Defender\\MsMpEng.exe")
+    assert not inbox.matches("C:\\Program Files\\Windows Defender\\..\\..\\Users\\Public\\MsMpEng.exe")
+    assert inbox.matches("c:/program files//windows defender/./MsMpEng.exe")
+    assert not inbox.matches("C:\\Program Files\\Windows Defender \\MsMpEng.exe")   # another folder

@@ -17,8 +17,6 @@ from .permission_changes import added_tokens
 from .reader_table import ANY_OPERATION, ReaderTable
 
 _OPERATION_IN_RAW = re.compile(r'"Operation"\s*:\s*"([^"\\]{1,200})"')
-# EWS and REST callers name their app in the client string: "...python-requests/2.25.1[AppId=<guid>];"
-_APP_ID_IN_CLIENT_INFO = re.compile(r"\[AppId=([0-9A-Fa-f-]{8,64})\]")
 # Azure AD records name the app they changed in ExtendedProperties additionalDetails: {"AppId":"..."}
 _APP_ID_IN_DETAILS = re.compile(r'"AppId"\s*:\s*"([^"]{1,100})"')
 _ACTION_SUFFIXES = ("torecipientsaction", "action")
@@ -204,7 +202,7 @@ def _read_calling_app(event, audit, changes):
     if changes is not None:
         extra["added_values"] = added_tokens([new for _, new, _ in changes], [old for _, _, old in changes])
         caller = _directory_target_app(event.properties, audit.get("ExtendedProperties"))
-    extra["calling_app_id"] = caller or _caller_of(extra["client_app_id"], event.client_info, event.app_id)
+    extra["calling_app_id"] = caller or _caller_of(extra["client_app_id"], event.app_id)
 
 
 def _read_non_owner(event, audit, changes):
@@ -316,20 +314,19 @@ def _add_mail_access_facts(event):
     """Facts remote-collection rules test: who owns the mailbox read, which app read it."""
     event.extra["non_owner"] = _non_owner(event.extra.get("mailbox_owner", ""), event.actor)
     if not event.extra.get("calling_app_id"):
-        event.extra["calling_app_id"] = _caller_of(event.extra.get("client_app_id", ""), event.client_info,
-                                                   event.app_id)
+        event.extra["calling_app_id"] = _caller_of(event.extra.get("client_app_id", ""), event.app_id)
 
 
 def _non_owner(owner, actor):
     return "true" if owner and actor and owner.lower() != actor.lower() else ""
 
 
-def _caller_of(client_app_id, client_info, app_id):
-    """The app that read the mailbox: ClientAppId, else the [AppId=...] of the client string, else AppId."""
-    if client_app_id:
-        return client_app_id
-    found = _APP_ID_IN_CLIENT_INFO.search(client_info)
-    return found.group(1) if found else app_id
+def _caller_of(client_app_id, app_id):
+    """The app that read the mailbox: the record's own ClientAppId, else its AppId. Never the
+    `[AppId=...]` of the client string: the caller writes its User-Agent, so a rogue app could
+    name an archiver's id there and borrow that app's allowlist row (real EWS records that carry
+    the tag carry the same id in AppId and ClientAppId)."""
+    return client_app_id or app_id
 
 
 def _mailbox(operation, owner, parameters, object_id, actor):
