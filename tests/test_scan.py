@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,7 +21,8 @@ from tests.shared_samples import sekoia_record
 from tests.splunk_shapes import raw_only
 from tools import scan, scan_formats
 from tools.chunked_client import encode_records, run, script_path
-from tools.scan_formats import FileReport, Progress, flat_event, iso_epoch, read_file, windows_xml_record
+from tools.scan_formats import (FileReport, Progress, flat_event, iso_epoch, read_file, rust_xml_record,
+                                windows_xml_record)
 
 SCAN = os.path.join(REPO, "tools", "scan.py")
 EPOCH = "1764216000"
@@ -410,6 +412,14 @@ def test_evtx_xml_is_shaped_as_the_splunk_add_on_extracts_it(engine):
 
 # ---------------------------------------------------------------- .evtx files
 
+def _has_module(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
 def _evtx_files():
     """Real .evtx files: any under ../shared/datasets, or in the folder T1114_EVTX_SAMPLES names
     (for instance files of Yamato-Security/hayabusa-sample-evtx, the pool's source)."""
@@ -421,23 +431,51 @@ def _evtx_files():
     return sorted(found)
 
 
-def test_real_evtx_files_read_as_splunk_would_index_them(tmp_path):
-    pytest.importorskip("Evtx.Evtx", reason="python-evtx (requirements-scan.txt) is not installed")
+EVTX_READERS = [
+    pytest.param("evtx", marks=pytest.mark.skipif(not _has_module("evtx"), reason="evtx (requirements-scan.txt, "
+                                                  "Python 3.10 and later) is not installed")),
+    pytest.param("python-evtx", marks=pytest.mark.skipif(not _has_module("Evtx.Evtx"),
+                                                         reason="python-evtx (requirements-scan.txt) is not installed")),
+]
+
+
+@pytest.fixture(params=EVTX_READERS)
+def evtx_reader(request, monkeypatch):
+    """Each .evtx parser the scan can use, named by T1114_EVTX_READER (the scan's own choice is evtx)."""
+    monkeypatch.setenv("T1114_EVTX_READER", request.param)
+    return request.param
+
+
+def _real_evtx_files_or_skip():
     files = _evtx_files()
     if not files:
+        if os.environ.get("CI") == "true" and os.environ.get("T1114_EVTX_SAMPLES"):
+            pytest.fail("T1114_EVTX_SAMPLES names a folder with no .evtx file")
         pytest.skip("no .evtx file in ../shared/datasets or $T1114_EVTX_SAMPLES")
+    return files
+
+
+def _pool_by_file():
     pool = {}
-    if os.path.exists(os.path.join(os.path.dirname(REPO), "shared", "datasets", *EVTX_POOL)):
+    if os.path.exists(os.path.join(shared_datasets(), *EVTX_POOL)):
         for entry in _pool():
-            pool.setdefault(os.path.basename(entry["path"]), []).append(entry["event"])
+            event = entry["event"]  # a log merged from several channels repeats record numbers
+            pool.setdefault(os.path.basename(entry["path"]), {})[(event["EventRecordID"], event["Channel"])] = event
+    return pool
+
+
+def test_real_evtx_files_read_as_splunk_would_index_them(tmp_path, evtx_reader):
+    files = _real_evtx_files_or_skip()
+    pool = _pool_by_file()
     for path in files[:20]:
         report = FileReport(path)
         records = [record for _, record in read_file(path, "auto", report, Progress(os.path.getsize(path)))]
         assert records and all(r["_raw"].startswith("<Event") and r["EventCode"] for r in records), path
+        assert all("\n" not in r["_raw"][:200] for r in records), "_raw is one line, as Splunk holds it"
         assert report.sentences() == []
-        expected = pool.get(os.path.basename(path))
-        if expected and len(expected) == len(records):  # the same file decoded for the pool
-            for mine, theirs in zip(records, expected):
+        expected = pool.get(os.path.basename(path), {})
+        if evtx_reader == "python-evtx" and len(expected) == len(records):  # the same file decoded for the pool
+            for mine, theirs in zip(records, expected.values()):
                 assert {k: v for k, v in mine.items() if k != "_time"} == \
                     {k: v for k, v in theirs.items() if k != "_time"}
     # Cut short in its second chunk: the first chunk's records, and one sentence for the rest.
@@ -452,8 +490,122 @@ def test_real_evtx_files_read_as_splunk_would_index_them(tmp_path):
         assert "cut.evtx" in sentence and "truncated" in sentence
 
 
-def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path):
-    pytest.importorskip("Evtx.Evtx", reason="python-evtx (requirements-scan.txt) is not installed")
+def _findings_of(engine, record):
+    return sorted((found.rule.id, found.reason, found.status) for found in engine.findings(record))
+
+
+@pytest.mark.skipif(not _has_module("evtx"), reason="evtx (Python 3.10 and later) is not installed")
+def test_the_rust_parser_gives_the_findings_and_fields_python_evtx_gave(engine, monkeypatch):
+    """Every record of every real file, read by the Rust parser, against the pool python-evtx
+    decoded from the same files (matched by file, EventRecordID and Channel): the same field names, the
+    same values where both render alike, and the same findings. Values rendered differently by
+    the two parsers are listed; none is one a rule reads."""
+    monkeypatch.setenv("T1114_EVTX_READER", "evtx")
+    files = _real_evtx_files_or_skip()
+    pool = _pool_by_file()
+    if not pool:
+        pytest.skip("the python-evtx pool is not in the shared datasets")
+    # Rendering only: hex numbers unpadded, GUIDs without braces, times in ISO form, booleans lower-case,
+    # binary as hex, and python-evtx's own mistakes (Keywords of some providers).
+    rendered_apart = re.compile(r"^(0x[0-9a-fA-F]+|\{?[0-9A-Fa-f-]{36}\}?|\d{4}-\d\d-\d\d[T ][\d:.]+(Z|\+00:00)|"
+                                r"[Tt]rue|[Ff]alse|[0-9A-Fa-f]+|[A-Za-z0-9+/=]+)$")
+    compared = findings = 0
+    for path in files:
+        expected = pool.get(os.path.basename(path))
+        if not expected:
+            continue
+        report = FileReport(path)
+        for _, mine in read_file(path, "auto", report, Progress(os.path.getsize(path))):
+            theirs = expected.get((mine["EventRecordID"], mine["Channel"]))
+            if theirs is None:
+                continue  # a record python-evtx did not read (the Rust parser reads about 5 % more)
+            compared += 1
+            # Every field python-evtx gave (it misreads a few records' templates, which the Rust parser reads).
+            assert set(theirs) - {"Data"} <= set(mine), (path, mine["EventRecordID"])
+            # A classic event's insertion strings: the same text (the two parsers split and order a few apart).
+            assert _text_of(_insertion_strings(mine.get("Data"))) == _text_of(_insertion_strings(theirs.get("Data")))
+            for name, value in mine.items():
+                if name in ("_raw", "_time", "Data") or name not in theirs or value == theirs[name]:
+                    continue
+                assert name in ("Keywords", "SystemTime") or (
+                    isinstance(value, str) and rendered_apart.match(value)) or _no_control(theirs[name]) == \
+                    _no_control(value) or (  # a string array: python-evtx's <string> items, Rust's <Data> each
+                    "<string>" in str(theirs[name]) and set(_insertion_strings(value)) <= set(
+                        _insertion_strings(theirs[name]))), (path, mine["EventRecordID"], name, value, theirs[name])
+            assert abs(float(mine["_time"]) - float(theirs["_time"])) < 0.0015
+            found = _findings_of(engine, mine)
+            assert found == _findings_of(engine, theirs), (path, mine["EventRecordID"])
+            findings += len(found)
+    assert compared > 23000
+
+
+def _insertion_strings(data):
+    if not data:
+        return []
+    if isinstance(data, list):
+        return sorted(data)
+    if "<string>" in data:
+        return sorted(item for item in re.findall(r"<string>(.*?)</string>", data, re.S) if item)
+    return [data]
+
+
+def _text_of(strings):
+    """Letters and digits of the strings, in order of value: what a cmdlet reader reads from them."""
+    return sorted(re.findall(r"[A-Za-z0-9]", "".join(strings)))
+
+
+def _no_control(value):
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", value) if isinstance(value, str) else value
+
+
+@pytest.mark.skipif(not _has_module("evtx"), reason="evtx (Python 3.10 and later) is not installed")
+def test_the_rust_xml_read_by_patterns_equals_it_parsed():
+    """rust_xml_record() reads the usual event with patterns and parses the rest: on every record of
+    the real files both ways give the same record (bar control characters, which parsing drops)."""
+    import evtx
+
+    files = _real_evtx_files_or_skip()
+    compared = 0
+    for path in files:
+        for entry in evtx.PyEvtxParser(path, **scan_formats.EVTX_PARSER_OPTIONS).records():
+            raw = scan_formats._one_line(entry["data"])
+            fast, parsed = rust_xml_record(entry["data"]), scan_formats._parsed_rust_record(raw)
+            assert {k: _no_control(v) for k, v in fast.items() if k != "_raw"} == \
+                {k: v for k, v in parsed.items() if k != "_raw"}, (path, entry["event_record_id"])
+            compared += 1
+    assert compared > 24000
+
+
+def test_rust_xml_of_each_shape_is_read_as_the_add_on_extracts_it():
+    """The Rust parser's unindented XML, written here from its documented layout: named Data,
+    classic insertion strings (one <Data> each, read as python-evtx's <string> items, which the
+    MSExchange Management reader takes), escapes, UserData (parsed), and indented XML."""
+    system = ('<System><Provider Name="MSExchange CmdletLogs"></Provider><EventID Qualifiers="16384">1</EventID>'
+              '<Level>4</Level><Task>1</Task><Keywords>0x80000000000000</Keywords>'
+              '<TimeCreated SystemTime="2026-11-20T09:12:44.123456Z"></TimeCreated><EventRecordID>7</EventRecordID>'
+              '<Channel>MSExchange Management</Channel><Computer>EX01.contoso.com</Computer><Security></Security>'
+              '</System>')
+    head = '<?xml version="1.0" encoding="utf-8"?>\n<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">'
+    classic = rust_xml_record(head + system + '<EventData><Data>New-InboxRule</Data><Data>-Name "x" -ForwardTo '
+                              '"a@evil.example"</Data><Data>CONTOSO\\pat</Data><Binary>00</Binary></EventData></Event>')
+    assert classic["Data"] == ('<string>New-InboxRule</string>\n<string>-Name "x" -ForwardTo "a@evil.example"</string>\n'
+                               '<string>CONTOSO\\pat</string>\n')
+    assert classic["Keywords"] == "0x0080000000000000" and classic["_time"] == "1795165964.123"
+    assert classic["EventCode"] == "1" and classic["source"] == "XmlWinEventLog:MSExchange Management"
+    assert not classic["_raw"].startswith("<?xml")
+    named = rust_xml_record(head + system.replace("MSExchange Management", "Security") + '<EventData>'
+                            '<Data Name="ObjectName">C:\\Users\\pat\\a &amp; b.pst</Data><Data Name="Empty"></Data>'
+                            '<Data Name="ProcessID">42</Data></EventData></Event>')
+    assert named["ObjectName"] == "C:\\Users\\pat\\a & b.pst" and "Empty" not in named
+    user = rust_xml_record(head + system + '<UserData><LogFileCleared xmlns="http://manifests.microsoft.com/win/2004/'
+                           '08/windows/eventlog"><SubjectUserName>pat</SubjectUserName></LogFileCleared></UserData>'
+                           '</Event>')
+    assert user["SubjectUserName"] == "pat" and user["Keywords"] == "0x0080000000000000"
+    indented = head + system.replace("><", ">\n    <") + "\n  <EventData>\n    <Data Name=\"A\">1</Data>\n  </EventData>\n</Event>\n"
+    assert rust_xml_record(indented)["A"] == "1" and "\n" not in rust_xml_record(indented)["_raw"]
+
+
+def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path, evtx_reader):
     garbage = tmp_path / "garbage.evtx"
     garbage.write_bytes(b"ElfFile\x00" + bytes(range(256)) * 40)
     header_only = tmp_path / "header_only.evtx"
@@ -462,19 +614,22 @@ def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path):
     code, rows, err = scan_json(garbage, header_only, good)
     assert "Traceback" not in err and rows == []
     assert code == scan.EXIT_INCOMPLETE
-    assert "1 events in 3 files" in err or "events in 3 files" in err
+    assert "1 events in 3 files" in err
+    assert any("garbage.evtx" in line for line in _sentences(err))
+    assert any("header_only.evtx" in line for line in _sentences(err))
 
 
-def test_evtx_without_python_evtx_says_how_to_install_it(tmp_path):
+def test_evtx_without_a_parser_says_how_to_install_one(tmp_path):
     path = tmp_path / "log.evtx"
     path.write_bytes(b"ElfFile\x00" + b"\x00" * 4096)
-    code = ("import sys; sys.modules['Evtx'] = None; sys.argv = ['scan', %r]; sys.path.insert(0, %r); "
-            "from tools import scan; sys.exit(scan.main())" % (str(path), REPO))
+    code = ("import sys; sys.modules['Evtx'] = None; sys.modules['evtx'] = None; sys.argv = ['scan', %r]; "
+            "sys.path.insert(0, %r); from tools import scan; sys.exit(scan.main())" % (str(path), REPO))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO, timeout=300)
     err = done.stderr.decode("utf-8")
     assert done.returncode == scan.EXIT_INCOMPLETE
     assert "Traceback" not in err
-    assert "needs the optional python-evtx package: pip install -r requirements-scan.txt" in err
+    assert "needs the optional evtx package (or python-evtx before Python 3.10): pip install -r " \
+           "requirements-scan.txt" in err
 
 
 # ---------------------------------------------------------------- broken files

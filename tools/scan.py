@@ -11,7 +11,8 @@ allowlist row suppressed it, that row. The format of each file is read from its 
   Office 365 audit         Purview / Unified Audit Log export CSV (AuditData column); JSON array or
                            JSON lines of Management Activity records (as IR collection tools write them)
   Entra ID                 sign-in and audit log JSON exports (portal/Graph, Azure Monitor, Log Analytics)
-  Windows                  .evtx files (with the optional python-evtx: pip install -r requirements-scan.txt)
+  Windows                  .evtx files (with the optional evtx package, Rust, on Python 3.10 and later,
+                           or python-evtx, a thousand times slower: pip install -r requirements-scan.txt)
 
 Any of them may be gzip-compressed. A file that cannot be read gets one sentence on stderr and
 the other files are still scanned.

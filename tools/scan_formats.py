@@ -11,6 +11,7 @@ import calendar
 import codecs
 import csv
 import gzip
+import html
 import io
 import itertools
 import json
@@ -45,7 +46,8 @@ FORMATS = {
     "purview-csv": "Microsoft Purview / Unified Audit Log search export: CSV with an AuditData column",
     "entra-json": "Entra ID sign-in or audit log export: JSON array or lines (Graph, Azure Monitor "
                   "or Log Analytics shape)",
-    "evtx": "Windows event log file (needs the optional python-evtx: pip install -r requirements-scan.txt)",
+    "evtx": "Windows event log file (needs the optional evtx, or python-evtx before Python 3.10: pip install "
+            "-r requirements-scan.txt)",
 }
 
 _JSON_WRAPPERS = ("value", "records", "results")  # Graph pages, Azure storage exports, Splunk REST
@@ -632,24 +634,81 @@ _EVTX_CHUNK = 0x10000
 _EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 
 
+def evtx_reader():
+    """The .evtx parser this Python has: "evtx" (Rust, from PyPI, wheels for 3.10 and later),
+    else "python-evtx" (pure Python, about a thousand times slower), else "". T1114_EVTX_READER
+    names one of them to compare the two."""
+    wanted = os.environ.get("T1114_EVTX_READER", "")
+    for name, module in (("evtx", "evtx"), ("python-evtx", "Evtx.Evtx")):
+        if wanted and wanted != name:
+            continue
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        return name
+    return ""
+
+
 def _evtx_records(path, display, report, progress):
+    reader = evtx_reader()
+    if not reader:
+        raise Unreadable("%s is a Windows .evtx log; reading it needs the optional evtx package (or python-evtx "
+                         "before Python 3.10): pip install -r requirements-scan.txt" % display)
+    report.unit = "record"
+    size = progress.total
+    if size > _EVTX_HEADER and (size - _EVTX_HEADER) % _EVTX_CHUNK:
+        report.note("%s ends in the middle of a 64 KiB chunk, whose records were not read (a truncated "
+                    "file ends like this)." % display)
+    if reader == "evtx":
+        yield from _rust_evtx_records(path, display, report, progress)
+    else:
+        yield from _python_evtx_records(path, display, report, progress)
+
+
+# Unindented XML: one line, as Splunk's _raw is, with nothing to remove.
+EVTX_PARSER_OPTIONS = {"indent": False}
+
+
+def _rust_evtx_records(path, display, report, progress):
+    import evtx
+
     try:
-        from Evtx.Evtx import Evtx
-    except ImportError:
-        raise Unreadable("%s is a Windows .evtx log; reading it needs the optional python-evtx package: "
-                         "pip install -r requirements-scan.txt" % display)
+        parser = evtx.PyEvtxParser(path, **EVTX_PARSER_OPTIONS)
+        records = iter(parser.records())
+    except Exception as error:  # the parser raises RuntimeError and OSError subclasses for a bad file
+        raise Unreadable("%s looks like a Windows .evtx log but cannot be opened (%s)." % (display, _short(error)))
+    number = 0
+    shape = rust_xml_record
+    while True:
+        try:
+            entry = next(records)
+        except StopIteration:
+            break
+        except Exception as error:  # one damaged record or chunk: the parser goes on with the next
+            number += 1
+            report.skip(number, "an .evtx record could not be decoded (%s)" % _short(error))
+            continue
+        number += 1
+        shaped = shape(entry["data"])
+        if shaped is None:
+            report.skip(number, "an .evtx record's XML could not be read")
+            continue
+        yield number, shaped
+    progress.done = progress.total
+
+
+def _python_evtx_records(path, display, report, progress):
+    from Evtx.Evtx import Evtx
+
     log = Evtx(path)
     try:
         log.__enter__()
     except Exception as error:  # python-evtx raises plain exceptions for a bad or empty file
         raise Unreadable("%s looks like a Windows .evtx log but cannot be opened (%s)." % (display, _short(error)))
     number = 0
-    report.unit = "record"
     try:
         size = progress.total
-        if size > _EVTX_HEADER and (size - _EVTX_HEADER) % _EVTX_CHUNK:
-            report.note("%s ends in the middle of a 64 KiB chunk, whose records were not read (a truncated "
-                        "file ends like this)." % display)
         for chunk in log.chunks():
             progress.done = min(size, chunk.offset() + _EVTX_CHUNK)
             try:
@@ -676,13 +735,163 @@ def _evtx_records(path, display, report, progress):
             pass
 
 
-def windows_xml_record(xml):
-    """A Windows event's XML as the Splunk Add-on for Windows indexes it (XmlWinEventLog):
-    _raw is the XML, System and EventData values become fields."""
+# The Rust parser's XML is indented, one element a line, an empty element as <X>, newline, </X>;
+# values never hold "<" (written &lt;), so each pattern reads up to the next "<".
+_BETWEEN_TAGS = re.compile(r">\s+<")
+_NOT_XML_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# The System block as the Rust parser writes it, elements in their schema order; an event
+# whose System differs is parsed instead.
+_SYSTEM = re.compile(
+    r'<System><Provider(?: Name="([^"]*)")?[^>]*></Provider><EventID[^>]*>([^<]*)</EventID>'
+    r'(?:<Version>[^<]*</Version>)?(?:<Level>([^<]*)</Level>)?(?:<Task>([^<]*)</Task>)?(?:<Opcode>[^<]*</Opcode>)?'
+    r'(?:<Keywords>([^<]*)</Keywords>)?<TimeCreated SystemTime="([^"]*)"></TimeCreated>'
+    r'<EventRecordID>([^<]*)</EventRecordID>(?:<Correlation[^>]*></Correlation>)?'
+    r'(?:<Execution ProcessID="([^"]*)" ThreadID="([^"]*)"[^>]*></Execution>)?'
+    r'<Channel>([^<]*)</Channel><Computer>([^<]*)</Computer>(?:<Security(?: UserID="([^"]*)")?></Security>)?'
+    r'</System>')
+_DATA_ITEM = re.compile(r'<Data(?: Name="([^"]*)")?>([^<]*)</Data>')
+_DATA_ITEMS_ONLY = re.compile(r'(?:<Data(?: Name="[^"]*")?>[^<]*</Data>|<Binary>[^<]*</Binary>)*')
+
+
+def rust_xml_record(xml):
+    """The Rust evtx parser's XML of one event, shaped as windows_xml_record() shapes python-evtx's:
+    the XmlWinEventLog event the Splunk Add-on for Windows indexes, _raw on one line. The usual
+    event (System, then EventData of <Data> elements holding text) is read with two patterns,
+    several times faster than parsing it; any other (UserData, markup in a value) is parsed."""
+    raw = _one_line(xml)
+    start = raw.find("<System>")
+    system = _SYSTEM.match(raw, start) if start >= 0 else None
+    if system is None or "&" in system.group(0):
+        return _parsed_rust_record(raw)
+    (provider, event_id, level, task, keywords, system_time, record_id, process_id, thread_id, channel, computer,
+     user_id) = system.groups()
+    record = {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:" + channel, "host": computer,
+              "_time": _evtx_time(system_time), "_raw": raw, "SourceName": provider or "",
+              "SystemTime": system_time}
+    if process_id is not None:
+        record["ProcessID"] = process_id
+        record["ThreadID"] = thread_id
+    if user_id:
+        record["UserID"] = user_id
+    record["EventCode"] = event_id.strip()
+    if level is not None:
+        record["Level"] = level.strip()
+    if task is not None:
+        record["Task"] = task.strip()
+    if keywords is not None:
+        record["Keywords"] = _keywords(keywords.strip())
+    record["EventRecordID"] = record_id.strip()
+    record["Channel"] = channel.strip()
+    record["Computer"] = computer.strip()
+    data_start = raw.find("<EventData", system.end())
+    if data_start < 0:
+        return record if "<UserData>" not in raw else _parsed_rust_record(raw)
+    data_end = raw.find("</EventData>", data_start)
+    section = raw[raw.find(">", data_start) + 1:data_end]
+    if data_end < 0 or not _DATA_ITEMS_ONLY.fullmatch(section):
+        return _parsed_rust_record(raw)  # markup inside EventData the patterns do not read
+    unnamed = []
+    for name, value in _DATA_ITEM.findall(section):
+        if "&" in value or "\r" in value:
+            value = _xml_text(value)
+        if not name:
+            unnamed.append(value)
+        elif value:  # the add-on extracts no field for an empty value
+            if name in record:
+                _add_data(record, name, value)
+            else:
+                record[name] = value
+    if unnamed:
+        _add_unnamed(record, unnamed)
+    return record
+
+
+def _evtx_time(text):
+    """Epoch seconds of the parser's SystemTime, 2019-11-04T13:46:01.171339Z, as iso_epoch() gives
+    it (milliseconds), without its pattern: one call per record."""
+    midnight = _DAY_EPOCH.get(text[:10])
+    if midnight is None or len(text) != 27 or text[19] != "." or text[26] != "Z":
+        return iso_epoch(text) or ""
     try:
-        root = ElementTree.fromstring(xml)
+        return "%.3f" % (midnight + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+                         + float(text[19:26]))
+    except ValueError:
+        return iso_epoch(text) or ""
+
+
+def _keywords(text):
+    """Keywords with the 16 hex digits Windows writes (python-evtx and the add-on show them so)."""
+    try:
+        return "0x%016x" % int(text, 16) if text.startswith("0x") else text
+    except ValueError:
+        return text
+
+
+def _one_line(xml):
+    """The XML without its declaration, as Splunk's _raw has it: the parser writes it unindented, on
+    one line (indented XML, which ends in "\n</Event>" and breaks after its first tags, has the
+    indentation between tags removed)."""
+    start = xml.find("<Event")
+    raw = xml[start:] if start > 0 else xml
+    if raw[-1:] == "\n":
+        raw = raw.rstrip()
+    if raw[-9:-8] == "\n" or raw.find(">\n", 0, 200) > 0:
+        raw = _BETWEEN_TAGS.sub("><", raw)
+    return raw
+
+
+def _xml_text(value):
+    """Entity-escaped text as an XML parser reads it (line ends normalised to \\n)."""
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return html.unescape(value) if "&" in value else value
+
+
+def _add_data(record, name, value):
+    if not value:
+        return  # the add-on extracts no field for an empty value
+    existing = record.get(name)
+    if existing is None:
+        record[name] = value
+    elif value != existing and not (isinstance(existing, list) and value in existing):
+        # A name System already has (ProcessID) or a repeated one: multivalue, values once.
+        record[name] = (existing if isinstance(existing, list) else [existing]) + [value]
+
+
+def _add_unnamed(record, values):
+    """A classic event's insertion strings: the Rust parser writes one <Data> each; python-evtx
+    (and the readers of MSExchange Management events) have them as one Data of <string> items."""
+    if any(values):
+        record.setdefault("Data", "".join("<string>%s</string>\n" % value for value in values))
+
+
+def _parsed_rust_record(raw):
+    if _NOT_XML_CHAR.search(raw):
+        raw = _NOT_XML_CHAR.sub("", raw)  # a control character no XML parser takes (python-evtx drops them too)
+    try:
+        root = ElementTree.fromstring(raw)
     except ElementTree.ParseError:
         return None
+    shaped = windows_xml_record(raw, root)
+    data = root.find(_EVENT_NS + "EventData")
+    if data is not None:
+        unnamed = ["".join(element.itertext()) for element in data
+                   if element.tag == _EVENT_NS + "Data" and not element.get("Name")]
+        shaped.pop("Data", None)
+        _add_unnamed(shaped, unnamed)
+    if "Keywords" in shaped:
+        shaped["Keywords"] = _keywords(shaped["Keywords"])
+    return shaped
+
+
+def windows_xml_record(xml, root=None):
+    """A Windows event's XML as the Splunk Add-on for Windows indexes it (XmlWinEventLog):
+    _raw is the XML, System and EventData values become fields. `root` is the XML already parsed."""
+    if root is None:
+        try:
+            root = ElementTree.fromstring(xml)
+        except ElementTree.ParseError:
+            return None
     system = root.find(_EVENT_NS + "System")
     record = {"sourcetype": "XmlWinEventLog"}
     fields = {}
