@@ -185,6 +185,7 @@ class Totals:
         self.seconds = 0.0
         self.by_technique = {}  # technique -> [findings, suppressed]; report-only findings count as neither
         self.unreadable = 0
+        self.unknown = 0  # records of a shape no reader knows, in every file
 
     def count(self, row):
         entry = self.by_technique.setdefault(row["technique"], [0, 0])
@@ -248,16 +249,19 @@ def scan_file(engine, path, options, output, bar, totals, notes, stderr):
     bar.clear()
     totals.events += events
     totals.seconds += elapsed
+    totals.unknown += report.unknown
     # Parts of the file the reader could not use, then what the engine met in its events (an
     # Office 365 line broken in its middle reaches the engine, as in Splunk): either way the
     # exit status must not say "all clear".
-    sentences = report.sentences() + ["%s: %s" % (display, message) for message in engine.problems.drain()]
+    sentences = (report.sentences() + report.shape_sentences()
+                 + ["%s: %s" % (display, message) for message in engine.problems.drain()])
     if sentences:
         complete = False
     notes.extend(sentences)
     if options.stats:
-        stderr.write("stats: %s: %d events (%s) in %.2f s, %s events/s\n" % (
-            display, events, report.format or "?", elapsed, _rate(events, elapsed)))
+        stderr.write("stats: %s: %d events (%s; %d read by a source reader, %d of a shape no reader knows) in "
+                     "%.2f s, %s events/s\n" % (display, events, report.format or "?", report.read, report.unknown,
+                                                elapsed, _rate(events, elapsed)))
     return complete
 
 
@@ -283,6 +287,9 @@ def summary_lines(totals, files, unreadable):
         totals.events, files, "" if files == 1 else "s", totals.findings, "" if totals.findings == 1 else "s",
         totals.suppressed, "; %d file%s with problems (said above)" % (unreadable, "" if unreadable == 1 else "s")
         if unreadable else "")]
+    if totals.unknown:
+        lines.append("  %d record%s of a shape no reader knows, not checked (said above)" % (
+            totals.unknown, "" if totals.unknown == 1 else "s"))
     for technique in sorted(totals.by_technique):
         found, suppressed = totals.by_technique[technique]
         lines.append("  %s  %d finding%s, %d suppressed" % (technique, found, "" if found == 1 else "s", suppressed))

@@ -23,9 +23,12 @@ import xml.etree.ElementTree as ElementTree
 
 # A Splunk CSV export is read with the protocol's own CSV layout (its __mv_ columns), which
 # lives beside the command in bin/t1114_protocol, imported as the command imports it.
-_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin")
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BIN = os.path.join(_REPO, "bin")
 if _BIN not in sys.path:
     sys.path.insert(1, _BIN)
+if _REPO not in sys.path:
+    sys.path.insert(1, _REPO)  # run as a script (--help), app/ is imported from the checkout
 
 from t1114_protocol.chunk_csv import ChunkLayout  # noqa: E402
 
@@ -44,11 +47,20 @@ FORMATS = {
     "events-json": "JSON lines or a JSON array of flat Splunk events (field: value)",
     "o365-json": "JSON lines or a JSON array of Office 365 Management Activity records",
     "purview-csv": "Microsoft Purview / Unified Audit Log search export: CSV with an AuditData column",
+    "office-activity": "Microsoft Sentinel / Log Analytics OfficeActivity table export, CSV or JSON (its column "
+                       "names; Parameters, OperationProperties and the like as JSON text)",
+    "message-tracking": "Exchange Server message-tracking log: MSGTRK*.LOG as Exchange writes it (#Software and "
+                        "#Fields: header lines) or the same columns as plain CSV",
     "entra-json": "Entra ID sign-in or audit log export: JSON array or lines (Graph, Azure Monitor "
                   "or Log Analytics shape)",
     "evtx": "Windows event log file (needs the optional evtx, or python-evtx before Python 3.10: pip install "
             "-r requirements-scan.txt)",
 }
+
+# What the sentence for a file with no readable record lists.
+READ_FORMATS = ("Splunk search exports (JSON, CSV), Office 365 Management Activity records (JSON), Purview audit "
+                "exports (CSV), Sentinel OfficeActivity exports (CSV, JSON), Entra ID sign-in and audit exports "
+                "(JSON), Exchange message-tracking logs, Windows .evtx logs")
 
 _JSON_WRAPPERS = ("value", "records", "results")  # Graph pages, Azure storage exports, Splunk REST
 _READ_SIZE = 1 << 20
@@ -68,6 +80,31 @@ class FileReport:
         self.skipped = {}   # problem -> [count, first location]
         self.notes = []     # sentences about the file as a whole
         self.format = ""
+        self.read = 0       # records a source reader took
+        self.unknown = 0    # records of a shape no reader knows (still given to the engine, which finds nothing)
+        self.first_unknown = None  # (location, its top-level keys or columns)
+
+    def count(self, location, known, keys=()):
+        if known:
+            self.read += 1
+            return
+        self.unknown += 1
+        if self.first_unknown is None:
+            self.first_unknown = (location, list(keys))
+
+    def shape_sentences(self):
+        """What the counts say: nothing when every record was of a known shape."""
+        if not self.unknown:
+            return []
+        location, keys = self.first_unknown
+        seen = _listed(keys)
+        if not self.read:
+            return ["%s: none of its %d record%s is of a shape scan reads, so nothing in it was checked (it holds "
+                    "records with %s; the first at %s %s). Scan reads: %s; name one with --format-in if the file is "
+                    "one of them." % (self.name, self.unknown, "" if self.unknown == 1 else "s", seen, self.unit,
+                                      location, READ_FORMATS)]
+        return ["%s: %d of its %d records are of a shape no reader knows and were not checked (the first at %s %s, "
+                "with %s)." % (self.name, self.unknown, self.unknown + self.read, self.unit, location, seen)]
 
     def skip(self, location, problem, outcome="skipped"):
         entry = self.skipped.get((problem, outcome))
@@ -88,6 +125,14 @@ class FileReport:
                 out.append("%s: %d records %s, %s (the first at %s %s)."
                            % (self.name, count, outcome, problem, self.unit, first))
         return out
+
+
+def _listed(keys):
+    keys = [str(key) for key in keys]
+    if not keys:
+        return "no fields"
+    shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
+    return "the top-level key%s %s" % ("" if len(keys) == 1 else "s", shown)
 
 
 class Progress:
@@ -122,6 +167,8 @@ def detect(head_bytes, name=""):
     stripped = text.lstrip()
     if not stripped:
         raise Unreadable("%s is empty." % name)
+    if stripped.startswith("#") and "#Fields:" in stripped:
+        return "message-tracking"  # Exchange's own W3C-style header: #Software, #Version, #Log-type, #Date, #Fields
     if stripped[0] in "[{":
         return "json"
     if stripped.startswith("<"):
@@ -135,6 +182,11 @@ def detect(head_bytes, name=""):
     names = [cell.strip().lower() for cell in header]
     if "auditdata" in names:
         return "purview-csv"
+    splunk_export = "_raw" in names or "sourcetype" in names
+    if not splunk_export and "operation" in names and ("officeworkload" in names or "logon_type" in names):
+        return "office-activity-csv"
+    if not splunk_export and names[:1] == ["date-time"] and "event-id" in names:
+        return "message-tracking"  # the log's columns as plain CSV
     if (len(names) >= 2 and all(names)) or names == ["_raw"]:
         return "splunk-csv"
     raise Unreadable("%s is not a format scan reads: it is not JSON, CSV with a header row, or a Windows .evtx log "
@@ -178,10 +230,19 @@ def read_file(path, format_in, report, progress, display=None):
             yield from _evtx_records(path, display, report, progress)
             return
         text = _text_stream(buffered, head)
-        if kind in ("splunk-csv", "purview-csv"):
+        if kind == "office-activity":
+            kind = "office-activity-csv" if not _looks_like_json(head) else kind
+        if kind == "message-tracking":
+            yield from _message_tracking_records(text, display, report)
+        elif kind in ("splunk-csv", "purview-csv", "office-activity-csv"):
             yield from _csv_records(text, kind, display, report)
         else:
             yield from _json_records(text, kind, display, report)
+
+
+def _looks_like_json(head):
+    text = head.decode("utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8", "replace")
+    return text.lstrip("\ufeff \t\r\n")[:1] in ("[", "{")
 
 
 def _stdin_binary():
@@ -224,8 +285,11 @@ def _json_records(text, kind, display, report):
     quick = kind in ("json", "o365-json") and lines_mode
     values = _json_lines(text, display, report, quick) if lines_mode else _json_documents(text, display, report)
     shape = _SHAPERS[kind]
+    known = _KNOWN[kind]
+    count = report.count
     for line, value, source in values:
         if value is None:
+            report.read += 1
             yield line, _o365_line_record(source)
             continue
         items = _unwrap(value)
@@ -238,6 +302,10 @@ def _json_records(text, kind, display, report):
             record = shape(item, source)
             if record is None:
                 continue  # Splunk export bookkeeping ({"lastrow": true}, messages)
+            if known(item, record):
+                report.read += 1
+            else:
+                count(line, False, item)
             yield line, record
 
 
@@ -519,6 +587,8 @@ def auto_record(item, source=None):
         return None  # a Splunk export's bookkeeping line
     if "_raw" in item or "sourcetype" in item or "_time" in item:
         return flat_event(item)
+    if is_office_activity(item):
+        return office_activity_record(item)
     if _is_o365_audit(item):
         return o365_record(item, source)
     if _is_entra(item):
@@ -535,13 +605,85 @@ def splunk_json_record(item, source=None):
     return flat_event(item)
 
 
+def _splunk_shaped(record):
+    """A Splunk event (it has _raw or a sourcetype), or flat fields a source reader recognises."""
+    if record.get("_raw") or record.get("sourcetype"):
+        return True
+    from app.normalise import REGISTRY, RecordView
+
+    view = RecordView(record)
+    return any(normaliser.recognises(view) for normaliser in REGISTRY)
+
+
+_KNOWN = {
+    "json": lambda item, record: _splunk_shaped(record),
+    "splunk-json": lambda item, record: _splunk_shaped(record),
+    "events-json": lambda item, record: _splunk_shaped(record),
+    "o365-json": lambda item, record: _is_o365_audit(item),
+    "office-activity": lambda item, record: is_office_activity(item),
+    "entra-json": lambda item, record: _is_entra(item),
+}
+
 _SHAPERS = {
     "json": auto_record,
     "splunk-json": splunk_json_record,
     "events-json": flat_event,
     "o365-json": o365_record,
+    "office-activity": lambda item, source=None: office_activity_record(item),  # defined below, with its CSV
     "entra-json": entra_record,
 }
+
+# ---------------------------------------------------------------- Sentinel / Log Analytics OfficeActivity
+
+# The OfficeActivity table renames a few Management Activity API properties (Microsoft's table
+# reference), writes its nested properties as JSON text and RecordType and UserType as names.
+_OFFICE_ACTIVITY_NAMES = {"OfficeWorkload": "Workload", "Logon_Type": "LogonType", "Client_IPAddress": "ClientIPAddress",
+                          "OfficeObjectId": "ObjectId", "OfficeId": "Id", "TimeGenerated": "CreationTime"}
+_OFFICE_ACTIVITY_DROPPED = {"Type", "SourceSystem", "TenantId", "_ResourceId", "OrganizationId_", "UserId_", "ClientIP_",
+                            "Site_", "Site_Url_", "SourceRelativeUrl_", "SourceFileName_", "MG", "ManagementGroupName",
+                            "Computer", "RawEventData"}
+_RECORD_TYPES = {"ExchangeAdmin": 1, "ExchangeItem": 2, "ExchangeItemGroup": 3, "SharePoint": 4,
+                 "SharePointFileOperation": 6, "AzureActiveDirectory": 8, "AzureActiveDirectoryAccountLogon": 9,
+                 "ExchangeItemAggregated": 50, "AzureActiveDirectoryStsLogon": 15}
+_USER_TYPES = {"Regular": 0, "Reserved": 1, "Admin": 2, "DcAdmin": 3, "System": 4, "Application": 5,
+               "ServicePrincipal": 6, "CustomPolicy": 7, "SystemPolicy": 8}
+
+
+def is_office_activity(item):
+    """A row of the OfficeActivity table, as a Log Analytics or Sentinel export writes it."""
+    return "Operation" in item and (item.get("Type") == "OfficeActivity" or "OfficeWorkload" in item
+                                    or "Logon_Type" in item or item.get("SourceSystem") == "OfficeActivityManager")
+
+
+def office_activity_audit(row):
+    """An OfficeActivity row as the Management Activity API record it was made from: the API's
+    property names, JSON text back to the arrays and objects it held, empty columns left out."""
+    audit = {}
+    for key, value in row.items():
+        if value is None or value == "" or key in _OFFICE_ACTIVITY_DROPPED:
+            continue
+        key = _OFFICE_ACTIVITY_NAMES.get(key, key)
+        if isinstance(value, str):
+            text = value.strip()
+            if text[:1] in "[{" and text[-1:] in "]}":
+                try:
+                    value = json.loads(text)
+                except (ValueError, RecursionError):
+                    pass
+            elif key == "RecordType":
+                value = _RECORD_TYPES.get(text, int(text) if text.isdigit() else text)
+            elif key == "UserType":
+                value = _USER_TYPES.get(text, int(text) if text.isdigit() else text)
+        audit[key] = value
+    if isinstance(audit.get("CreationTime"), str):
+        # Log Analytics writes 2026-11-20T09:12:44.123Z or "2026-11-20 09:12:44.123 [UTC]" in a portal CSV.
+        audit["CreationTime"] = audit["CreationTime"].replace(" [UTC]", "").strip()
+    return audit
+
+
+def office_activity_record(item, source=None):
+    return o365_record(office_activity_audit(item))
+
 
 
 # ---------------------------------------------------------------- CSV
@@ -561,10 +703,12 @@ def _csv_records(text, kind, display, report):
                          % (display, ", ".join(header[:8])))
     width = len(header)
     audit_index = lower.index("auditdata") if kind == "purview-csv" else None
+    office_activity = kind == "office-activity-csv"
     # A Splunk CSV's rows become records exactly as the command builds them from its chunks.
-    layout = ChunkLayout(header) if audit_index is None else None
+    layout = ChunkLayout(header) if audit_index is None and not office_activity else None
     multivalue = {name[5:] for name in header if name.startswith("__mv_")}
     split_lines = [name for name in header if "{}" in name and name not in multivalue]
+    known_columns = "_raw" in header or "sourcetype" in header
     rows = 0
     while True:
         line = reader.line_num + 1
@@ -600,6 +744,7 @@ def _csv_records(text, kind, display, report):
                 report.skip(line, "its AuditData is not a JSON object")
                 continue
             record = o365_record(audit, raw)
+            report.count(line, "Operation" in audit, audit)
             if not record["_time"]:
                 for index, name in enumerate(lower):
                     if name in ("creationdate", "creationtime"):
@@ -607,12 +752,21 @@ def _csv_records(text, kind, display, report):
                         break
             yield line, record
             continue
+        if office_activity:
+            item = dict(zip(header, row))
+            report.count(line, bool(item.get("Operation")), header)
+            yield line, office_activity_record(item)
+            continue
         record = layout.record(row)
         # Splunk's CSV export (no __mv_ columns) joins a multivalue field's values with newlines.
         for name in split_lines:
             value = record.get(name)
             if value.__class__ is str and "\n" in value:
                 record[name] = value.split("\n")
+        if known_columns or _splunk_shaped(record):
+            report.read += 1
+        else:
+            report.count(line, False, header)
         yield line, record
 
 
@@ -624,6 +778,56 @@ def _us_date_epoch(text):
         except ValueError:
             continue
     return ""
+
+
+# ---------------------------------------------------------------- Exchange message tracking
+
+MESSAGE_TRACKING_SOURCETYPE = "MSExchange:2019:MessageTracking"
+
+
+def _message_tracking_records(text, display, report):
+    """An Exchange message-tracking log (MSGTRK*.LOG): header lines starting with # (the columns
+    in "#Fields: date-time,client-ip,..."), then one CSV row per event; or the same columns as a
+    plain CSV with a header row. Each row becomes the event the Exchange add-on indexes: the row
+    as _raw, its columns as fields (`source` as source_id: Splunk's own `source` wins the name),
+    _time from date-time."""
+    consumed = []
+
+    def lines():
+        for line in _text_lines(text):
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines(), strict=False)
+    header = None
+    line_number = 0
+    for row in reader:
+        raw = "".join(consumed).rstrip("\r\n")
+        first = line_number + 1
+        line_number += len(consumed)
+        consumed.clear()
+        if not row or row == [""]:
+            continue
+        if row[0].startswith("#"):
+            if raw.startswith("#Fields:"):
+                header = next(csv.reader([raw[len("#Fields:"):].strip()]))
+            continue
+        if header is None:
+            header = [cell.strip() for cell in row]  # the plain-CSV form: its first row names the columns
+            continue
+        record = {"_time": iso_epoch(row[0]) if row else "", "sourcetype": MESSAGE_TRACKING_SOURCETYPE,
+                  "source": "scan", "_raw": raw}
+        for name, value in zip(header, row):
+            if value:
+                record["source_id" if name == "source" else name] = value
+        if len(row) != len(header):
+            report.skip(first, "the row has %d cells where the #Fields header has %d" % (len(row), len(header)),
+                        "read as far as its cells go")
+        report.read += 1  # a row under the log's own header is of its shape, whatever its cells hold
+        yield first, record
+    if header is None:
+        report.note("%s was read as an Exchange message-tracking log but has no #Fields header or header row."
+                    % display)
 
 
 # ---------------------------------------------------------------- .evtx
@@ -694,6 +898,7 @@ def _rust_evtx_records(path, display, report, progress):
         if shaped is None:
             report.skip(number, "an .evtx record's XML could not be read")
             continue
+        report.read += 1
         yield number, shaped
     progress.done = progress.total
 
@@ -723,6 +928,7 @@ def _python_evtx_records(path, display, report, progress):
                     if shaped is None:
                         report.skip(number, "an .evtx record's XML could not be read")
                         continue
+                    report.read += 1
                     yield number, shaped
             except Exception as error:  # a damaged chunk: the next chunk may be whole
                 report.skip(number, "an .evtx chunk is damaged (%s), the rest of it not read" % _short(error))
@@ -946,3 +1152,16 @@ def windows_xml_record(xml, root=None):
         elif value:
             record.setdefault("Data", value)
     return record
+
+
+def build_parser():
+    """--help only: this module is imported by other tools and has no command line of its own."""
+    import argparse
+
+    return argparse.ArgumentParser(prog="tools/scan_formats.py", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog="A module, not a command: tools/scan.py reads files with it (python3 tools/scan.py --help). Formats it reads:\n" + "\n".join("  %-17s %s" % item for item in FORMATS.items()))
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()
+    build_parser().print_help()  # nothing to run: what the module is for is the answer
