@@ -1047,3 +1047,45 @@ def test_native_message_tracking_logs_give_the_findings_of_their_events_with_the
 def test_help_names_message_tracking_and_sentinel_exports():
     code, out, _ = scan_cli("--help")
     assert code == 0 and "message-tracking" in out and "MSGTRK" in out and "OfficeActivity" in out
+
+
+# ---------------------------------------------------------------- records past the engine's 8 MB _raw limit
+
+def test_an_audit_record_over_8_mb_keeps_its_finding_in_every_form(tmp_path):
+    """The engine parses no _raw past 8 MB and reads the fields Splunk extracted instead; the
+    scan gives those fields, so a huge record (a MailItemsAccessed-sized folder list) is still read."""
+    audit = dict(OUTLOOK_FORWARD, Padding="x" * (9 * 1024 * 1024))
+    line = json.dumps(audit)
+    lines = tmp_path / "huge.jsonl"
+    lines.write_text(line + "\n", encoding="utf-8")
+    array = tmp_path / "huge.json"
+    array.write_text("[" + line + "]", encoding="utf-8")
+    purview = tmp_path / "huge.csv"
+    with open(purview, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["CreationDate", "UserIds", "Operations", "AuditData"])
+        writer.writerow([ISO, audit["UserId"], audit["Operation"], line])
+    for path in (lines, array, purview):
+        code, rows, err = scan_json(path)
+        assert code == scan.EXIT_FINDINGS and "Traceback" not in err, err[-500:]
+        assert [row["rule"] for row in rows] == ["t1114_003_mailbox_forwarding"], (path, rows)
+        assert rows[0]["time"] == ISO + "Z"
+
+
+def test_the_app_option_reports_the_sites_configuration_mistakes_as_the_command_does(built_app, tmp_path):
+    import shutil
+
+    site = tmp_path / "t1114_email_collection"
+    shutil.copytree(built_app, site)
+    os.makedirs(site / "local", exist_ok=True)
+    (site / "local" / "t1114.conf").write_text(
+        "[tresholds]\nx = 1\n\n[allowlist]\ndisabled_shiped_rows = row1\n", encoding="utf-8")
+    samples = os.path.join(REPO, "samples", "sample_events.jsonl")
+    code, rows, err = scan_json("--app", site, samples)
+    records = [record for _, record in read_file(samples, "auto", FileReport(samples), Progress(0))]
+    result = run(script_path(str(site)), records, args=["mode=all"])
+    said = [text for _, text in result["messages"] if "t1114.conf" in text]
+    assert len(said) == 2 and any("did you mean disabled_shipped_rows" in text for text in said), said
+    for text in said:
+        assert text.split("t1114: ", 1)[-1] in err, (text, err)
+    assert rows and code == scan.EXIT_FINDINGS

@@ -31,6 +31,7 @@ if _REPO not in sys.path:
     sys.path.insert(1, _REPO)  # run as a script (--help), app/ is imported from the checkout
 
 from t1114_protocol.chunk_csv import ChunkLayout  # noqa: E402
+from app.values import MAX_JSON_CHARS  # noqa: E402
 
 csv.field_size_limit(2 ** 31 - 1)  # a whole _raw or AuditData can pass csv's 128 KiB default
 
@@ -374,6 +375,13 @@ def _is_o365_line(line):
 
 
 def _o365_line_record(line):
+    if len(line) > MAX_JSON_CHARS:
+        try:
+            audit = json.loads(line)
+        except (ValueError, RecursionError):
+            audit = None
+        if isinstance(audit, dict):
+            return o365_record(audit, line)
     match = _CREATION_TIME.search(line)
     return {"_time": iso_epoch(match.group(1)) if match else "", "sourcetype": O365_SOURCETYPE, "source": "scan",
             "_raw": line}
@@ -541,8 +549,40 @@ def o365_record(audit, raw_text=None):
     """An Office 365 audit record as the Splunk add-on indexes it (Fast mode: _raw only); raw_text
     is the record's own JSON text when the file has it (kept as _raw, as Splunk keeps it)."""
     when = audit.get("CreationTime") or audit.get("TimeGenerated") or audit.get("CreationDate")
-    return {"_time": iso_epoch(when), "sourcetype": O365_SOURCETYPE,
-            "source": "scan", "_raw": raw_text if raw_text is not None else json.dumps(audit, ensure_ascii=False)}
+    raw = raw_text if raw_text is not None else json.dumps(audit, ensure_ascii=False)
+    record = {"_time": iso_epoch(when), "sourcetype": O365_SOURCETYPE, "source": "scan", "_raw": raw}
+    if len(raw) > MAX_JSON_CHARS:
+        # The engine parses no _raw past 8 MB (a search must not stall on one event) and reads the
+        # fields Splunk's JSON extraction gave instead: they are given here as Splunk would.
+        record.update(json_extracted_fields(audit))
+    return record
+
+
+def json_extracted_fields(audit):
+    """An audit record's fields as KV_MODE=json extraction gives them: scalars as text, the
+    Parameters and OperationProperties lists as their {}.Name and {}.Value fields (and each
+    parameter by its name), other nested values as JSON text."""
+    fields = {}
+    for key, value in audit.items():
+        if key in ("Parameters", "OperationProperties") and isinstance(value, list):
+            pairs = [item for item in value if isinstance(item, dict)]
+            names = [str(item.get("Name")) for item in pairs if item.get("Name")]
+            values = [splunk_value(item.get("Value")) for item in pairs if item.get("Value") not in (None, "")]
+            if names:
+                fields[key + "{}.Name"] = names if len(names) > 1 else names[0]
+            if values:
+                fields[key + "{}.Value"] = values if len(values) > 1 else values[0]
+            if key == "Parameters":
+                for item in pairs:
+                    if item.get("Name") and item.get("Value") not in (None, ""):
+                        fields.setdefault(str(item["Name"]), splunk_value(item["Value"]))
+        elif isinstance(value, (dict, list)):
+            fields[key] = json.dumps(value, ensure_ascii=False)
+        elif value not in (None, ""):
+            fields[key] = splunk_value(value)
+    if "UserId" in fields:
+        fields.setdefault("user", fields["UserId"])
+    return fields
 
 
 def entra_record(item, source=None):
