@@ -1089,3 +1089,48 @@ def test_the_app_option_reports_the_sites_configuration_mistakes_as_the_command_
     for text in said:
         assert text.split("t1114: ", 1)[-1] in err, (text, err)
     assert rows and code == scan.EXIT_FINDINGS
+
+
+# ---------------------------------------------------------------- nothing unread passes silently
+
+def test_sample_events_wrapped_one_level_down_are_said_not_passed_as_no_findings(tmp_path):
+    samples = os.path.join(REPO, "samples", "sample_events.jsonl")
+    code, rows, _ = scan_json(samples)
+    assert code == scan.EXIT_FINDINGS and len([row for row in rows if row["status"] == "finding"]) == 16
+    with open(samples, encoding="utf-8") as handle:
+        events = [json.loads(line) for line in handle if line.strip()]
+    wrapped = write_jsonl(tmp_path / "wrapped.jsonl", [{"event": event, "agent": "collector"} for event in events])
+    code, rows, err = scan_json("--stats", wrapped)
+    assert code == scan.EXIT_INCOMPLETE and rows == []
+    (sentence,) = _sentences(err)
+    assert "wrapped.jsonl: none of its 24 records is of a shape scan reads" in sentence
+    assert "top-level keys event, agent" in sentence and "Sentinel OfficeActivity" in sentence
+    assert "0 read by a source reader, 24 of a shape no reader knows" in err
+
+
+def test_test_wrappers_and_a_wrong_format_in_are_said(tmp_path):
+    elastic = tmp_path / "elastic-events.json"
+    elastic.write_text(json.dumps({"events": [{"event": {"original": json.dumps(OUTLOOK_FORWARD)}}]}), encoding="utf-8")
+    sekoia = tmp_path / "sekoia.json"
+    sekoia.write_text(json.dumps({"input": {"message": OUTLOOK_FORWARD}, "expected": {}}), encoding="utf-8")
+    export = write_jsonl(tmp_path / "export.json", [{"preview": False, "result": raw_only(OUTLOOK_FORWARD)}])
+    for path, keys in ((elastic, "key events"), (sekoia, "keys input, expected")):
+        code, rows, err = scan_json(path)
+        assert code == scan.EXIT_INCOMPLETE and rows == []
+        (sentence,) = _sentences(err)
+        assert "none of its 1 record is of a shape" in sentence and keys in sentence, sentence
+    code, rows, err = scan_json("--format-in", "o365-json", export)
+    assert code == scan.EXIT_INCOMPLETE and rows == []
+    (sentence,) = _sentences(err)
+    assert "export.json" in sentence and "keys preview, result" in sentence
+    code, rows, err = scan_json(export)  # read as what it is, it is found
+    assert code == scan.EXIT_FINDINGS and rows
+
+
+def test_a_file_with_some_records_of_an_unknown_shape_counts_them(tmp_path):
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [OUTLOOK_FORWARD, {"wrapper": OUTLOOK_FORWARD}, OUTLOOK_FORWARD])
+    code, rows, err = scan_json(mixed)
+    assert code == scan.EXIT_FINDINGS and len(rows) == 2
+    (sentence,) = _sentences(err)
+    assert "1 of its 3 records are of a shape no reader knows" in sentence and "line 2" in sentence
+    assert "1 record of a shape no reader knows" in err

@@ -9,17 +9,23 @@ allowlist row suppressed it, that row. The format of each file is read from its 
 
   Splunk search exports    JSON ({"preview":false,"result":{...}} lines), CSV, JSON lines of flat events
   Office 365 audit         Purview / Unified Audit Log export CSV (AuditData column); JSON array or
-                           JSON lines of Management Activity records (as IR collection tools write them)
+                           JSON lines of Management Activity records (as IR collection tools write them);
+                           Microsoft Sentinel / Log Analytics OfficeActivity exports, CSV or JSON
+  Exchange message tracking  MSGTRK*.LOG files as Exchange Server writes them (#Software, #Fields:
+                           header), or the same columns as plain CSV
   Entra ID                 sign-in and audit log JSON exports (portal/Graph, Azure Monitor, Log Analytics)
   Windows                  .evtx files (with the optional evtx package, Rust, on Python 3.10 and later,
                            or python-evtx, a thousand times slower: pip install -r requirements-scan.txt)
 
 Any of them may be gzip-compressed. A file that cannot be read gets one sentence on stderr and
-the other files are still scanned.
+the other files are still scanned. Records of a shape no reader knows (a record wrapped one
+level down, a test fixture) are counted and said; a file with none read gets a sentence naming
+its top-level keys or columns.
 
 Exit status: 0 no unsuppressed finding and every file read without a problem, 1 at least one
 unsuppressed finding, 2 no unsuppressed finding but some file, or part of one, could not be
-read (each problem is said on stderr), or the options were wrong.
+read or held records of an unknown shape (each problem is said on stderr), or the options were
+wrong.
 """
 
 import argparse
@@ -297,7 +303,7 @@ def summary_lines(totals, files, unreadable):
 
 
 def build_parser():
-    formats = "\n".join("  %-12s %s" % (name, text) for name, text in FORMATS.items())
+    formats = "\n".join("  %-17s %s" % (name, text) for name, text in FORMATS.items())
     parser = argparse.ArgumentParser(
         prog="scan", description=__doc__.split("\n\n", 1)[0] + "\n\n" + __doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
