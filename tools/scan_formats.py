@@ -639,7 +639,18 @@ def auto_record(item, source=None):
         return o365_record(item, source)
     if _is_entra(item):
         return entra_record(item, source)
-    return flat_event(item)
+    record = flat_event(item)
+    for name in _TIME_COLUMNS:
+        # A table export's row (Defender's Timestamp, Log Analytics' TimeGenerated): Splunk would
+        # have taken the event's time from it.
+        value = record.get(name)
+        if value.__class__ is str and value:
+            record["_time"] = iso_epoch(value)
+            break
+    return record
+
+
+_TIME_COLUMNS = ("Timestamp", "TimeGenerated", "timestamp", "time", "CreationTime", "createdDateTime")
 
 
 def splunk_json_record(item, source=None):
@@ -651,9 +662,16 @@ def splunk_json_record(item, source=None):
     return flat_event(item)
 
 
+# Columns that make a flat row a product's own record (a Defender XDR or Log Analytics table row,
+# a Windows event's fields, a message-tracking row) even when no rule's reader wants this one.
+_ROW_MARKERS = ("ActionType", "TimeGenerated", "Timestamp", "EventCode", "EventID", "event-id", "event_id",
+                "Operation", "operationName")
+
+
 def _splunk_shaped(record):
-    """A Splunk event (it has _raw or a sourcetype), or flat fields a source reader recognises."""
-    if record.get("_raw") or record.get("sourcetype"):
+    """A Splunk event (it has _raw or a sourcetype), a product's table row, or flat fields a
+    source reader recognises."""
+    if record.get("_raw") or record.get("sourcetype") or any(name in record for name in _ROW_MARKERS):
         return True
     from app.normalise import REGISTRY, RecordView
 
@@ -916,6 +934,8 @@ def _evtx_records(path, display, report, progress):
         yield from _python_evtx_records(path, display, report, progress)
 
 
+# A parser that fails this often in a row is not going to find a record again in this file.
+_EVTX_FAILURES_IN_A_ROW = 10000
 # Unindented XML: one line, as Splunk's _raw is, with nothing to remove.
 EVTX_PARSER_OPTIONS = {"indent": False}
 
@@ -929,6 +949,7 @@ def _rust_evtx_records(path, display, report, progress):
     except Exception as error:  # the parser raises RuntimeError and OSError subclasses for a bad file
         raise Unreadable("%s looks like a Windows .evtx log but cannot be opened (%s)." % (display, _short(error)))
     number = 0
+    failed_in_a_row = 0
     shape = rust_xml_record
     while True:
         try:
@@ -937,8 +958,13 @@ def _rust_evtx_records(path, display, report, progress):
             break
         except Exception as error:  # one damaged record or chunk: the parser goes on with the next
             number += 1
+            failed_in_a_row += 1
             report.skip(number, "an .evtx record could not be decoded (%s)" % _short(error))
+            if failed_in_a_row >= _EVTX_FAILURES_IN_A_ROW:
+                raise Unreadable("%s: %d .evtx records in a row could not be decoded after record %d; the rest of "
+                                 "the file was not read." % (display, failed_in_a_row, number - failed_in_a_row))
             continue
+        failed_in_a_row = 0
         number += 1
         shaped = shape(entry["data"])
         if shaped is None:
