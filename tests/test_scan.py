@@ -1154,3 +1154,29 @@ def test_an_evtx_file_damaged_in_its_middle_keeps_the_records_around_the_damage(
                for line in _sentences(err)), err
     read = int(re.search(r"damaged.evtx: (\d+) events", err).group(1))
     assert whole // 3 < read < whole  # the chunks before and after the damage were read
+
+
+@pytest.mark.parametrize("name,content,code,said,agreed", [
+    ("missing.jsonl", None, scan.EXIT_INCOMPLETE, "does not exist.", None),
+    ("truncated.jsonl", (json.dumps(OUTLOOK_FORWARD) + "\n" + json.dumps(OUTLOOK_FORWARD)[:50]).encode(), 0,
+     "not complete JSON", "found the same 1 findings"),
+    ("bom.jsonl", b"\xef\xbb\xbf" + json.dumps(OUTLOOK_FORWARD).encode() + b"\n", 0, None, "found the same 1 findings"),
+    ("array.json", json.dumps([OUTLOOK_FORWARD, OUTLOOK_FORWARD], indent=2).encode(), 0, None,
+     "found the same 2 findings"),
+])
+def test_the_demo_on_a_bad_file_says_one_sentence(built_app, tmp_path, monkeypatch, capsys, name, content, code, said,
+                                                  agreed):
+    from tools import demo
+
+    monkeypatch.setattr(demo, "build", lambda: (built_app, os.path.join(REPO, "build", "t1114.tgz")))
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert demo.main([str(path)]) == code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    if said:
+        (sentence,) = _sentences(err)
+        assert name in sentence and said in sentence
+    if agreed:
+        assert agreed in out
