@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scan exported log files for T1114 Email Collection without Splunk: tools/scan.py, with every
 # option explained by --help. Sets itself up on first use: a virtual environment in .venv with
-# requirements-scan.txt (PyYAML for the checkout's rules, python-evtx for .evtx files).
+# requirements-scan.txt (PyYAML for the checkout's rules, evtx or python-evtx for .evtx files).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"   # no cd: file names stay relative to where you are
 venv="$repo/.venv"

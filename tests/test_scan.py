@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,7 +21,8 @@ from tests.shared_samples import sekoia_record
 from tests.splunk_shapes import raw_only
 from tools import scan, scan_formats
 from tools.chunked_client import encode_records, run, script_path
-from tools.scan_formats import FileReport, Progress, flat_event, iso_epoch, read_file, windows_xml_record
+from tools.scan_formats import (FileReport, Progress, flat_event, iso_epoch, read_file, rust_xml_record,
+                                windows_xml_record)
 
 SCAN = os.path.join(REPO, "tools", "scan.py")
 EPOCH = "1764216000"
@@ -358,7 +360,8 @@ def test_golden_saml_sentinel_exports_read_as_they_are():
     rules = sorted(row["rule"] for row in rows)
     assert rules.count("t1114_002_app_mail_permission") == 2
     assert "t1114_002_mail_items_accessed_graph" in rules
-    assert all(row["time"].startswith("2021-08-02T") for row in rows)
+    assert all(row["time"].startswith("2021-08-02T") for row in rows)  # Defender's row by its Timestamp column
+    assert "shape" not in err  # Defender XDR rows no rule reads are table rows, not an unknown shape
 
 
 def test_exchange_message_tracking_csv_reads_as_a_splunk_csv():
@@ -368,6 +371,7 @@ def test_exchange_message_tracking_csv_reads_as_a_splunk_csv():
     # The Transport Rule Agent's RECEIVE row and its AGENTINFO row each say a rule added a recipient.
     assert sorted(row["rule"] for row in rows) == ["t1114_003_transport_rule_agent_action",
                                                    "t1114_003_transport_rule_agent_recipient"]
+    assert all(row["time"].startswith("2023-08-27T02:40") for row in rows)  # from its date-time column
 
 
 def _pool(limit=None):
@@ -410,6 +414,14 @@ def test_evtx_xml_is_shaped_as_the_splunk_add_on_extracts_it(engine):
 
 # ---------------------------------------------------------------- .evtx files
 
+def _has_module(name):
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
 def _evtx_files():
     """Real .evtx files: any under ../shared/datasets, or in the folder T1114_EVTX_SAMPLES names
     (for instance files of Yamato-Security/hayabusa-sample-evtx, the pool's source)."""
@@ -421,23 +433,51 @@ def _evtx_files():
     return sorted(found)
 
 
-def test_real_evtx_files_read_as_splunk_would_index_them(tmp_path):
-    pytest.importorskip("Evtx.Evtx", reason="python-evtx (requirements-scan.txt) is not installed")
+EVTX_READERS = [
+    pytest.param("evtx", marks=pytest.mark.skipif(not _has_module("evtx"), reason="evtx (requirements-scan.txt, "
+                                                  "Python 3.10 and later) is not installed")),
+    pytest.param("python-evtx", marks=pytest.mark.skipif(not _has_module("Evtx.Evtx"),
+                                                         reason="python-evtx (requirements-scan.txt) is not installed")),
+]
+
+
+@pytest.fixture(params=EVTX_READERS)
+def evtx_reader(request, monkeypatch):
+    """Each .evtx parser the scan can use, named by T1114_EVTX_READER (the scan's own choice is evtx)."""
+    monkeypatch.setenv("T1114_EVTX_READER", request.param)
+    return request.param
+
+
+def _real_evtx_files_or_skip():
     files = _evtx_files()
     if not files:
+        if os.environ.get("CI") == "true" and os.environ.get("T1114_EVTX_SAMPLES"):
+            pytest.fail("T1114_EVTX_SAMPLES names a folder with no .evtx file")
         pytest.skip("no .evtx file in ../shared/datasets or $T1114_EVTX_SAMPLES")
+    return files
+
+
+def _pool_by_file():
     pool = {}
-    if os.path.exists(os.path.join(os.path.dirname(REPO), "shared", "datasets", *EVTX_POOL)):
+    if os.path.exists(os.path.join(shared_datasets(), *EVTX_POOL)):
         for entry in _pool():
-            pool.setdefault(os.path.basename(entry["path"]), []).append(entry["event"])
+            event = entry["event"]  # a log merged from several channels repeats record numbers
+            pool.setdefault(os.path.basename(entry["path"]), {})[(event["EventRecordID"], event["Channel"])] = event
+    return pool
+
+
+def test_real_evtx_files_read_as_splunk_would_index_them(tmp_path, evtx_reader):
+    files = _real_evtx_files_or_skip()
+    pool = _pool_by_file()
     for path in files[:20]:
         report = FileReport(path)
         records = [record for _, record in read_file(path, "auto", report, Progress(os.path.getsize(path)))]
         assert records and all(r["_raw"].startswith("<Event") and r["EventCode"] for r in records), path
+        assert all("\n" not in r["_raw"][:200] for r in records), "_raw is one line, as Splunk holds it"
         assert report.sentences() == []
-        expected = pool.get(os.path.basename(path))
-        if expected and len(expected) == len(records):  # the same file decoded for the pool
-            for mine, theirs in zip(records, expected):
+        expected = pool.get(os.path.basename(path), {})
+        if evtx_reader == "python-evtx" and len(expected) == len(records):  # the same file decoded for the pool
+            for mine, theirs in zip(records, expected.values()):
                 assert {k: v for k, v in mine.items() if k != "_time"} == \
                     {k: v for k, v in theirs.items() if k != "_time"}
     # Cut short in its second chunk: the first chunk's records, and one sentence for the rest.
@@ -452,8 +492,122 @@ def test_real_evtx_files_read_as_splunk_would_index_them(tmp_path):
         assert "cut.evtx" in sentence and "truncated" in sentence
 
 
-def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path):
-    pytest.importorskip("Evtx.Evtx", reason="python-evtx (requirements-scan.txt) is not installed")
+def _findings_of(engine, record):
+    return sorted((found.rule.id, found.reason, found.status) for found in engine.findings(record))
+
+
+@pytest.mark.skipif(not _has_module("evtx"), reason="evtx (Python 3.10 and later) is not installed")
+def test_the_rust_parser_gives_the_findings_and_fields_python_evtx_gave(engine, monkeypatch):
+    """Every record of every real file, read by the Rust parser, against the pool python-evtx
+    decoded from the same files (matched by file, EventRecordID and Channel): the same field names, the
+    same values where both render alike, and the same findings. Values rendered differently by
+    the two parsers are listed; none is one a rule reads."""
+    monkeypatch.setenv("T1114_EVTX_READER", "evtx")
+    files = _real_evtx_files_or_skip()
+    pool = _pool_by_file()
+    if not pool:
+        pytest.skip("the python-evtx pool is not in the shared datasets")
+    # Rendering only: hex numbers unpadded, GUIDs without braces, times in ISO form, booleans lower-case,
+    # binary as hex, and python-evtx's own mistakes (Keywords of some providers).
+    rendered_apart = re.compile(r"^(0x[0-9a-fA-F]+|\{?[0-9A-Fa-f-]{36}\}?|\d{4}-\d\d-\d\d[T ][\d:.]+(Z|\+00:00)|"
+                                r"[Tt]rue|[Ff]alse|[0-9A-Fa-f]+|[A-Za-z0-9+/=]+)$")
+    compared = findings = 0
+    for path in files:
+        expected = pool.get(os.path.basename(path))
+        if not expected:
+            continue
+        report = FileReport(path)
+        for _, mine in read_file(path, "auto", report, Progress(os.path.getsize(path))):
+            theirs = expected.get((mine["EventRecordID"], mine["Channel"]))
+            if theirs is None:
+                continue  # a record python-evtx did not read (the Rust parser reads about 5 % more)
+            compared += 1
+            # Every field python-evtx gave (it misreads a few records' templates, which the Rust parser reads).
+            assert set(theirs) - {"Data"} <= set(mine), (path, mine["EventRecordID"])
+            # A classic event's insertion strings: the same text (the two parsers split and order a few apart).
+            assert _text_of(_insertion_strings(mine.get("Data"))) == _text_of(_insertion_strings(theirs.get("Data")))
+            for name, value in mine.items():
+                if name in ("_raw", "_time", "Data") or name not in theirs or value == theirs[name]:
+                    continue
+                assert name in ("Keywords", "SystemTime") or (
+                    isinstance(value, str) and rendered_apart.match(value)) or _no_control(theirs[name]) == \
+                    _no_control(value) or (  # a string array: python-evtx's <string> items, Rust's <Data> each
+                    "<string>" in str(theirs[name]) and set(_insertion_strings(value)) <= set(
+                        _insertion_strings(theirs[name]))), (path, mine["EventRecordID"], name, value, theirs[name])
+            assert abs(float(mine["_time"]) - float(theirs["_time"])) < 0.0015
+            found = _findings_of(engine, mine)
+            assert found == _findings_of(engine, theirs), (path, mine["EventRecordID"])
+            findings += len(found)
+    assert compared > 23000
+
+
+def _insertion_strings(data):
+    if not data:
+        return []
+    if isinstance(data, list):
+        return sorted(data)
+    if "<string>" in data:
+        return sorted(item for item in re.findall(r"<string>(.*?)</string>", data, re.S) if item)
+    return [data]
+
+
+def _text_of(strings):
+    """Letters and digits of the strings, in order of value: what a cmdlet reader reads from them."""
+    return sorted(re.findall(r"[A-Za-z0-9]", "".join(strings)))
+
+
+def _no_control(value):
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", "", value) if isinstance(value, str) else value
+
+
+@pytest.mark.skipif(not _has_module("evtx"), reason="evtx (Python 3.10 and later) is not installed")
+def test_the_rust_xml_read_by_patterns_equals_it_parsed():
+    """rust_xml_record() reads the usual event with patterns and parses the rest: on every record of
+    the real files both ways give the same record (bar control characters, which parsing drops)."""
+    import evtx
+
+    files = _real_evtx_files_or_skip()
+    compared = 0
+    for path in files:
+        for entry in evtx.PyEvtxParser(path, **scan_formats.EVTX_PARSER_OPTIONS).records():
+            raw = scan_formats._one_line(entry["data"])
+            fast, parsed = rust_xml_record(entry["data"]), scan_formats._parsed_rust_record(raw)
+            assert {k: _no_control(v) for k, v in fast.items() if k != "_raw"} == \
+                {k: v for k, v in parsed.items() if k != "_raw"}, (path, entry["event_record_id"])
+            compared += 1
+    assert compared > 24000
+
+
+def test_rust_xml_of_each_shape_is_read_as_the_add_on_extracts_it():
+    """The Rust parser's unindented XML, written here from its documented layout: named Data,
+    classic insertion strings (one <Data> each, read as python-evtx's <string> items, which the
+    MSExchange Management reader takes), escapes, UserData (parsed), and indented XML."""
+    system = ('<System><Provider Name="MSExchange CmdletLogs"></Provider><EventID Qualifiers="16384">1</EventID>'
+              '<Level>4</Level><Task>1</Task><Keywords>0x80000000000000</Keywords>'
+              '<TimeCreated SystemTime="2026-11-20T09:12:44.123456Z"></TimeCreated><EventRecordID>7</EventRecordID>'
+              '<Channel>MSExchange Management</Channel><Computer>EX01.contoso.com</Computer><Security></Security>'
+              '</System>')
+    head = '<?xml version="1.0" encoding="utf-8"?>\n<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">'
+    classic = rust_xml_record(head + system + '<EventData><Data>New-InboxRule</Data><Data>-Name "x" -ForwardTo '
+                              '"a@evil.example"</Data><Data>CONTOSO\\pat</Data><Binary>00</Binary></EventData></Event>')
+    assert classic["Data"] == ('<string>New-InboxRule</string>\n<string>-Name "x" -ForwardTo "a@evil.example"</string>\n'
+                               '<string>CONTOSO\\pat</string>\n')
+    assert classic["Keywords"] == "0x0080000000000000" and classic["_time"] == "1795165964.123"
+    assert classic["EventCode"] == "1" and classic["source"] == "XmlWinEventLog:MSExchange Management"
+    assert not classic["_raw"].startswith("<?xml")
+    named = rust_xml_record(head + system.replace("MSExchange Management", "Security") + '<EventData>'
+                            '<Data Name="ObjectName">C:\\Users\\pat\\a &amp; b.pst</Data><Data Name="Empty"></Data>'
+                            '<Data Name="ProcessID">42</Data></EventData></Event>')
+    assert named["ObjectName"] == "C:\\Users\\pat\\a & b.pst" and "Empty" not in named
+    user = rust_xml_record(head + system + '<UserData><LogFileCleared xmlns="http://manifests.microsoft.com/win/2004/'
+                           '08/windows/eventlog"><SubjectUserName>pat</SubjectUserName></LogFileCleared></UserData>'
+                           '</Event>')
+    assert user["SubjectUserName"] == "pat" and user["Keywords"] == "0x0080000000000000"
+    indented = head + system.replace("><", ">\n    <") + "\n  <EventData>\n    <Data Name=\"A\">1</Data>\n  </EventData>\n</Event>\n"
+    assert rust_xml_record(indented)["A"] == "1" and "\n" not in rust_xml_record(indented)["_raw"]
+
+
+def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path, evtx_reader):
     garbage = tmp_path / "garbage.evtx"
     garbage.write_bytes(b"ElfFile\x00" + bytes(range(256)) * 40)
     header_only = tmp_path / "header_only.evtx"
@@ -462,19 +616,22 @@ def test_evtx_damaged_or_truncated_gets_one_sentence(tmp_path):
     code, rows, err = scan_json(garbage, header_only, good)
     assert "Traceback" not in err and rows == []
     assert code == scan.EXIT_INCOMPLETE
-    assert "1 events in 3 files" in err or "events in 3 files" in err
+    assert "1 events in 3 files" in err
+    assert any("garbage.evtx" in line for line in _sentences(err))
+    assert any("header_only.evtx" in line for line in _sentences(err))
 
 
-def test_evtx_without_python_evtx_says_how_to_install_it(tmp_path):
+def test_evtx_without_a_parser_says_how_to_install_one(tmp_path):
     path = tmp_path / "log.evtx"
     path.write_bytes(b"ElfFile\x00" + b"\x00" * 4096)
-    code = ("import sys; sys.modules['Evtx'] = None; sys.argv = ['scan', %r]; sys.path.insert(0, %r); "
-            "from tools import scan; sys.exit(scan.main())" % (str(path), REPO))
+    code = ("import sys; sys.modules['Evtx'] = None; sys.modules['evtx'] = None; sys.argv = ['scan', %r]; "
+            "sys.path.insert(0, %r); from tools import scan; sys.exit(scan.main())" % (str(path), REPO))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO, timeout=300)
     err = done.stderr.decode("utf-8")
     assert done.returncode == scan.EXIT_INCOMPLETE
     assert "Traceback" not in err
-    assert "needs the optional python-evtx package: pip install -r requirements-scan.txt" in err
+    assert "needs the optional evtx package (or python-evtx before Python 3.10): pip install -r " \
+           "requirements-scan.txt" in err
 
 
 # ---------------------------------------------------------------- broken files
@@ -618,7 +775,7 @@ def test_csv_and_json_output_carry_every_column(tmp_path):
 def test_stats_print_events_per_second(tmp_path):
     path = write_jsonl(tmp_path / "events.jsonl", [OUTLOOK_FORWARD] * 50)
     _, _, err = scan_json("--stats", path)
-    assert "stats: %s: 50 events (json)" % path in err
+    assert "stats: %s: 50 events (json; 50 read by a source reader, 0 of a shape no reader knows)" % path in err
     assert "stats: all files: 50 events in" in err and "events/s" in err
 
 
@@ -756,3 +913,271 @@ def test_gzip_files_are_read_and_a_truncated_one_is_said(tmp_path):
     assert "Traceback" not in err and 0 < len(rows) < 3000
     (sentence,) = _sentences(err)
     assert "cut.jsonl.gz" in sentence and "truncated" in sentence and "%d events" % len(rows) in sentence
+
+
+# ---------------------------------------------------------------- Sentinel / Log Analytics OfficeActivity
+
+_TO_OFFICE_ACTIVITY = {"Workload": "OfficeWorkload", "LogonType": "Logon_Type", "ClientIPAddress": "Client_IPAddress",
+                       "ObjectId": "OfficeObjectId", "Id": "OfficeId", "CreationTime": "TimeGenerated"}
+_RECORD_TYPE_NAMES = {1: "ExchangeAdmin", 2: "ExchangeItem", 3: "ExchangeItemGroup", 50: "ExchangeItemAggregated"}
+_USER_TYPE_NAMES = {0: "Regular", 2: "Admin", 4: "System", 5: "Application"}
+
+
+def office_activity_row(audit):
+    """A Management Activity record as the OfficeActivity table holds it (Microsoft's table
+    reference): its renamed columns, nested properties as JSON text, RecordType and UserType by
+    name, the Log Analytics bookkeeping columns, and TimeGenerated with fractions of a second."""
+    row = {"TenantId": "00000000-0000-0000-0000-000000000000", "SourceSystem": "OfficeActivityManager",
+           "Type": "OfficeActivity"}
+    for key, value in audit.items():
+        key = _TO_OFFICE_ACTIVITY.get(key, key)
+        if key == "RecordType":
+            value = _RECORD_TYPE_NAMES.get(value, value)
+        elif key == "UserType":
+            value = _USER_TYPE_NAMES.get(value, value)
+        elif key == "TimeGenerated":
+            value = value + ".000Z"
+        if isinstance(value, (list, dict)):
+            value = json.dumps(value)
+        row[key] = value if isinstance(value, str) else json.dumps(value)
+    return row
+
+
+def _finding_keys(rows):
+    return sorted((row["event"], row["rule"], row["reason"], row["mailbox"], row["status"], row["time"]) for row in rows)
+
+
+def test_sentinel_office_activity_exports_give_the_management_api_findings(tmp_path):
+    audits = rule_o365_audits()
+    api = tmp_path / "api.json"
+    api.write_text(json.dumps(audits), encoding="utf-8")
+    rows = [office_activity_row(audit) for audit in audits]
+    as_json = write_jsonl(tmp_path / "office_activity.json", rows)
+    as_csv = tmp_path / "office_activity.csv"
+    columns = sorted({key for row in rows for key in row})
+    with open(as_csv, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    _, expected, _ = scan_json(api)
+    assert any(row["rule"].startswith("t1114_003_inbox_rule_forward") for row in expected)
+    assert all(row["time"] for row in expected)
+    for path in (as_json, as_csv):
+        code, found, err = scan_json(path)
+        assert "Traceback" not in err and "shape" not in err, err
+        assert _finding_keys(found) == _finding_keys(expected), path
+
+
+def test_a_sentinel_inbox_rule_forwarding_outside_is_found_with_parameters_as_json_text(tmp_path):
+    """The issue's case: New-InboxRule in an OfficeActivity export, Parameters a JSON string."""
+    audit = {"CreationTime": ISO, "Operation": "New-InboxRule", "RecordType": 1, "UserType": 0, "Workload": "Exchange",
+             "UserId": "pat@contoso.com", "ObjectId": "pat@contoso.com", "ResultStatus": "True",
+             "Parameters": [{"Name": "Name", "Value": "x"}, {"Name": "ForwardTo", "Value": "drop@evil.example"}]}
+    row = office_activity_row(audit)
+    assert isinstance(row["Parameters"], str)
+    path = write_jsonl(tmp_path / "sentinel.json", [row])
+    code, rows, err = scan_json(path)
+    assert code == scan.EXIT_FINDINGS, err
+    assert [row["rule"] for row in rows] == ["t1114_003_inbox_rule_forward_cmdlet"]
+    assert rows[0]["time"] == ISO + "Z"
+
+
+def test_the_training_lab_office_activity_csv_is_read_with_no_forwarding_finding():
+    path = _shared("Azure__Azure-Sentinel", "Solutions", "Training", "Azure-Sentinel-Training-Lab", "Artifacts",
+                   "Telemetry", "office_activity_inbox_rule.csv")
+    code, rows, err = scan_json("--stats", path)
+    assert "2 read by a source reader, 0 of a shape no reader knows" in err
+    assert not [row for row in rows if "forward" in row["rule"]]
+
+
+# ---------------------------------------------------------------- Exchange message tracking
+
+MSGTRK_HEADER = ("#Software: Microsoft Exchange Server\r\n#Version: 15.02.1118.007\r\n#Log-type: Message Tracking Log\r\n"
+                 "#Date: 2026-11-27T04:00:00.000Z\r\n#Fields: ")
+
+
+def message_tracking_cases():
+    """The rules' own message-tracking test events (Splunk field names, underscored) as rows of
+    the log's columns (app/normalise/message_tracking.py COLUMNS, the #Fields order)."""
+    from app.normalise.message_tracking import COLUMNS
+
+    rows, records = [], []
+    for _, _, case in all_cases():
+        record = case.get("record") or {}
+        if "MessageTracking" not in str(record.get("sourcetype", "")):
+            continue
+        if record.get("_raw") and not record.get("event_id"):
+            row = next(csv.reader([record["_raw"]]))  # a row as the log holds it already
+        else:
+            row = []
+            for column in COLUMNS:
+                name = "source_id" if column == "source" else column.replace("-", "_")
+                row.append(str(record.get(name, record.get(column, ""))))
+        row[0] = ISO + ".123Z"
+        rows.append(row)
+        records.append(record)
+    return rows, records
+
+
+def _csv_text(rows):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+def test_native_message_tracking_logs_give_the_findings_of_their_events_with_their_time(tmp_path):
+    from app.normalise.message_tracking import COLUMNS
+
+    rows, records = message_tracking_cases()
+    assert len(rows) > 4
+    native = tmp_path / "MSGTRK2026112704-1.LOG"
+    native.write_bytes(b"\xef\xbb\xbf" + (MSGTRK_HEADER + ",".join(COLUMNS) + "\r\n" + _csv_text(rows)).encode("utf-8"))
+    plain = tmp_path / "tracking.csv"
+    plain.write_text(_csv_text([list(COLUMNS)] + rows), encoding="utf-8")
+    flat = write_jsonl(tmp_path / "fields.jsonl", [flat_event(dict(record)) for record in records])
+    _, expected, _ = scan_json(flat)
+    assert {row["rule"] for row in expected} >= {"t1114_003_transport_rule_agent_action",
+                                                 "t1114_003_transport_rule_agent_recipient"}
+    for path in (native, plain):
+        code, found, err = scan_json("--stats", path)
+        assert "Traceback" not in err and "message-tracking; %d read by a source reader, 0 of" % len(rows) in err, err
+        assert sorted((row["event"], row["rule"], row["reason"]) for row in found) == \
+            sorted((row["event"], row["rule"], row["reason"]) for row in expected)
+        assert found and all(row["time"] == ISO + "Z" for row in found)
+
+
+def test_help_names_message_tracking_and_sentinel_exports():
+    code, out, _ = scan_cli("--help")
+    assert code == 0 and "message-tracking" in out and "MSGTRK" in out and "OfficeActivity" in out
+
+
+# ---------------------------------------------------------------- records past the engine's 8 MB _raw limit
+
+def test_an_audit_record_over_8_mb_keeps_its_finding_in_every_form(tmp_path):
+    """The engine parses no _raw past 8 MB and reads the fields Splunk extracted instead; the
+    scan gives those fields, so a huge record (a MailItemsAccessed-sized folder list) is still read."""
+    audit = dict(OUTLOOK_FORWARD, Padding="x" * (9 * 1024 * 1024))
+    line = json.dumps(audit)
+    lines = tmp_path / "huge.jsonl"
+    lines.write_text(line + "\n", encoding="utf-8")
+    array = tmp_path / "huge.json"
+    array.write_text("[" + line + "]", encoding="utf-8")
+    purview = tmp_path / "huge.csv"
+    with open(purview, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["CreationDate", "UserIds", "Operations", "AuditData"])
+        writer.writerow([ISO, audit["UserId"], audit["Operation"], line])
+    for path in (lines, array, purview):
+        code, rows, err = scan_json(path)
+        assert code == scan.EXIT_FINDINGS and "Traceback" not in err, err[-500:]
+        assert [row["rule"] for row in rows] == ["t1114_003_mailbox_forwarding"], (path, rows)
+        assert rows[0]["time"] == ISO + "Z"
+
+
+def test_the_app_option_reports_the_sites_configuration_mistakes_as_the_command_does(built_app, tmp_path):
+    import shutil
+
+    site = tmp_path / "t1114_email_collection"
+    shutil.copytree(built_app, site)
+    os.makedirs(site / "local", exist_ok=True)
+    (site / "local" / "t1114.conf").write_text(
+        "[tresholds]\nx = 1\n\n[allowlist]\ndisabled_shiped_rows = row1\n", encoding="utf-8")
+    samples = os.path.join(REPO, "samples", "sample_events.jsonl")
+    code, rows, err = scan_json("--app", site, samples)
+    records = [record for _, record in read_file(samples, "auto", FileReport(samples), Progress(0))]
+    result = run(script_path(str(site)), records, args=["mode=all"])
+    said = [text for _, text in result["messages"] if "t1114.conf" in text]
+    assert len(said) == 2 and any("did you mean disabled_shipped_rows" in text for text in said), said
+    for text in said:
+        assert text.split("t1114: ", 1)[-1] in err, (text, err)
+    assert rows and code == scan.EXIT_FINDINGS
+
+
+# ---------------------------------------------------------------- nothing unread passes silently
+
+def test_sample_events_wrapped_one_level_down_are_said_not_passed_as_no_findings(tmp_path):
+    samples = os.path.join(REPO, "samples", "sample_events.jsonl")
+    code, rows, _ = scan_json(samples)
+    assert code == scan.EXIT_FINDINGS and len([row for row in rows if row["status"] == "finding"]) == 16
+    with open(samples, encoding="utf-8") as handle:
+        events = [json.loads(line) for line in handle if line.strip()]
+    wrapped = write_jsonl(tmp_path / "wrapped.jsonl", [{"event": event, "agent": "collector"} for event in events])
+    code, rows, err = scan_json("--stats", wrapped)
+    assert code == scan.EXIT_INCOMPLETE and rows == []
+    (sentence,) = _sentences(err)
+    assert "wrapped.jsonl: none of its 24 records is of a shape scan reads" in sentence
+    assert "top-level keys event, agent" in sentence and "Sentinel OfficeActivity" in sentence
+    assert "0 read by a source reader, 24 of a shape no reader knows" in err
+
+
+def test_test_wrappers_and_a_wrong_format_in_are_said(tmp_path):
+    elastic = tmp_path / "elastic-events.json"
+    elastic.write_text(json.dumps({"events": [{"event": {"original": json.dumps(OUTLOOK_FORWARD)}}]}), encoding="utf-8")
+    sekoia = tmp_path / "sekoia.json"
+    sekoia.write_text(json.dumps({"input": {"message": OUTLOOK_FORWARD}, "expected": {}}), encoding="utf-8")
+    export = write_jsonl(tmp_path / "export.json", [{"preview": False, "result": raw_only(OUTLOOK_FORWARD)}])
+    for path, keys in ((elastic, "key events"), (sekoia, "keys input, expected")):
+        code, rows, err = scan_json(path)
+        assert code == scan.EXIT_INCOMPLETE and rows == []
+        (sentence,) = _sentences(err)
+        assert "none of its 1 record is of a shape" in sentence and keys in sentence, sentence
+    code, rows, err = scan_json("--format-in", "o365-json", export)
+    assert code == scan.EXIT_INCOMPLETE and rows == []
+    (sentence,) = _sentences(err)
+    assert "export.json" in sentence and "keys preview, result" in sentence
+    code, rows, err = scan_json(export)  # read as what it is, it is found
+    assert code == scan.EXIT_FINDINGS and rows
+
+
+def test_a_file_with_some_records_of_an_unknown_shape_counts_them(tmp_path):
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [OUTLOOK_FORWARD, {"wrapper": OUTLOOK_FORWARD}, OUTLOOK_FORWARD])
+    code, rows, err = scan_json(mixed)
+    assert code == scan.EXIT_FINDINGS and len(rows) == 2
+    (sentence,) = _sentences(err)
+    assert "1 of its 3 records are of a shape no reader knows" in sentence and "line 2" in sentence
+    assert "1 record of a shape no reader knows" in err
+
+
+def test_an_evtx_file_damaged_in_its_middle_keeps_the_records_around_the_damage(tmp_path, evtx_reader):
+    files = [path for path in _real_evtx_files_or_skip() if os.path.getsize(path) > 0x1000 + 3 * 0x10000]
+    if not files:
+        pytest.skip("no real .evtx file of three chunks or more")
+    with open(files[0], "rb") as handle:
+        data = bytearray(handle.read())
+    whole = len([1 for _ in read_file(files[0], "auto", FileReport(files[0]), Progress(len(data)))])
+    for offset in range(0x1000 + 0x10000 + 0x300, 0x1000 + 0x10000 + 0x8000, 97):
+        data[offset] = (data[offset] * 7 + 13) % 256
+    damaged = tmp_path / "damaged.evtx"
+    damaged.write_bytes(bytes(data))
+    code, rows, err = scan_json("--stats", damaged)
+    assert "Traceback" not in err and code in (scan.EXIT_INCOMPLETE, scan.EXIT_FINDINGS)
+    assert any("damaged.evtx" in line and ("could not be decoded" in line or "damaged" in line)
+               for line in _sentences(err)), err
+    read = int(re.search(r"damaged.evtx: (\d+) events", err).group(1))
+    assert whole // 3 < read < whole  # the chunks before and after the damage were read
+
+
+@pytest.mark.parametrize("name,content,code,said,agreed", [
+    ("missing.jsonl", None, scan.EXIT_INCOMPLETE, "does not exist.", None),
+    ("truncated.jsonl", (json.dumps(OUTLOOK_FORWARD) + "\n" + json.dumps(OUTLOOK_FORWARD)[:50]).encode(), 0,
+     "not complete JSON", "found the same 1 findings"),
+    ("bom.jsonl", b"\xef\xbb\xbf" + json.dumps(OUTLOOK_FORWARD).encode() + b"\n", 0, None, "found the same 1 findings"),
+    ("array.json", json.dumps([OUTLOOK_FORWARD, OUTLOOK_FORWARD], indent=2).encode(), 0, None,
+     "found the same 2 findings"),
+])
+def test_the_demo_on_a_bad_file_says_one_sentence(built_app, tmp_path, monkeypatch, capsys, name, content, code, said,
+                                                  agreed):
+    from tools import demo
+
+    monkeypatch.setattr(demo, "build", lambda: (built_app, os.path.join(REPO, "build", "t1114.tgz")))
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert demo.main([str(path)]) == code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    if said:
+        (sentence,) = _sentences(err)
+        assert name in sentence and said in sentence
+    if agreed:
+        assert agreed in out

@@ -14,12 +14,9 @@ NOT_HERE = set()
 
 
 def _runnable(path):
-    """A shell script, or a Python file meant to be run (library modules such as
-    tools/step_count.py have no command line)."""
-    if path.endswith(".sh"):
-        return True
-    with open(os.path.join(REPO, path), encoding="utf-8") as handle:
-        return 'if __name__ == "__main__":' in handle.read()
+    """Every shell script and Python file: a library module (tools/step_count.py) answers --help
+    with what it is for, too."""
+    return path.endswith((".sh", ".py"))
 
 
 SCRIPTS = sorted(os.path.join(folder, name) for folder in ("scripts", "tools")
@@ -90,3 +87,41 @@ def test_bench_generates_no_more_than_it_sends_and_sends_exactly_what_is_asked(c
         assert all(count <= min(chunk, max(totals)) for _, count in plan)
         # each body holds as many CSV records as it says
         assert [len(decode_records(body)) for body, _ in plan] == [count for _, count in plan]
+
+
+def test_library_modules_say_they_are_imported_not_run():
+    for script in ("tools/real_streams.py", "tools/scan_formats.py", "tools/step_count.py"):
+        text = help_text(script)
+        assert "A module, not a command" in text, script
+        completed = subprocess.run([sys.executable, os.path.join(REPO, script)], capture_output=True, text=True,
+                                   timeout=120, cwd=REPO)
+        assert completed.returncode == 0 and completed.stdout.startswith("usage:"), script  # never silent
+
+
+@pytest.mark.parametrize("name,content,sentence", [
+    ("missing.jsonl", None, "does not exist."),
+    ("truncated.jsonl", b'{"sourcetype": "x", "_raw": "a"}\n{"sourcetype": "x", "_r', "line 2 is not complete JSON"),
+    ("truncated_array.json", b'[{"sourcetype": "x", "_raw": "a"}, {"sourc', "JSON array that is not complete JSON"),
+    ("numbers.jsonl", b"1\n2\n", "line 1 is not a JSON object"),
+])
+def test_the_chunked_client_says_one_sentence_on_a_bad_events_file(tmp_path, name, content, sentence):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    completed = subprocess.run([sys.executable, os.path.join(REPO, "tools", "chunked_client.py"), str(path)],
+                               capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert completed.returncode != 0 and "Traceback" not in completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chunked_client: ") and sentence in lines[0], completed.stderr
+
+
+def test_the_chunked_client_reads_a_bom_and_a_json_array(tmp_path):
+    from tools.chunked_client import load_events
+
+    event = {"sourcetype": "x", "_raw": "a"}
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(event).encode() + b"\n")
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([event, event], indent=2), encoding="utf-8")
+    assert load_events(str(bom)) == [event]
+    assert load_events(str(array)) == [event, event]

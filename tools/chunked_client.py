@@ -255,13 +255,54 @@ def build_parser():
     return parser
 
 
+def load_events(path):
+    """The events of a JSON-lines file (or a JSON array of them), or SystemExit with one sentence
+    saying what is wrong with the file: missing, not JSON, cut short, not objects. A UTF-8 BOM
+    (as Windows editors write) is read past."""
+    name = "standard input" if path == "-" else path
+    try:
+        if path == "-":
+            text = sys.stdin.buffer.read().decode("utf-8-sig", "replace")
+        else:
+            with open(path, encoding="utf-8-sig", errors="replace") as handle:
+                text = handle.read()
+    except FileNotFoundError:
+        raise SystemExit("chunked_client: %s does not exist." % name)
+    except IsADirectoryError:
+        raise SystemExit("chunked_client: %s is a folder; name a JSON-lines file of events." % name)
+    except OSError as error:
+        raise SystemExit("chunked_client: %s cannot be read (%s)." % (name, error.strerror or error))
+    if text.lstrip().startswith("["):
+        try:
+            values = json.loads(text)
+        except ValueError as error:
+            raise SystemExit("chunked_client: %s is a JSON array that is not complete JSON (%s; a truncated file "
+                             "ends like this)." % (name, error))
+        numbered = list(enumerate(values if isinstance(values, list) else [values], 1))
+        unit = "item"
+    else:
+        numbered = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((number, json.loads(line)))
+            except ValueError as error:
+                raise SystemExit("chunked_client: %s line %d is not complete JSON (%s; a truncated file ends like "
+                                 "this)." % (name, number, error))
+        unit = "line"
+    for number, value in numbered:
+        if not isinstance(value, dict):
+            raise SystemExit("chunked_client: %s %s %d is not a JSON object; each event must be {\"field\": "
+                             "value, ...}." % (name, unit, number))
+    return [value for _, value in numbered]
+
+
 def main(argv=None):
     options = build_parser().parse_args(argv)
     if options.chunk < 1:
         raise SystemExit("--chunk must be at least 1")
-    handle = sys.stdin if options.events == "-" else open(options.events, encoding="utf-8")
-    with handle:
-        records = [json.loads(line) for line in handle if line.strip()]
+    records = load_events(options.events)
     work = None
     app_dir = options.app
     if app_dir is None:

@@ -15,11 +15,14 @@ import gzip
 import json
 import os
 import random
+import sys
 import uuid
 
-from tests.shared_samples import json_lines, sekoia_record
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)  # run as a script, its folder is tools/, not the checkout
+
+from tests.shared_samples import json_lines, sekoia_record  # noqa: E402
 DATASETS = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 MIXES = ("tenant", "mail_items_accessed", "endpoint")
 
@@ -204,3 +207,16 @@ def make_mix(mix, seed, size):
         build = o365_event
     start = 1795651200
     return [build(rng, rng.choice(templates), start + index * 3 + rng.randrange(3)) for index in range(size)]
+
+
+def build_parser():
+    """--help only: this module is imported by other tools and has no command line of its own."""
+    import argparse
+
+    return argparse.ArgumentParser(prog="tools/real_streams.py", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog="A module, not a command: tools/bench.py and tests import make_mix(mix, seed, size). Mixes: " + ", ".join(MIXES) + ".")
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()
+    build_parser().print_help()  # nothing to run: what the module is for is the answer

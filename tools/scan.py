@@ -9,16 +9,23 @@ allowlist row suppressed it, that row. The format of each file is read from its 
 
   Splunk search exports    JSON ({"preview":false,"result":{...}} lines), CSV, JSON lines of flat events
   Office 365 audit         Purview / Unified Audit Log export CSV (AuditData column); JSON array or
-                           JSON lines of Management Activity records (as IR collection tools write them)
+                           JSON lines of Management Activity records (as IR collection tools write them);
+                           Microsoft Sentinel / Log Analytics OfficeActivity exports, CSV or JSON
+  Exchange message tracking  MSGTRK*.LOG files as Exchange Server writes them (#Software, #Fields:
+                           header), or the same columns as plain CSV
   Entra ID                 sign-in and audit log JSON exports (portal/Graph, Azure Monitor, Log Analytics)
-  Windows                  .evtx files (with the optional python-evtx: pip install -r requirements-scan.txt)
+  Windows                  .evtx files (with the optional evtx package, Rust, on Python 3.10 and later,
+                           or python-evtx, a thousand times slower: pip install -r requirements-scan.txt)
 
 Any of them may be gzip-compressed. A file that cannot be read gets one sentence on stderr and
-the other files are still scanned.
+the other files are still scanned. Records of a shape no reader knows (a record wrapped one
+level down, a test fixture) are counted and said; a file with none read gets a sentence naming
+its top-level keys or columns.
 
 Exit status: 0 no unsuppressed finding and every file read without a problem, 1 at least one
 unsuppressed finding, 2 no unsuppressed finding but some file, or part of one, could not be
-read (each problem is said on stderr), or the options were wrong.
+read or held records of an unknown shape (each problem is said on stderr), or the options were
+wrong.
 """
 
 import argparse
@@ -184,6 +191,7 @@ class Totals:
         self.seconds = 0.0
         self.by_technique = {}  # technique -> [findings, suppressed]; report-only findings count as neither
         self.unreadable = 0
+        self.unknown = 0  # records of a shape no reader knows, in every file
 
     def count(self, row):
         entry = self.by_technique.setdefault(row["technique"], [0, 0])
@@ -247,16 +255,19 @@ def scan_file(engine, path, options, output, bar, totals, notes, stderr):
     bar.clear()
     totals.events += events
     totals.seconds += elapsed
+    totals.unknown += report.unknown
     # Parts of the file the reader could not use, then what the engine met in its events (an
     # Office 365 line broken in its middle reaches the engine, as in Splunk): either way the
     # exit status must not say "all clear".
-    sentences = report.sentences() + ["%s: %s" % (display, message) for message in engine.problems.drain()]
+    sentences = (report.sentences() + report.shape_sentences()
+                 + ["%s: %s" % (display, message) for message in engine.problems.drain()])
     if sentences:
         complete = False
     notes.extend(sentences)
     if options.stats:
-        stderr.write("stats: %s: %d events (%s) in %.2f s, %s events/s\n" % (
-            display, events, report.format or "?", elapsed, _rate(events, elapsed)))
+        stderr.write("stats: %s: %d events (%s; %d read by a source reader, %d of a shape no reader knows) in "
+                     "%.2f s, %s events/s\n" % (display, events, report.format or "?", report.read, report.unknown,
+                                                elapsed, _rate(events, elapsed)))
     return complete
 
 
@@ -282,6 +293,9 @@ def summary_lines(totals, files, unreadable):
         totals.events, files, "" if files == 1 else "s", totals.findings, "" if totals.findings == 1 else "s",
         totals.suppressed, "; %d file%s with problems (said above)" % (unreadable, "" if unreadable == 1 else "s")
         if unreadable else "")]
+    if totals.unknown:
+        lines.append("  %d record%s of a shape no reader knows, not checked (said above)" % (
+            totals.unknown, "" if totals.unknown == 1 else "s"))
     for technique in sorted(totals.by_technique):
         found, suppressed = totals.by_technique[technique]
         lines.append("  %s  %d finding%s, %d suppressed" % (technique, found, "" if found == 1 else "s", suppressed))
@@ -289,7 +303,7 @@ def summary_lines(totals, files, unreadable):
 
 
 def build_parser():
-    formats = "\n".join("  %-12s %s" % (name, text) for name, text in FORMATS.items())
+    formats = "\n".join("  %-17s %s" % (name, text) for name, text in FORMATS.items())
     parser = argparse.ArgumentParser(
         prog="scan", description=__doc__.split("\n\n", 1)[0] + "\n\n" + __doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,

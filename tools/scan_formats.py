@@ -11,6 +11,7 @@ import calendar
 import codecs
 import csv
 import gzip
+import html
 import io
 import itertools
 import json
@@ -22,11 +23,15 @@ import xml.etree.ElementTree as ElementTree
 
 # A Splunk CSV export is read with the protocol's own CSV layout (its __mv_ columns), which
 # lives beside the command in bin/t1114_protocol, imported as the command imports it.
-_BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin")
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_BIN = os.path.join(_REPO, "bin")
 if _BIN not in sys.path:
     sys.path.insert(1, _BIN)
+if _REPO not in sys.path:
+    sys.path.insert(1, _REPO)  # run as a script (--help), app/ is imported from the checkout
 
 from t1114_protocol.chunk_csv import ChunkLayout  # noqa: E402
+from app.values import MAX_JSON_CHARS  # noqa: E402
 
 csv.field_size_limit(2 ** 31 - 1)  # a whole _raw or AuditData can pass csv's 128 KiB default
 
@@ -43,10 +48,20 @@ FORMATS = {
     "events-json": "JSON lines or a JSON array of flat Splunk events (field: value)",
     "o365-json": "JSON lines or a JSON array of Office 365 Management Activity records",
     "purview-csv": "Microsoft Purview / Unified Audit Log search export: CSV with an AuditData column",
+    "office-activity": "Microsoft Sentinel / Log Analytics OfficeActivity table export, CSV or JSON (its column "
+                       "names; Parameters, OperationProperties and the like as JSON text)",
+    "message-tracking": "Exchange Server message-tracking log: MSGTRK*.LOG as Exchange writes it (#Software and "
+                        "#Fields: header lines) or the same columns as plain CSV",
     "entra-json": "Entra ID sign-in or audit log export: JSON array or lines (Graph, Azure Monitor "
                   "or Log Analytics shape)",
-    "evtx": "Windows event log file (needs the optional python-evtx: pip install -r requirements-scan.txt)",
+    "evtx": "Windows event log file (needs the optional evtx, or python-evtx before Python 3.10: pip install "
+            "-r requirements-scan.txt)",
 }
+
+# What the sentence for a file with no readable record lists.
+READ_FORMATS = ("Splunk search exports (JSON, CSV), Office 365 Management Activity records (JSON), Purview audit "
+                "exports (CSV), Sentinel OfficeActivity exports (CSV, JSON), Entra ID sign-in and audit exports "
+                "(JSON), Exchange message-tracking logs, Windows .evtx logs")
 
 _JSON_WRAPPERS = ("value", "records", "results")  # Graph pages, Azure storage exports, Splunk REST
 _READ_SIZE = 1 << 20
@@ -66,6 +81,31 @@ class FileReport:
         self.skipped = {}   # problem -> [count, first location]
         self.notes = []     # sentences about the file as a whole
         self.format = ""
+        self.read = 0       # records a source reader took
+        self.unknown = 0    # records of a shape no reader knows (still given to the engine, which finds nothing)
+        self.first_unknown = None  # (location, its top-level keys or columns)
+
+    def count(self, location, known, keys=()):
+        if known:
+            self.read += 1
+            return
+        self.unknown += 1
+        if self.first_unknown is None:
+            self.first_unknown = (location, list(keys))
+
+    def shape_sentences(self):
+        """What the counts say: nothing when every record was of a known shape."""
+        if not self.unknown:
+            return []
+        location, keys = self.first_unknown
+        seen = _listed(keys)
+        if not self.read:
+            return ["%s: none of its %d record%s is of a shape scan reads, so nothing in it was checked (it holds "
+                    "records with %s; the first at %s %s). Scan reads: %s; name one with --format-in if the file is "
+                    "one of them." % (self.name, self.unknown, "" if self.unknown == 1 else "s", seen, self.unit,
+                                      location, READ_FORMATS)]
+        return ["%s: %d of its %d records are of a shape no reader knows and were not checked (the first at %s %s, "
+                "with %s)." % (self.name, self.unknown, self.unknown + self.read, self.unit, location, seen)]
 
     def skip(self, location, problem, outcome="skipped"):
         entry = self.skipped.get((problem, outcome))
@@ -86,6 +126,14 @@ class FileReport:
                 out.append("%s: %d records %s, %s (the first at %s %s)."
                            % (self.name, count, outcome, problem, self.unit, first))
         return out
+
+
+def _listed(keys):
+    keys = [str(key) for key in keys]
+    if not keys:
+        return "no fields"
+    shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
+    return "the top-level key%s %s" % ("" if len(keys) == 1 else "s", shown)
 
 
 class Progress:
@@ -120,6 +168,8 @@ def detect(head_bytes, name=""):
     stripped = text.lstrip()
     if not stripped:
         raise Unreadable("%s is empty." % name)
+    if stripped.startswith("#") and "#Fields:" in stripped:
+        return "message-tracking"  # Exchange's own W3C-style header: #Software, #Version, #Log-type, #Date, #Fields
     if stripped[0] in "[{":
         return "json"
     if stripped.startswith("<"):
@@ -133,6 +183,11 @@ def detect(head_bytes, name=""):
     names = [cell.strip().lower() for cell in header]
     if "auditdata" in names:
         return "purview-csv"
+    splunk_export = "_raw" in names or "sourcetype" in names
+    if not splunk_export and "operation" in names and ("officeworkload" in names or "logon_type" in names):
+        return "office-activity-csv"
+    if not splunk_export and names[:1] == ["date-time"] and "event-id" in names:
+        return "message-tracking"  # the log's columns as plain CSV
     if (len(names) >= 2 and all(names)) or names == ["_raw"]:
         return "splunk-csv"
     raise Unreadable("%s is not a format scan reads: it is not JSON, CSV with a header row, or a Windows .evtx log "
@@ -176,10 +231,19 @@ def read_file(path, format_in, report, progress, display=None):
             yield from _evtx_records(path, display, report, progress)
             return
         text = _text_stream(buffered, head)
-        if kind in ("splunk-csv", "purview-csv"):
+        if kind == "office-activity":
+            kind = "office-activity-csv" if not _looks_like_json(head) else kind
+        if kind == "message-tracking":
+            yield from _message_tracking_records(text, display, report)
+        elif kind in ("splunk-csv", "purview-csv", "office-activity-csv"):
             yield from _csv_records(text, kind, display, report)
         else:
             yield from _json_records(text, kind, display, report)
+
+
+def _looks_like_json(head):
+    text = head.decode("utf-16" if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8", "replace")
+    return text.lstrip("\ufeff \t\r\n")[:1] in ("[", "{")
 
 
 def _stdin_binary():
@@ -222,8 +286,11 @@ def _json_records(text, kind, display, report):
     quick = kind in ("json", "o365-json") and lines_mode
     values = _json_lines(text, display, report, quick) if lines_mode else _json_documents(text, display, report)
     shape = _SHAPERS[kind]
+    known = _KNOWN[kind]
+    count = report.count
     for line, value, source in values:
         if value is None:
+            report.read += 1
             yield line, _o365_line_record(source)
             continue
         items = _unwrap(value)
@@ -236,6 +303,10 @@ def _json_records(text, kind, display, report):
             record = shape(item, source)
             if record is None:
                 continue  # Splunk export bookkeeping ({"lastrow": true}, messages)
+            if known(item, record):
+                report.read += 1
+            else:
+                count(line, False, item)
             yield line, record
 
 
@@ -298,12 +369,25 @@ def _is_o365_line(line):
     _raw without being parsed here first, as Splunk passes it (the engine parses the records a
     rule wants; most audit traffic is not). A line that does not end in } (a truncated file's
     last line) or that could be another kind of record is parsed and checked instead."""
-    return (line[-1] == "}" and '"Operation"' in line and ('"RecordType"' in line or '"Workload"' in line)
+    if not (line[-1] == "}" and '"Operation"' in line and ('"RecordType"' in line or '"Workload"' in line)
             and '"CreationTime"' in line and '"result"' not in line and '"_raw"' not in line
-            and '"sourcetype"' not in line and '"_time"' not in line and '"operationName"' not in line)
+            and '"sourcetype"' not in line and '"_time"' not in line and '"operationName"' not in line):
+        return False
+    # "Operation" a key of the line's own object, not of one wrapped inside it (a test fixture's
+    # {"input": {...}}): the braces before it close all but one. A brace in an earlier value only
+    # sends the line to be parsed, which decides the same way, slower.
+    head = line[:line.find('"Operation"')]
+    return head.count("{") - head.count("}") == 1
 
 
 def _o365_line_record(line):
+    if len(line) > MAX_JSON_CHARS:
+        try:
+            audit = json.loads(line)
+        except (ValueError, RecursionError):
+            audit = None
+        if isinstance(audit, dict):
+            return o365_record(audit, line)
     match = _CREATION_TIME.search(line)
     return {"_time": iso_epoch(match.group(1)) if match else "", "sourcetype": O365_SOURCETYPE, "source": "scan",
             "_raw": line}
@@ -471,8 +555,40 @@ def o365_record(audit, raw_text=None):
     """An Office 365 audit record as the Splunk add-on indexes it (Fast mode: _raw only); raw_text
     is the record's own JSON text when the file has it (kept as _raw, as Splunk keeps it)."""
     when = audit.get("CreationTime") or audit.get("TimeGenerated") or audit.get("CreationDate")
-    return {"_time": iso_epoch(when), "sourcetype": O365_SOURCETYPE,
-            "source": "scan", "_raw": raw_text if raw_text is not None else json.dumps(audit, ensure_ascii=False)}
+    raw = raw_text if raw_text is not None else json.dumps(audit, ensure_ascii=False)
+    record = {"_time": iso_epoch(when), "sourcetype": O365_SOURCETYPE, "source": "scan", "_raw": raw}
+    if len(raw) > MAX_JSON_CHARS:
+        # The engine parses no _raw past 8 MB (a search must not stall on one event) and reads the
+        # fields Splunk's JSON extraction gave instead: they are given here as Splunk would.
+        record.update(json_extracted_fields(audit))
+    return record
+
+
+def json_extracted_fields(audit):
+    """An audit record's fields as KV_MODE=json extraction gives them: scalars as text, the
+    Parameters and OperationProperties lists as their {}.Name and {}.Value fields (and each
+    parameter by its name), other nested values as JSON text."""
+    fields = {}
+    for key, value in audit.items():
+        if key in ("Parameters", "OperationProperties") and isinstance(value, list):
+            pairs = [item for item in value if isinstance(item, dict)]
+            names = [str(item.get("Name")) for item in pairs if item.get("Name")]
+            values = [splunk_value(item.get("Value")) for item in pairs if item.get("Value") not in (None, "")]
+            if names:
+                fields[key + "{}.Name"] = names if len(names) > 1 else names[0]
+            if values:
+                fields[key + "{}.Value"] = values if len(values) > 1 else values[0]
+            if key == "Parameters":
+                for item in pairs:
+                    if item.get("Name") and item.get("Value") not in (None, ""):
+                        fields.setdefault(str(item["Name"]), splunk_value(item["Value"]))
+        elif isinstance(value, (dict, list)):
+            fields[key] = json.dumps(value, ensure_ascii=False)
+        elif value not in (None, ""):
+            fields[key] = splunk_value(value)
+    if "UserId" in fields:
+        fields.setdefault("user", fields["UserId"])
+    return fields
 
 
 def entra_record(item, source=None):
@@ -517,11 +633,24 @@ def auto_record(item, source=None):
         return None  # a Splunk export's bookkeeping line
     if "_raw" in item or "sourcetype" in item or "_time" in item:
         return flat_event(item)
+    if is_office_activity(item):
+        return office_activity_record(item)
     if _is_o365_audit(item):
         return o365_record(item, source)
     if _is_entra(item):
         return entra_record(item, source)
-    return flat_event(item)
+    record = flat_event(item)
+    for name in _TIME_COLUMNS:
+        # A table export's row (Defender's Timestamp, Log Analytics' TimeGenerated): Splunk would
+        # have taken the event's time from it.
+        value = record.get(name)
+        if value.__class__ is str and value:
+            record["_time"] = iso_epoch(value)
+            break
+    return record
+
+
+_TIME_COLUMNS = ("Timestamp", "TimeGenerated", "timestamp", "time", "CreationTime", "createdDateTime")
 
 
 def splunk_json_record(item, source=None):
@@ -533,13 +662,92 @@ def splunk_json_record(item, source=None):
     return flat_event(item)
 
 
+# Columns that make a flat row a product's own record (a Defender XDR or Log Analytics table row,
+# a Windows event's fields, a message-tracking row) even when no rule's reader wants this one.
+_ROW_MARKERS = ("ActionType", "TimeGenerated", "Timestamp", "EventCode", "EventID", "event-id", "event_id",
+                "Operation", "operationName")
+
+
+def _splunk_shaped(record):
+    """A Splunk event (it has _raw or a sourcetype), a product's table row, or flat fields a
+    source reader recognises."""
+    if record.get("_raw") or record.get("sourcetype") or any(name in record for name in _ROW_MARKERS):
+        return True
+    from app.normalise import REGISTRY, RecordView
+
+    view = RecordView(record)
+    return any(normaliser.recognises(view) for normaliser in REGISTRY)
+
+
+_KNOWN = {
+    "json": lambda item, record: _splunk_shaped(record),
+    "splunk-json": lambda item, record: _splunk_shaped(record),
+    "events-json": lambda item, record: _splunk_shaped(record),
+    "o365-json": lambda item, record: _is_o365_audit(item),
+    "office-activity": lambda item, record: is_office_activity(item),
+    "entra-json": lambda item, record: _is_entra(item),
+}
+
 _SHAPERS = {
     "json": auto_record,
     "splunk-json": splunk_json_record,
     "events-json": flat_event,
     "o365-json": o365_record,
+    "office-activity": lambda item, source=None: office_activity_record(item),  # defined below, with its CSV
     "entra-json": entra_record,
 }
+
+# ---------------------------------------------------------------- Sentinel / Log Analytics OfficeActivity
+
+# The OfficeActivity table renames a few Management Activity API properties (Microsoft's table
+# reference), writes its nested properties as JSON text and RecordType and UserType as names.
+_OFFICE_ACTIVITY_NAMES = {"OfficeWorkload": "Workload", "Logon_Type": "LogonType", "Client_IPAddress": "ClientIPAddress",
+                          "OfficeObjectId": "ObjectId", "OfficeId": "Id", "TimeGenerated": "CreationTime"}
+_OFFICE_ACTIVITY_DROPPED = {"Type", "SourceSystem", "TenantId", "_ResourceId", "OrganizationId_", "UserId_", "ClientIP_",
+                            "Site_", "Site_Url_", "SourceRelativeUrl_", "SourceFileName_", "MG", "ManagementGroupName",
+                            "Computer", "RawEventData"}
+_RECORD_TYPES = {"ExchangeAdmin": 1, "ExchangeItem": 2, "ExchangeItemGroup": 3, "SharePoint": 4,
+                 "SharePointFileOperation": 6, "AzureActiveDirectory": 8, "AzureActiveDirectoryAccountLogon": 9,
+                 "ExchangeItemAggregated": 50, "AzureActiveDirectoryStsLogon": 15}
+_USER_TYPES = {"Regular": 0, "Reserved": 1, "Admin": 2, "DcAdmin": 3, "System": 4, "Application": 5,
+               "ServicePrincipal": 6, "CustomPolicy": 7, "SystemPolicy": 8}
+
+
+def is_office_activity(item):
+    """A row of the OfficeActivity table, as a Log Analytics or Sentinel export writes it."""
+    return "Operation" in item and (item.get("Type") == "OfficeActivity" or "OfficeWorkload" in item
+                                    or "Logon_Type" in item or item.get("SourceSystem") == "OfficeActivityManager")
+
+
+def office_activity_audit(row):
+    """An OfficeActivity row as the Management Activity API record it was made from: the API's
+    property names, JSON text back to the arrays and objects it held, empty columns left out."""
+    audit = {}
+    for key, value in row.items():
+        if value is None or value == "" or key in _OFFICE_ACTIVITY_DROPPED:
+            continue
+        key = _OFFICE_ACTIVITY_NAMES.get(key, key)
+        if isinstance(value, str):
+            text = value.strip()
+            if text[:1] in "[{" and text[-1:] in "]}":
+                try:
+                    value = json.loads(text)
+                except (ValueError, RecursionError):
+                    pass
+            elif key == "RecordType":
+                value = _RECORD_TYPES.get(text, int(text) if text.isdigit() else text)
+            elif key == "UserType":
+                value = _USER_TYPES.get(text, int(text) if text.isdigit() else text)
+        audit[key] = value
+    if isinstance(audit.get("CreationTime"), str):
+        # Log Analytics writes 2026-11-20T09:12:44.123Z or "2026-11-20 09:12:44.123 [UTC]" in a portal CSV.
+        audit["CreationTime"] = audit["CreationTime"].replace(" [UTC]", "").strip()
+    return audit
+
+
+def office_activity_record(item, source=None):
+    return o365_record(office_activity_audit(item))
+
 
 
 # ---------------------------------------------------------------- CSV
@@ -559,10 +767,12 @@ def _csv_records(text, kind, display, report):
                          % (display, ", ".join(header[:8])))
     width = len(header)
     audit_index = lower.index("auditdata") if kind == "purview-csv" else None
+    office_activity = kind == "office-activity-csv"
     # A Splunk CSV's rows become records exactly as the command builds them from its chunks.
-    layout = ChunkLayout(header) if audit_index is None else None
+    layout = ChunkLayout(header) if audit_index is None and not office_activity else None
     multivalue = {name[5:] for name in header if name.startswith("__mv_")}
     split_lines = [name for name in header if "{}" in name and name not in multivalue]
+    known_columns = "_raw" in header or "sourcetype" in header
     rows = 0
     while True:
         line = reader.line_num + 1
@@ -598,6 +808,7 @@ def _csv_records(text, kind, display, report):
                 report.skip(line, "its AuditData is not a JSON object")
                 continue
             record = o365_record(audit, raw)
+            report.count(line, "Operation" in audit, audit)
             if not record["_time"]:
                 for index, name in enumerate(lower):
                     if name in ("creationdate", "creationtime"):
@@ -605,12 +816,21 @@ def _csv_records(text, kind, display, report):
                         break
             yield line, record
             continue
+        if office_activity:
+            item = dict(zip(header, row))
+            report.count(line, bool(item.get("Operation")), header)
+            yield line, office_activity_record(item)
+            continue
         record = layout.record(row)
         # Splunk's CSV export (no __mv_ columns) joins a multivalue field's values with newlines.
         for name in split_lines:
             value = record.get(name)
             if value.__class__ is str and "\n" in value:
                 record[name] = value.split("\n")
+        if known_columns or _splunk_shaped(record):
+            report.read += 1
+        else:
+            report.count(line, False, header)
         yield line, record
 
 
@@ -624,6 +844,56 @@ def _us_date_epoch(text):
     return ""
 
 
+# ---------------------------------------------------------------- Exchange message tracking
+
+MESSAGE_TRACKING_SOURCETYPE = "MSExchange:2019:MessageTracking"
+
+
+def _message_tracking_records(text, display, report):
+    """An Exchange message-tracking log (MSGTRK*.LOG): header lines starting with # (the columns
+    in "#Fields: date-time,client-ip,..."), then one CSV row per event; or the same columns as a
+    plain CSV with a header row. Each row becomes the event the Exchange add-on indexes: the row
+    as _raw, its columns as fields (`source` as source_id: Splunk's own `source` wins the name),
+    _time from date-time."""
+    consumed = []
+
+    def lines():
+        for line in _text_lines(text):
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines(), strict=False)
+    header = None
+    line_number = 0
+    for row in reader:
+        raw = "".join(consumed).rstrip("\r\n")
+        first = line_number + 1
+        line_number += len(consumed)
+        consumed.clear()
+        if not row or row == [""]:
+            continue
+        if row[0].startswith("#"):
+            if raw.startswith("#Fields:"):
+                header = next(csv.reader([raw[len("#Fields:"):].strip()]))
+            continue
+        if header is None:
+            header = [cell.strip() for cell in row]  # the plain-CSV form: its first row names the columns
+            continue
+        record = {"_time": iso_epoch(row[0]) if row else "", "sourcetype": MESSAGE_TRACKING_SOURCETYPE,
+                  "source": "scan", "_raw": raw}
+        for name, value in zip(header, row):
+            if value:
+                record["source_id" if name == "source" else name] = value
+        if len(row) != len(header):
+            report.skip(first, "the row has %d cells where the #Fields header has %d" % (len(row), len(header)),
+                        "read as far as its cells go")
+        report.read += 1  # a row under the log's own header is of its shape, whatever its cells hold
+        yield first, record
+    if header is None:
+        report.note("%s was read as an Exchange message-tracking log but has no #Fields header or header row."
+                    % display)
+
+
 # ---------------------------------------------------------------- .evtx
 
 _TAG_BREAK = re.compile(r">\n(?=<)")
@@ -632,24 +902,90 @@ _EVTX_CHUNK = 0x10000
 _EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 
 
+def evtx_reader():
+    """The .evtx parser this Python has: "evtx" (Rust, from PyPI, wheels for 3.10 and later),
+    else "python-evtx" (pure Python, about a thousand times slower), else "". T1114_EVTX_READER
+    names one of them to compare the two."""
+    wanted = os.environ.get("T1114_EVTX_READER", "")
+    for name, module in (("evtx", "evtx"), ("python-evtx", "Evtx.Evtx")):
+        if wanted and wanted != name:
+            continue
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        return name
+    return ""
+
+
 def _evtx_records(path, display, report, progress):
+    reader = evtx_reader()
+    if not reader:
+        raise Unreadable("%s is a Windows .evtx log; reading it needs the optional evtx package (or python-evtx "
+                         "before Python 3.10): pip install -r requirements-scan.txt" % display)
+    report.unit = "record"
+    size = progress.total
+    if size > _EVTX_HEADER and (size - _EVTX_HEADER) % _EVTX_CHUNK:
+        report.note("%s ends in the middle of a 64 KiB chunk, whose records were not read (a truncated "
+                    "file ends like this)." % display)
+    if reader == "evtx":
+        yield from _rust_evtx_records(path, display, report, progress)
+    else:
+        yield from _python_evtx_records(path, display, report, progress)
+
+
+# A parser that fails this often in a row is not going to find a record again in this file.
+_EVTX_FAILURES_IN_A_ROW = 10000
+# Unindented XML: one line, as Splunk's _raw is, with nothing to remove.
+EVTX_PARSER_OPTIONS = {"indent": False}
+
+
+def _rust_evtx_records(path, display, report, progress):
+    import evtx
+
     try:
-        from Evtx.Evtx import Evtx
-    except ImportError:
-        raise Unreadable("%s is a Windows .evtx log; reading it needs the optional python-evtx package: "
-                         "pip install -r requirements-scan.txt" % display)
+        parser = evtx.PyEvtxParser(path, **EVTX_PARSER_OPTIONS)
+        records = iter(parser.records())
+    except Exception as error:  # the parser raises RuntimeError and OSError subclasses for a bad file
+        raise Unreadable("%s looks like a Windows .evtx log but cannot be opened (%s)." % (display, _short(error)))
+    number = 0
+    failed_in_a_row = 0
+    shape = rust_xml_record
+    while True:
+        try:
+            entry = next(records)
+        except StopIteration:
+            break
+        except Exception as error:  # one damaged record or chunk: the parser goes on with the next
+            number += 1
+            failed_in_a_row += 1
+            report.skip(number, "an .evtx record could not be decoded (%s)" % _short(error))
+            if failed_in_a_row >= _EVTX_FAILURES_IN_A_ROW:
+                raise Unreadable("%s: %d .evtx records in a row could not be decoded after record %d; the rest of "
+                                 "the file was not read." % (display, failed_in_a_row, number - failed_in_a_row))
+            continue
+        failed_in_a_row = 0
+        number += 1
+        shaped = shape(entry["data"])
+        if shaped is None:
+            report.skip(number, "an .evtx record's XML could not be read")
+            continue
+        report.read += 1
+        yield number, shaped
+    progress.done = progress.total
+
+
+def _python_evtx_records(path, display, report, progress):
+    from Evtx.Evtx import Evtx
+
     log = Evtx(path)
     try:
         log.__enter__()
     except Exception as error:  # python-evtx raises plain exceptions for a bad or empty file
         raise Unreadable("%s looks like a Windows .evtx log but cannot be opened (%s)." % (display, _short(error)))
     number = 0
-    report.unit = "record"
     try:
         size = progress.total
-        if size > _EVTX_HEADER and (size - _EVTX_HEADER) % _EVTX_CHUNK:
-            report.note("%s ends in the middle of a 64 KiB chunk, whose records were not read (a truncated "
-                        "file ends like this)." % display)
         for chunk in log.chunks():
             progress.done = min(size, chunk.offset() + _EVTX_CHUNK)
             try:
@@ -664,6 +1000,7 @@ def _evtx_records(path, display, report, progress):
                     if shaped is None:
                         report.skip(number, "an .evtx record's XML could not be read")
                         continue
+                    report.read += 1
                     yield number, shaped
             except Exception as error:  # a damaged chunk: the next chunk may be whole
                 report.skip(number, "an .evtx chunk is damaged (%s), the rest of it not read" % _short(error))
@@ -676,13 +1013,163 @@ def _evtx_records(path, display, report, progress):
             pass
 
 
-def windows_xml_record(xml):
-    """A Windows event's XML as the Splunk Add-on for Windows indexes it (XmlWinEventLog):
-    _raw is the XML, System and EventData values become fields."""
+# The Rust parser's XML is indented, one element a line, an empty element as <X>, newline, </X>;
+# values never hold "<" (written &lt;), so each pattern reads up to the next "<".
+_BETWEEN_TAGS = re.compile(r">\s+<")
+_NOT_XML_CHAR = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# The System block as the Rust parser writes it, elements in their schema order; an event
+# whose System differs is parsed instead.
+_SYSTEM = re.compile(
+    r'<System><Provider(?: Name="([^"]*)")?[^>]*></Provider><EventID[^>]*>([^<]*)</EventID>'
+    r'(?:<Version>[^<]*</Version>)?(?:<Level>([^<]*)</Level>)?(?:<Task>([^<]*)</Task>)?(?:<Opcode>[^<]*</Opcode>)?'
+    r'(?:<Keywords>([^<]*)</Keywords>)?<TimeCreated SystemTime="([^"]*)"></TimeCreated>'
+    r'<EventRecordID>([^<]*)</EventRecordID>(?:<Correlation[^>]*></Correlation>)?'
+    r'(?:<Execution ProcessID="([^"]*)" ThreadID="([^"]*)"[^>]*></Execution>)?'
+    r'<Channel>([^<]*)</Channel><Computer>([^<]*)</Computer>(?:<Security(?: UserID="([^"]*)")?></Security>)?'
+    r'</System>')
+_DATA_ITEM = re.compile(r'<Data(?: Name="([^"]*)")?>([^<]*)</Data>')
+_DATA_ITEMS_ONLY = re.compile(r'(?:<Data(?: Name="[^"]*")?>[^<]*</Data>|<Binary>[^<]*</Binary>)*')
+
+
+def rust_xml_record(xml):
+    """The Rust evtx parser's XML of one event, shaped as windows_xml_record() shapes python-evtx's:
+    the XmlWinEventLog event the Splunk Add-on for Windows indexes, _raw on one line. The usual
+    event (System, then EventData of <Data> elements holding text) is read with two patterns,
+    several times faster than parsing it; any other (UserData, markup in a value) is parsed."""
+    raw = _one_line(xml)
+    start = raw.find("<System>")
+    system = _SYSTEM.match(raw, start) if start >= 0 else None
+    if system is None or "&" in system.group(0):
+        return _parsed_rust_record(raw)
+    (provider, event_id, level, task, keywords, system_time, record_id, process_id, thread_id, channel, computer,
+     user_id) = system.groups()
+    record = {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:" + channel, "host": computer,
+              "_time": _evtx_time(system_time), "_raw": raw, "SourceName": provider or "",
+              "SystemTime": system_time}
+    if process_id is not None:
+        record["ProcessID"] = process_id
+        record["ThreadID"] = thread_id
+    if user_id:
+        record["UserID"] = user_id
+    record["EventCode"] = event_id.strip()
+    if level is not None:
+        record["Level"] = level.strip()
+    if task is not None:
+        record["Task"] = task.strip()
+    if keywords is not None:
+        record["Keywords"] = _keywords(keywords.strip())
+    record["EventRecordID"] = record_id.strip()
+    record["Channel"] = channel.strip()
+    record["Computer"] = computer.strip()
+    data_start = raw.find("<EventData", system.end())
+    if data_start < 0:
+        return record if "<UserData>" not in raw else _parsed_rust_record(raw)
+    data_end = raw.find("</EventData>", data_start)
+    section = raw[raw.find(">", data_start) + 1:data_end]
+    if data_end < 0 or not _DATA_ITEMS_ONLY.fullmatch(section):
+        return _parsed_rust_record(raw)  # markup inside EventData the patterns do not read
+    unnamed = []
+    for name, value in _DATA_ITEM.findall(section):
+        if "&" in value or "\r" in value:
+            value = _xml_text(value)
+        if not name:
+            unnamed.append(value)
+        elif value:  # the add-on extracts no field for an empty value
+            if name in record:
+                _add_data(record, name, value)
+            else:
+                record[name] = value
+    if unnamed:
+        _add_unnamed(record, unnamed)
+    return record
+
+
+def _evtx_time(text):
+    """Epoch seconds of the parser's SystemTime, 2019-11-04T13:46:01.171339Z, as iso_epoch() gives
+    it (milliseconds), without its pattern: one call per record."""
+    midnight = _DAY_EPOCH.get(text[:10])
+    if midnight is None or len(text) != 27 or text[19] != "." or text[26] != "Z":
+        return iso_epoch(text) or ""
     try:
-        root = ElementTree.fromstring(xml)
+        return "%.3f" % (midnight + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+                         + float(text[19:26]))
+    except ValueError:
+        return iso_epoch(text) or ""
+
+
+def _keywords(text):
+    """Keywords with the 16 hex digits Windows writes (python-evtx and the add-on show them so)."""
+    try:
+        return "0x%016x" % int(text, 16) if text.startswith("0x") else text
+    except ValueError:
+        return text
+
+
+def _one_line(xml):
+    """The XML without its declaration, as Splunk's _raw has it: the parser writes it unindented, on
+    one line (indented XML, which ends in "\n</Event>" and breaks after its first tags, has the
+    indentation between tags removed)."""
+    start = xml.find("<Event")
+    raw = xml[start:] if start > 0 else xml
+    if raw[-1:] == "\n":
+        raw = raw.rstrip()
+    if raw[-9:-8] == "\n" or raw.find(">\n", 0, 200) > 0:
+        raw = _BETWEEN_TAGS.sub("><", raw)
+    return raw
+
+
+def _xml_text(value):
+    """Entity-escaped text as an XML parser reads it (line ends normalised to \\n)."""
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return html.unescape(value) if "&" in value else value
+
+
+def _add_data(record, name, value):
+    if not value:
+        return  # the add-on extracts no field for an empty value
+    existing = record.get(name)
+    if existing is None:
+        record[name] = value
+    elif value != existing and not (isinstance(existing, list) and value in existing):
+        # A name System already has (ProcessID) or a repeated one: multivalue, values once.
+        record[name] = (existing if isinstance(existing, list) else [existing]) + [value]
+
+
+def _add_unnamed(record, values):
+    """A classic event's insertion strings: the Rust parser writes one <Data> each; python-evtx
+    (and the readers of MSExchange Management events) have them as one Data of <string> items."""
+    if any(values):
+        record.setdefault("Data", "".join("<string>%s</string>\n" % value for value in values))
+
+
+def _parsed_rust_record(raw):
+    if _NOT_XML_CHAR.search(raw):
+        raw = _NOT_XML_CHAR.sub("", raw)  # a control character no XML parser takes (python-evtx drops them too)
+    try:
+        root = ElementTree.fromstring(raw)
     except ElementTree.ParseError:
         return None
+    shaped = windows_xml_record(raw, root)
+    data = root.find(_EVENT_NS + "EventData")
+    if data is not None:
+        unnamed = ["".join(element.itertext()) for element in data
+                   if element.tag == _EVENT_NS + "Data" and not element.get("Name")]
+        shaped.pop("Data", None)
+        _add_unnamed(shaped, unnamed)
+    if "Keywords" in shaped:
+        shaped["Keywords"] = _keywords(shaped["Keywords"])
+    return shaped
+
+
+def windows_xml_record(xml, root=None):
+    """A Windows event's XML as the Splunk Add-on for Windows indexes it (XmlWinEventLog):
+    _raw is the XML, System and EventData values become fields. `root` is the XML already parsed."""
+    if root is None:
+        try:
+            root = ElementTree.fromstring(xml)
+        except ElementTree.ParseError:
+            return None
     system = root.find(_EVENT_NS + "System")
     record = {"sourcetype": "XmlWinEventLog"}
     fields = {}
@@ -737,3 +1224,16 @@ def windows_xml_record(xml):
         elif value:
             record.setdefault("Data", value)
     return record
+
+
+def build_parser():
+    """--help only: this module is imported by other tools and has no command line of its own."""
+    import argparse
+
+    return argparse.ArgumentParser(prog="tools/scan_formats.py", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog="A module, not a command: tools/scan.py reads files with it (python3 tools/scan.py --help). Formats it reads:\n" + "\n".join("  %-17s %s" % item for item in FORMATS.items()))
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()
+    build_parser().print_help()  # nothing to run: what the module is for is the answer

@@ -53,3 +53,16 @@ def count_steps(function, *args, budget=None, folder=APP_FOLDER, **kwargs):
     finally:
         sys.settrace(previous)
     return result, steps[0]
+
+
+def build_parser():
+    """--help only: this module is imported by other tools and has no command line of its own."""
+    import argparse
+
+    return argparse.ArgumentParser(prog="tools/step_count.py", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog="A module, not a command: from tools.step_count import count_steps; result, steps = count_steps(function, *args, budget=N).")
+
+
+if __name__ == "__main__":
+    build_parser().parse_args()
+    build_parser().print_help()  # nothing to run: what the module is for is the answer
