@@ -212,3 +212,37 @@ def require_tools(*modules, why=""):
         if REQUIRED:
             pytest.fail(missing + why)
         pytest.skip(missing + "; `tox -e package` installs it")
+
+
+def mail_store_read(process_path, target=r"C:\Users\bob\AppData\Local\Microsoft\Outlook\bob@contoso.com.ost",
+                    user="SYSTEM", domain="NT AUTHORITY", time="1764216000", computer="ws-017.contoso.com"):
+    """A Security 4663 event (XmlWinEventLog fields): `process_path` read a mail store."""
+    return {
+        "_time": time, "sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Security", "EventCode": "4663",
+        "Computer": computer, "SubjectUserName": user, "SubjectDomainName": domain, "ObjectType": "File",
+        "ObjectName": target, "ProcessName": process_path, "AccessList": "%%4416", "AccessMask": "0x1",
+    }
+
+
+def python_for(version):
+    """The interpreter of a Python Splunk runs apps with ("3.9", "3.13"), or None for the current
+    one: pyenv's when it has that version (its shims answer only for the global one), else one on
+    PATH (scripts/test.sh appends pyenv's); skips when neither is there."""
+    if version is None:
+        return None
+    import shutil
+    import subprocess
+
+    name = "python%s" % version
+    try:
+        prefix = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True, check=True).stdout
+        path = os.path.join(prefix.strip().split(":")[0], "bin", name)
+        if os.path.exists(path):
+            return path
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    search = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if "shims" not in d)
+    path = shutil.which(name, path=search)
+    if path is None:
+        pytest.skip("Python %s is not installed here" % version)
+    return path

@@ -11,6 +11,7 @@ import pytest
 from app.allowlist import PROCESSES, ProcessIdentities, load_allowlist
 from app.problems import ProblemLog
 from tests.conftest import shipped_lookup_path, without_unsigned
+from tests.helpers import mail_store_read as read_event
 
 LOOKUP = shipped_lookup_path(PROCESSES.shipped_definition)
 HEADER = "process_path,process_name,account,host,rules,valid_from,valid_until,reason,source\n"
@@ -24,15 +25,6 @@ def shipped_rows():
 def concrete_path(pattern):
     """A real-looking path the row's pattern matches (a version folder for `*`, C for `?`)."""
     return pattern.replace("*", "4.18.25010.7-0").replace("?", "6")
-
-
-def read_event(process_path, target=r"C:\Users\bob\AppData\Local\Microsoft\Outlook\bob@contoso.com.ost",
-               user="SYSTEM", domain="NT AUTHORITY", time="1764216000", computer="ws-017.contoso.com"):
-    return {
-        "_time": time, "sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Security", "EventCode": "4663",
-        "Computer": computer, "SubjectUserName": user, "SubjectDomainName": domain, "ObjectType": "File",
-        "ObjectName": target, "ProcessName": process_path, "AccessList": "%%4416", "AccessMask": "0x1",
-    }
 
 
 def test_shipped_lookup_loads_without_problems_and_cites_a_source():

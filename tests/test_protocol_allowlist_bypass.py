@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from tests.test_allowlist_processes import read_event
-from tests.test_protocol_remote import _python
+from tests.helpers import mail_store_read as read_event
+from tests.helpers import python_for as _python
 from tools.chunked_client import run, script_path
 
 O365 = "o365:management:activity"

@@ -9,12 +9,9 @@ import shutil
 
 import pytest
 
+from tests.helpers import python_for
 from tools.chunked_client import run, script_path
 
-PYTHONS = {
-    "3.9": "/root/.pyenv/versions/3.9.18/bin/python3.9",
-    "3.13": "/root/.pyenv/versions/3.13.0/bin/python3.13",
-}
 O365 = "o365:management:activity"
 
 
@@ -57,18 +54,9 @@ EXPECTED = [
 ]
 
 
-def _python(version):
-    if version is None:
-        return None
-    path = PYTHONS[version]
-    if not os.path.exists(path):
-        pytest.skip("Python %s is not installed here" % version)
-    return path
-
-
 @pytest.mark.parametrize("version", [None, "3.9", "3.13"], ids=["current", "py3.9", "py3.13"])
 def test_remote_collection_through_the_protocol(built_app, version):
-    result = run(script_path(built_app), RECORDS, args=["mode=all"], python=_python(version))
+    result = run(script_path(built_app), RECORDS, args=["mode=all"], python=python_for(version))
     assert result["exit_code"] == 0, result["stderr"][-2000:]
     out = result["records"]
     assert [(r["t1114_status"], r["t1114_rule"]) for r in out] == EXPECTED
