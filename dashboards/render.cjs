@@ -165,14 +165,16 @@ async function main() {
             }
         }
         // The checks must be able to fail: a copy of the first dashboard with a panel on a data
-        // source that has no fixture, and one whose token nobody sets, must be refused.
+        // source that has no fixture, one whose token nobody sets, and a table option of the
+        // wrong type (a validation message) must be refused.
         const canary = dashboards.find((d) => d.definition && allFixtures[d.name]);
         if (canary && !process.env.T1114_SKIP_CANARY) {
             const definition = JSON.parse(JSON.stringify(canary.definition));
             definition.dataSources.ds_canary_no_fixture = { type: 'ds.search', options: { query: '| makeresults' } };
             definition.dataSources.ds_canary_waiting = { type: 'ds.search', options: { query: '| makeresults | eval x="$canary_unset$"' } };
             definition.visualizations.viz_canary_no_fixture = { type: 'splunk.table', dataSources: { primary: 'ds_canary_no_fixture' } };
-            definition.visualizations.viz_canary_waiting = { type: 'splunk.table', dataSources: { primary: 'ds_canary_waiting' } };
+            definition.visualizations.viz_canary_waiting = { type: 'splunk.table', dataSources: { primary: 'ds_canary_waiting' },
+                options: { count: 'many' } };
             definition.layout.structure.push(
                 { item: 'viz_canary_no_fixture', type: 'block', position: { x: 0, y: 5000, w: 720, h: 200 } },
                 { item: 'viz_canary_waiting', type: 'block', position: { x: 720, y: 5000, w: 720, h: 200 } },
@@ -180,13 +182,14 @@ async function main() {
             const result = await renderOne(browser, server.address().port,
                 { ...canary, name: 'canary', definition, path: path.join(require('./definitions.cjs').VIEWS, canary.file) },
                 allFixtures[canary.name], os.tmpdir(), 40);
-            const caught = ['data source ds_canary_no_fixture has no fixture', 'panel viz_canary_waiting still loading']
+            const caught = ['data source ds_canary_no_fixture has no fixture', 'panel viz_canary_waiting still loading',
+                'validation: /visualizations/viz_canary_waiting/options/count']
                 .filter((wanted) => !result.problems.some((problem) => problem.startsWith(wanted)));
             if (caught.length) {
                 failed += 1;
                 console.log(`FAIL the render checks missed: ${caught.join('; ')}`);
             } else {
-                console.log('ok   the render checks refuse a panel without a fixture and a panel left loading');
+                console.log('ok   the render checks refuse a panel without a fixture, a panel left loading and a validation message');
             }
         }
     } finally {

@@ -508,16 +508,18 @@ def content_queries():
     for view in view_names():
         _, definition = studio_definition(view)
         sources = definition.get("dataSources", {})
-
-        def full(ds):
-            query = ds["options"]["query"]
-            if ds["type"] == "ds.chain":
-                return full(sources[ds["options"]["extend"]]) + " | " + query
-            return query
         for ds_id, ds in sorted(sources.items()):
             if "query" in ds.get("options", {}):
-                found.append(("%s:%s" % (view, ds_id), DASHBOARD_TOKEN.sub('"TOKEN"', full(ds))))
+                found.append(("%s:%s" % (view, ds_id), DASHBOARD_TOKEN.sub('"TOKEN"', full_query(ds, sources))))
     return found
+
+
+def full_query(ds, sources):
+    """A data source's query as Splunk runs it: a chain after the search it extends."""
+    query = ds["options"]["query"]
+    if ds["type"] == "ds.chain":
+        return full_query(sources[ds["options"]["extend"]], sources) + " | " + query
+    return query
 
 
 SUMMARY_ONLY_FIELDS = ("t1114_rule", "t1114_severity", "t1114_reason", "t1114_destination",
