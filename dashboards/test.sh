@@ -42,6 +42,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
-python fixtures.py
+"${PYTHON:-python3}" fixtures.py
 node validate.cjs
 node render.cjs "$@"
