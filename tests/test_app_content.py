@@ -29,6 +29,8 @@ SPLUNK_COMMANDS = {
     "fields", "fillnull", "head", "inputlookup", "lookup", "makeresults", "map", "mvexpand",
     "outputlookup", "rename", "rest", "return", "rex", "search", "sort", "stats", "streamstats",
     "table", "tail", "timechart", "top", "tstats", "where", "spath", "from",
+    # the scheduled searches write their results to the summary index the dashboards read
+    "collect",
 }
 # Views Splunk provides to every app, which the navigation menu may name.
 BUILTIN_VIEWS = {"search", "datasets", "reports", "alerts", "dashboards", "analytics_workspace"}
