@@ -10,9 +10,11 @@ Usage: ./scripts/test.sh [tox options] [-- pytest arguments]
 
 Runs every test with tox: ruff (lint, rules in ruff.toml), then the engine, rule,
 sample-replay and protocol tests on Python 3.9 and 3.13 (environments py39, py313), then
-builds the tarball and checks it with AppInspect (package), then a short fuzz run (fuzz). Sets itself up on first use: tox in .venv, and
-Python 3.9 and 3.13 from pyenv when they are installed there. AppInspect needs Debian's
-libmagic1.
+builds the tarball and checks it with AppInspect (package), then a short fuzz run (fuzz), then
+the dashboards: Splunk's validator and each dashboard drawn in headless Chromium (dashboards).
+Sets itself up on first use: tox in .venv, and Python 3.9 and 3.13 from pyenv when they are
+installed there. AppInspect needs Debian's libmagic1; the dashboards need Node 20 with npm and
+Debian's chromium and fonts-liberation (without them that env says so and passes, unless CI=true).
 
 Every argument is passed to tox; after `--` they go to pytest (in py39 and py313), in place
 of the default `tests`:
@@ -25,6 +27,7 @@ of the default `tests`:
   ./scripts/test.sh -e package                             build the tarball and run AppInspect only
   ./scripts/test.sh -e fuzz                                the fuzz run only (T1114_FUZZ_CASES, T1114_FUZZ_SEED)
   ./scripts/test.sh -e lint                                ruff only
+  ./scripts/test.sh -e dashboards                          the dashboard tests only (dashboards/test.sh --help)
   ./scripts/test.sh -e py313 -- -k t1114_003_mailbox_forwarding
                                                            one rule's tests (its events, shapes and schema)
   ./scripts/test.sh -l                                     list tox's environments

@@ -29,6 +29,8 @@ SPLUNK_COMMANDS = {
     "fields", "fillnull", "head", "inputlookup", "lookup", "makeresults", "map", "mvexpand",
     "outputlookup", "rename", "rest", "return", "rex", "search", "sort", "stats", "streamstats",
     "table", "tail", "timechart", "top", "tstats", "where", "spath", "from",
+    # the scheduled searches write their results to the summary index the dashboards read
+    "collect",
 }
 # Views Splunk provides to every app, which the navigation menu may name.
 BUILTIN_VIEWS = {"search", "datasets", "reports", "alerts", "dashboards", "analytics_workspace"}
@@ -196,6 +198,11 @@ def lookup_argument(arguments):
 # test_content_fields_are_computed_where_they_are_read holds each to an assignment.
 CONTENT_FIELDS = {"t1114_behaviour", "t1114_entity", "t1114_entity_type", "t1114_entity_hash", "t1114_story",
                   "t1114_step", "t1114_rules", "t1114_chain"}
+# The summary index the scheduled searches write with | collect and the dashboards read, the
+# field its collect clauses add (t1114_kind: finding, aggregation or chain), and the fields of
+# the chain search's results (t1114_entity ... t1114_story) the Overview shows.
+SUMMARY_NAMES = {"t1114_summary", "t1114_kind", "t1114_entity", "t1114_entity_type", "t1114_entity_hash", "t1114_chain",
+                 "t1114_behaviour", "t1114_story"}
 
 
 def problems_in_query(spl, macros, postprocess=False, dashboard=False):
@@ -228,8 +235,8 @@ def problems_in_query(spl, macros, postprocess=False, dashboard=False):
                 if option in seen:
                     problems.append("t1114 option %s given twice" % option)
                 seen.add(option)
-    known_names = (set(OUTPUT_FIELDS) | CONTENT_FIELDS | lookup_names() | set(macros) | set(view_names()) | set(rule_ids())
-                   | {APP_ID, "t1114_allowlist_"})
+    known_names = (set(OUTPUT_FIELDS) | CONTENT_FIELDS | lookup_names() | set(macros) | set(view_names())
+                   | set(rule_ids()) | {APP_ID, "t1114_allowlist_"} | SUMMARY_NAMES)
     for field in set(T1114_FIELD.findall(MACRO_CALL.sub(" ", spl))):
         if field not in known_names:
             problems.append("%s is not a t1114 output field, lookup, macro or view" % field)
@@ -255,15 +262,22 @@ def view_names():
     return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(VIEWS, "*.xml")))
 
 
+def studio_definition(view):
+    """(root element, Dashboard Studio definition) of a view: <dashboard version="2"> with its
+    JSON definition in <definition>."""
+    root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
+    return root, json.loads(root.findtext("definition"))
+
+
 def dashboard_queries():
-    """(view, search id or index, query text, is post-process) for every search in every view."""
+    """(view, data source id, query text, is a chain) for every search in every view."""
     found = []
     for view in view_names():
-        root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
-        for index, search in enumerate(root.iter("search")):
-            query = search.findtext("query")
+        _, definition = studio_definition(view)
+        for ds_id, ds in sorted(definition.get("dataSources", {}).items()):
+            query = ds.get("options", {}).get("query")
             if query is not None:
-                found.append((view, search.get("id") or str(index), query, search.get("base") is not None))
+                found.append((view, ds_id, query, ds["type"] == "ds.chain"))
     return found
 
 
@@ -499,20 +513,24 @@ def t1114_calls(spl):
 
 
 def content_queries():
-    """(where, full query) of every saved search and dashboard search; a post-process search
-    is read after its base search, as Splunk runs it."""
+    """(where, full query) of every saved search and dashboard search; a chained data source is
+    read after the search it extends, as Splunk runs it."""
     found = [("savedsearch " + n, k["search"]) for n, k in saved_searches().items()]
     for view in view_names():
-        root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
-        bases = {s.get("id"): s.findtext("query") for s in root.iter("search") if s.get("id")}
-        for index, search in enumerate(root.iter("search")):
-            query = search.findtext("query")
-            if query is None:
-                continue
-            if search.get("base"):
-                query = bases[search.get("base")] + " | " + query
-            found.append(("%s:%s" % (view, search.get("id") or index), DASHBOARD_TOKEN.sub('"TOKEN"', query)))
+        _, definition = studio_definition(view)
+        sources = definition.get("dataSources", {})
+        for ds_id, ds in sorted(sources.items()):
+            if "query" in ds.get("options", {}):
+                found.append(("%s:%s" % (view, ds_id), DASHBOARD_TOKEN.sub('"TOKEN"', full_query(ds, sources))))
     return found
+
+
+def full_query(ds, sources):
+    """A data source's query as Splunk runs it: a chain after the search it extends."""
+    query = ds["options"]["query"]
+    if ds["type"] == "ds.chain":
+        return full_query(sources[ds["options"]["extend"]], sources) + " | " + query
+    return query
 
 
 SUMMARY_ONLY_FIELDS = ("t1114_rule", "t1114_severity", "t1114_reason", "t1114_destination",
@@ -631,19 +649,38 @@ def test_mail_client_baseline_is_a_kvstore_lookup_the_searches_share():
     assert int(detection["cron_schedule"].split()[0]) < int(baseline["cron_schedule"].split()[0])
 
 
-def test_views_are_simple_xml_1_1_and_post_process_bases_exist():
+def test_views_are_dashboard_studio_and_chain_bases_and_link_targets_exist():
+    """Splunk's validator and a browser check the definitions (dashboards/, tox env
+    dashboards); this keeps the Python suite's own view of them honest."""
     assert set(view_names()) >= {"t1114_overview", "t1114_investigation", "t1114_allowlist_audit", "t1114_data_check"}
     for view in view_names():
-        root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
-        assert root.tag in ("form", "dashboard") and root.get("version") == "1.1", view
-        assert root.findtext("label"), view
-        ids = {s.get("id") for s in root.iter("search") if s.get("id")}
-        for search in root.iter("search"):
-            if search.get("base"):
-                assert search.get("base") in ids, (view, search.get("base"))
-        for link in root.iter("link"):
-            target = link.text.strip().split("?")[0]
-            assert target in view_names(), (view, target)
+        root, definition = studio_definition(view)
+        assert root.tag == "dashboard" and root.get("version") == "2", view
+        assert root.findtext("label") and definition.get("title"), view
+        sources = definition["dataSources"]
+        for ds_id, ds in sources.items():
+            if ds["type"] == "ds.chain":
+                assert ds["options"]["extend"] in sources, (view, ds_id)
+        for viz_id, viz in definition["visualizations"].items():
+            for handler in viz.get("eventHandlers", []):
+                url = handler.get("options", {}).get("url", "")
+                match = re.match(r"^/app/%s/([\w]+)\?" % APP_ID, url)
+                assert match and match.group(1) in view_names(), (view, viz_id, url)
+
+
+def test_only_the_investigation_runs_the_command_and_over_one_identity():
+    """The other dashboards read what the scheduled searches wrote (`t1114_summary`);
+    re-running | t1114 over raw events on every open repeats their work."""
+    for where, query in content_queries():
+        if where.startswith("savedsearch"):
+            continue
+        view = where.split(":")[0]
+        if view != "t1114_investigation":
+            assert not t1114_calls(query), where
+        elif t1114_calls(query):
+            assert query.startswith('`t1114_events` "TOKEN" | where match("TOKEN", "[^*]{3,}") | t1114 '), where
+    reads_summary = {w.split(":")[0] for w, q in content_queries() if "`t1114_summary" in q}
+    assert reads_summary >= {"t1114_overview", "t1114_investigation", "t1114_allowlist_audit", "t1114_data_check"}
 
 
 def test_nav_names_existing_views_and_shows_the_dashboards():
@@ -694,34 +731,16 @@ def _set_mailbox_forwarding(mailbox, destination):
     return {"_time": "1795352400", "sourcetype": "o365:management:activity", "_raw": json.dumps(record)}
 
 
-def _data_check_probes():
-    """The known-positive test events of the Data Check dashboard, as | makeresults count=2 |
-    streamstats | eval gives them to the command: the shared fields, and one script block each
-    (case(probe=1, "...", probe=2, "...")), the SPL string escapes undone."""
-    root = ElementTree.parse(os.path.join(VIEWS, "t1114_data_check.xml")).getroot()
-    (query,) = [s.findtext("query") for s in root.iter("search")
-                if "t1114-data-check" in (s.findtext("query") or "")]
-    assignments = re.search(r"\| makeresults count=2 \| streamstats count as probe \| eval (.*?) \| t1114", query).group(1)
-    shared = dict(re.findall(r'(\w+)="([^"]*)"', assignments.split("ScriptBlockText=")[0]))
-    texts = re.findall(r'probe=\d, "((?:[^"\\]|\\.)*)"', assignments)
-    assert len(texts) == 2, assignments
-    return [dict(shared, ScriptBlockText=re.sub(r"\\(.)", r"\1", text)) for text in texts], query
-
-
 def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
     """The aggregation counts mailboxes (object) per t1114_external_destination among
-    per-finding T1114.003 rows, and the Data Check probe must come back as a finding while an
-    event without findings has every t1114 field empty (absent, to Splunk): check both
-    against the real command, run as splunkd runs it. Both probes of the dashboard must come
-    back, each as its own rule's finding."""
+    per-finding T1114.003 rows, while an event without findings has every t1114 field empty
+    (absent, to Splunk): check both against the real command, run as splunkd runs it."""
     from tools.chunked_client import run, script_path
 
     mailboxes = ["ann@contoso.com", "bob@contoso.com", "cy@contoso.com"]
     records = [_set_mailbox_forwarding(m, "drop@collector.example") for m in mailboxes]
     # Several rules on one mailbox are one mailbox: a second change to ann's forwarding.
     records.append(_set_mailbox_forwarding("ann@contoso.com", "drop@collector.example"))
-    probes, query = _data_check_probes()
-    records.extend(probes)
     records.append({"_time": "1795352400", "sourcetype": "o365:management:activity"})  # nothing to find
     for index, record in enumerate(records):
         record["test_event"] = str(index)  # passes through: which output rows each event gave
@@ -733,26 +752,19 @@ def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
     # Other rules may fire on these events too: the forwarding rule's rows are the ones counted.
     findings = [next(r for r in rows[index] if r["t1114_rule"] == "t1114_003_mailbox_forwarding")
                 for index in range(4)]
-    probe_rows = [[r for r in rows[index] if r["t1114_rule"] in query] for index in (4, 5)]
-    (quiet,) = rows[6]
+    (quiet,) = rows[4]
     for record, mailbox in zip(findings, mailboxes + ["ann@contoso.com"]):
         assert record["t1114_status"] == "finding" and record["mitre_technique_id"] == "T1114.003"
         assert record["object"].lower() == mailbox
         assert record["t1114_external_destination"] == "drop@collector.example"
     threshold = int(macro_table()["t1114_forwarding_destination_min_mailboxes"]["definition"])
     assert len({r["object"].lower() for r in findings}) == 3 >= threshold
-    assert [len(found) for found in probe_rows] == [1, 1]
-    assert {found[0]["t1114_rule"] for found in probe_rows} == {"t1114_003_inbox_rule_forward_cmdlet",
-                                                                  "t1114_002_mailbox_export_request"}
-    for (probe_row,) in probe_rows:
-        assert probe_row["t1114_status"] == "finding"
-        assert json.loads(probe_row["t1114_findings"])[0]["rule"] == probe_row["t1114_rule"]
     assert all(quiet[name] == "" for name in OUTPUT_FIELDS if name.startswith("t1114_"))
 
 
 def _allowlist_audit_queries():
-    root = ElementTree.parse(os.path.join(VIEWS, "t1114_allowlist_audit.xml")).getroot()
-    return [s.findtext("query") for s in root.iter("search") if s.findtext("query")]
+    _, definition = studio_definition("t1114_allowlist_audit")
+    return [ds["options"]["query"] for ds in definition["dataSources"].values() if ds.get("options", {}).get("query")]
 
 
 def _admin_readme_searches():
