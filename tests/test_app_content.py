@@ -6,7 +6,6 @@ expands them, pipelines are split on top-level pipes (quotes and subsearches res
 every command, macro, lookup, t1114 option and t1114_* field a query names must exist.
 """
 
-import glob
 import json
 import os
 import re
@@ -15,273 +14,16 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from app.finding import OUTPUT_FIELDS
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT = os.path.join(REPO, "default")
-VIEWS = os.path.join(DEFAULT, "data", "ui", "views")
-NAV = os.path.join(DEFAULT, "data", "ui", "nav", "default.xml")
-APP_ID = "t1114_email_collection"
-
-# Splunk's own search commands that the app's content may use (Search Reference). A name not
-# here and not in commands.conf is a typo or a command Splunk Cloud does not have.
-SPLUNK_COMMANDS = {
-    "append", "appendcols", "bin", "bucket", "chart", "convert", "dedup", "eval", "eventstats",
-    "fields", "fillnull", "head", "inputlookup", "lookup", "makeresults", "map", "mvexpand",
-    "outputlookup", "rename", "rest", "return", "rex", "search", "sort", "stats", "streamstats",
-    "table", "tail", "timechart", "top", "tstats", "where", "spath", "from",
-    # the scheduled searches write their results to the summary index the dashboards read
-    "collect",
-}
-# Views Splunk provides to every app, which the navigation menu may name.
-BUILTIN_VIEWS = {"search", "datasets", "reports", "alerts", "dashboards", "analytics_workspace"}
-BOOLEAN_VALUES = {"1", "0", "t", "f", "true", "false", "y", "n", "yes", "no"}
-T1114_OPTIONS = {"mode": {"findings", "all"}, "allowlist": BOOLEAN_VALUES, "expand": BOOLEAN_VALUES}
+from tests.helpers import (APP_ID, ATTACK_ID, BUILTIN_VIEWS, CONF_FILES, CRON_FIELD, DASHBOARD_TOKEN, DEFAULT, MACRO_CALL, NAV, REPO, RISK_OBJECT_TYPES, THREAT_OBJECT_TYPES, _admin_readme_searches, _allowlist_audit_queries, _seconds, _set_mailbox_forwarding, conf, content_queries, correlation_searches, dashboard_queries, expand_macros, final_table_fields, macro_table, pipeline_commands, problems_in_query, read_conf, rule_attack_ids, rules, saved_searches, studio_definition, t1114_calls, view_names)
 
 
 # --- reading .conf files the way splunkd does -------------------------------------------------
 
-def read_conf(path):
-    """({stanza: {key: value}}, [problems]). A line ending in a backslash continues on the next
-    line; '#' starts a comment only at the start of a line; keys before any stanza belong to
-    [default]. Duplicate stanzas and keys are problems: splunkd would silently merge them."""
-    stanzas = {"default": {}}
-    problems = []
-    current = "default"
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
-    index = 0
-    while index < len(lines):
-        number = index + 1
-        line = lines[index].strip()
-        index += 1
-        while line.endswith("\\") and index < len(lines):
-            line = line[:-1] + "\n" + lines[index].strip()
-            index += 1
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("["):
-            if not line.endswith("]"):
-                problems.append("line %d: stanza header without ']': %r" % (number, line))
-                continue
-            current = line[1:-1]
-            if current in stanzas and current != "default":
-                problems.append("line %d: stanza [%s] appears twice" % (number, current))
-            stanzas.setdefault(current, {})
-            continue
-        if "=" not in line:
-            problems.append("line %d: not 'key = value': %r" % (number, line))
-            continue
-        key, value = (part.strip() for part in line.split("=", 1))
-        if key in stanzas[current]:
-            problems.append("line %d: [%s] sets %s twice" % (number, current, key))
-        stanzas[current][key] = value
-    return stanzas, problems
-
-
-def conf(name):
-    stanzas, problems = read_conf(os.path.join(DEFAULT, name + ".conf"))
-    assert not problems, problems
-    return stanzas
-
 
 # --- reading SPL -------------------------------------------------------------------------------
 
-MACRO_CALL = re.compile(r"`([^`(]+?)(?:\(([^`]*)\))?`")
-DASHBOARD_TOKEN = re.compile(r"\$[\w.:|]+\$")
-T1114_FIELD = re.compile(r"\bt1114_[a-z0-9_]+")
-
-
-def macro_table():
-    table = {}
-    for stanza, keys in conf("macros").items():
-        if stanza != "default":
-            table[stanza] = keys
-    return table
-
-
-def expand_macros(spl, macros, used, missing, depth=0):
-    """spl with every macro call replaced by its definition, recursively."""
-    if depth > 10:
-        missing.append("macro nesting deeper than 10 (a macro calls itself?)")
-        return spl
-
-    def replace(match):
-        name = match.group(1).strip()
-        args = [a.strip() for a in match.group(2).split(",")] if match.group(2) is not None else []
-        key = "%s(%d)" % (name, len(args)) if args else name
-        if key not in macros:
-            missing.append(key)
-            return "MISSING_MACRO"
-        used.add(key)
-        definition = macros[key].get("definition", "")
-        names = [a.strip() for a in macros[key].get("args", "").split(",") if a.strip()]
-        for arg_name, value in zip(names, args):
-            definition = definition.replace("$%s$" % arg_name, value)
-        return expand_macros(definition, macros, used, missing, depth + 1)
-
-    return MACRO_CALL.sub(replace, spl)
-
-
-def split_pipeline(spl):
-    """(top-level segments, subsearch texts): pipes inside quotes or [subsearches] do not split."""
-    segments, subsearches, buffer = [], [], []
-    depth, quoted, start, index = 0, False, 0, 0
-    while index < len(spl):
-        char = spl[index]
-        if quoted:
-            if char == "\\" and index + 1 < len(spl):
-                buffer.append(spl[index:index + 2])
-                index += 2
-                continue
-            if char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == "[":
-            depth += 1
-            if depth == 1:
-                start = index + 1
-        elif char == "]":
-            depth -= 1
-            if depth == 0:
-                subsearches.append(spl[start:index])
-        elif char == "|" and depth == 0:
-            segments.append("".join(buffer))
-            buffer = []
-            index += 1
-            continue
-        buffer.append(char)
-        index += 1
-    segments.append("".join(buffer))
-    assert depth == 0 and not quoted, "unbalanced brackets or quotes in: %s" % spl
-    return segments, subsearches
-
-
-def pipeline_commands(spl, postprocess=False):
-    """[(command, arguments)] of a pipeline and all its subsearches and map searches. The first
-    segment of a pipeline that does not start with '|' is the implicit search command."""
-    segments, subsearches = split_pipeline(spl)
-    commands = []
-    for position, segment in enumerate(segments):
-        text = segment.strip()
-        if position == 0 and not postprocess:
-            if not text:
-                continue  # the pipeline starts with '|': a generating command follows
-            commands.append(("search", text))
-            continue
-        name, _, arguments = text.partition(" ")
-        commands.append((name.strip().lower(), arguments.strip()))
-        if name.strip().lower() == "map":
-            inner = re.search(r'search="((?:[^"\\]|\\.)*)"', arguments)
-            assert inner, "map without search=\"...\": %s" % text
-            commands.extend(pipeline_commands(inner.group(1).replace('\\"', '"')))
-    for subsearch in subsearches:
-        commands.extend(pipeline_commands(subsearch.strip()))
-    return commands
-
-
-def lookup_names():
-    names = {s for s in conf("transforms") if s != "default"}
-    names.update(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "lookups", "*.csv")))
-    return names
-
-
-def lookup_argument(arguments):
-    """The lookup a lookup/inputlookup/outputlookup names: its first argument that is not option=value."""
-    for word in arguments.split():
-        if "=" not in word:
-            return word
-    return None
-
-
-# t1114_* fields the SOC content computes itself (the command writes the others, OUTPUT_FIELDS);
-# test_content_fields_are_computed_where_they_are_read holds each to an assignment.
-CONTENT_FIELDS = {"t1114_behaviour", "t1114_entity", "t1114_entity_type", "t1114_entity_hash", "t1114_story",
-                  "t1114_step", "t1114_rules", "t1114_chain"}
-# The summary index the scheduled searches write with | collect and the dashboards read, the
-# field its collect clauses add (t1114_kind: finding, aggregation or chain), and the fields of
-# the chain search's results (t1114_entity ... t1114_story) the Overview shows.
-SUMMARY_NAMES = {"t1114_summary", "t1114_kind", "t1114_entity", "t1114_entity_type", "t1114_entity_hash", "t1114_chain",
-                 "t1114_behaviour", "t1114_story"}
-
-
-def problems_in_query(spl, macros, postprocess=False, dashboard=False):
-    """Sentences naming what a query gets wrong, and the macros it used."""
-    problems, used, missing = [], set(), []
-    if dashboard:
-        spl = spl.replace("$$", "\x00")       # Simple XML's escaped dollar (map's $field$)
-        spl = DASHBOARD_TOKEN.sub('"TOKEN"', spl).replace("\x00", "$")
-    expanded = expand_macros(spl, macros, used, missing)
-    problems.extend("macro `%s` is not defined in macros.conf" % m for m in missing)
-    try:
-        commands = pipeline_commands(expanded, postprocess)
-    except AssertionError as error:
-        return problems + [str(error)], used
-    known = SPLUNK_COMMANDS | {s for s in conf("commands") if s != "default"}
-    lookups = lookup_names()
-    for name, arguments in commands:
-        if name not in known:
-            problems.append("command %r is neither a Splunk command in the allowed set nor in commands.conf" % name)
-        if name in ("lookup", "inputlookup", "outputlookup"):
-            table = lookup_argument(arguments)
-            if table and not table.startswith(('"TOKEN"', "$")) and table not in lookups:
-                problems.append("%s names %r, which transforms.conf and lookups/ do not define" % (name, table))
-        if name == "t1114":
-            seen = set()
-            for word in arguments.split():
-                option, _, value = word.partition("=")
-                if option not in T1114_OPTIONS or value.lower() not in T1114_OPTIONS[option]:
-                    problems.append("t1114 does not take %r (mode=findings|all, allowlist=<bool>, expand=<bool>)" % word)
-                if option in seen:
-                    problems.append("t1114 option %s given twice" % option)
-                seen.add(option)
-    known_names = (set(OUTPUT_FIELDS) | CONTENT_FIELDS | lookup_names() | set(macros) | set(view_names())
-                   | set(rule_ids()) | {APP_ID, "t1114_allowlist_"} | SUMMARY_NAMES)
-    for field in set(T1114_FIELD.findall(MACRO_CALL.sub(" ", spl))):
-        if field not in known_names:
-            problems.append("%s is not a t1114 output field, lookup, macro or view" % field)
-    return problems, used
-
-
-def rules():
-    from app.rules import read_rule_sources
-    return [d for d in read_rule_sources(os.path.join(REPO, "app", "rules")) if isinstance(d, dict)]
-
-
-def rule_ids():
-    return [d["id"] for d in rules()]
-
 
 # --- the content under test --------------------------------------------------------------------
-
-def saved_searches():
-    return {name: keys for name, keys in conf("savedsearches").items() if name != "default"}
-
-
-def view_names():
-    return sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(VIEWS, "*.xml")))
-
-
-def studio_definition(view):
-    """(root element, Dashboard Studio definition) of a view: <dashboard version="2"> with its
-    JSON definition in <definition>."""
-    root = ElementTree.parse(os.path.join(VIEWS, view + ".xml")).getroot()
-    return root, json.loads(root.findtext("definition"))
-
-
-def dashboard_queries():
-    """(view, data source id, query text, is a chain) for every search in every view."""
-    found = []
-    for view in view_names():
-        _, definition = studio_definition(view)
-        for ds_id, ds in sorted(definition.get("dataSources", {}).items()):
-            query = ds.get("options", {}).get("query")
-            if query is not None:
-                found.append((view, ds_id, query, ds["type"] == "ds.chain"))
-    return found
-
-
-CONF_FILES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(DEFAULT, "*.conf")))
 
 
 @pytest.mark.parametrize("name", CONF_FILES)
@@ -357,9 +99,6 @@ def test_every_macro_is_used_somewhere():
     assert set(macros) - used == set()
 
 
-CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
-
-
 def test_saved_searches_are_scheduled_lagged_staggered_and_ship_disabled():
     minutes = {}
     for name, keys in saved_searches().items():
@@ -384,38 +123,6 @@ def test_saved_searches_are_scheduled_lagged_staggered_and_ship_disabled():
         if cron[1:] == ["*"] * 4:
             # Hourly windows are contiguous only if the scheduler never skips a period.
             assert keys.get("realtime_schedule") == "0", "%s: continuous scheduling" % name
-
-
-# Risk and threat object types Enterprise Security accepts, as splunk/contentctl (the tool
-# that builds ESCU) validates them (contentctl/objects/rba.py).
-RISK_OBJECT_TYPES = {"user", "system", "other"}
-THREAT_OBJECT_TYPES = {
-    "certificate_common_name", "certificate_organization", "certificate_serial", "certificate_unit",
-    "command", "domain", "email_address", "email_subject", "file_hash", "file_name", "file_path",
-    "http_user_agent", "ip_address", "process", "process_name", "parent_process", "parent_process_name",
-    "process_hash", "registry_path", "registry_value_name", "registry_value_text", "service", "signature",
-    "system", "tls_hash", "url",
-}
-ATTACK_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
-
-
-def correlation_searches():
-    return {n: k for n, k in saved_searches().items() if k.get("action.correlationsearch.enabled") == "1"}
-
-
-def rule_attack_ids(technique=None, only_rules=None):
-    """Every ATT&CK id the rules of one sub-technique (or all rules, or only the rules named)
-    can put on a finding."""
-    ids = set()
-    for document in rules():
-        if only_rules and document["id"] not in only_rules:
-            continue
-        if technique is None or document["technique"] == technique:
-            ids.add(document["technique"])
-            ids.update(document.get("also_techniques") or ())
-            for escalation in document.get("escalate") or ():
-                ids.update(escalation.get("also_techniques") or ())
-    return ids
 
 
 def test_correlation_searches_carry_annotations_es_can_read():
@@ -506,38 +213,6 @@ def test_saved_searches_are_exported_for_enterprise_security():
     assert meta["macros"]["export"] == "system"
 
 
-def t1114_calls(spl):
-    macros = macro_table()
-    return [arguments for name, arguments in pipeline_commands(expand_macros(spl, macros, set(), []))
-            if name == "t1114"]
-
-
-def content_queries():
-    """(where, full query) of every saved search and dashboard search; a chained data source is
-    read after the search it extends, as Splunk runs it."""
-    found = [("savedsearch " + n, k["search"]) for n, k in saved_searches().items()]
-    for view in view_names():
-        _, definition = studio_definition(view)
-        sources = definition.get("dataSources", {})
-        for ds_id, ds in sorted(sources.items()):
-            if "query" in ds.get("options", {}):
-                found.append(("%s:%s" % (view, ds_id), DASHBOARD_TOKEN.sub('"TOKEN"', full_query(ds, sources))))
-    return found
-
-
-def full_query(ds, sources):
-    """A data source's query as Splunk runs it: a chain after the search it extends."""
-    query = ds["options"]["query"]
-    if ds["type"] == "ds.chain":
-        return full_query(sources[ds["options"]["extend"]], sources) + " | " + query
-    return query
-
-
-SUMMARY_ONLY_FIELDS = ("t1114_rule", "t1114_severity", "t1114_reason", "t1114_destination",
-                       "t1114_external_destination", "t1114_suppressed_rule", "t1114_suppressed_by",
-                       "mitre_technique_id", "risk_score", "t1114_status")
-
-
 @pytest.mark.parametrize("where,query", content_queries(), ids=[q[0] for q in content_queries()])
 def test_content_reading_t1114_fields_uses_the_per_finding_form(where, query):
     """A query that runs the command and counts, groups or lists its fields does so per
@@ -583,14 +258,6 @@ def test_forwarding_change_macro_reads_every_operation_the_forwarding_rules_matc
         assert set(rule.operations) <= listed, (rule.id, sorted(set(rule.operations) - listed))
 
 
-def _seconds(relative):
-    """Length of a relative time such as -7d@h, 7d, 24h (the snapping ignored)."""
-    match = re.match(r"^-?(\d+)([smhdw])", relative)
-    if match is None:
-        return 0  # now, @h: the run's own time
-    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
-
-
 def test_throttling_covers_the_whole_window():
     for name, keys in saved_searches().items():
         if keys.get("alert.suppress") == "1":
@@ -614,13 +281,6 @@ def test_docs_agree_with_the_config():
         text += keys.get("description", "")
     assert "t1114_mail_client_baseline.csv" not in text
     assert "macros are shared inside this app only" not in text
-
-
-def final_table_fields(search):
-    segments, _ = split_pipeline(search)
-    tables = [s.strip() for s in segments if s.strip().startswith("table ")]
-    assert tables, "the search ends with a table of its output fields"
-    return set(tables[-1].split()[1:])
 
 
 def test_one_detection_per_sub_technique_runs_the_command():
@@ -722,15 +382,6 @@ def test_static_checker_catches_mistakes():
     assert problems_in_query("`t1114_o365` | t1114 allowlist=false mode=all | table _time", macros)[0] == []
 
 
-def _set_mailbox_forwarding(mailbox, destination):
-    record = {"CreationTime": "2026-11-22T13:00:00", "Operation": "Set-Mailbox", "RecordType": 1,
-              "ResultStatus": "True", "UserType": 2, "Workload": "Exchange", "ClientIP": "203.0.113.50",
-              "UserId": "helpdesk@contoso.com", "ObjectId": mailbox.split("@")[0],
-              "Parameters": [{"Name": "Identity", "Value": mailbox},
-                             {"Name": "ForwardingSmtpAddress", "Value": "smtp:" + destination}]}
-    return {"_time": "1795352400", "sourcetype": "o365:management:activity", "_raw": json.dumps(record)}
-
-
 def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
     """The aggregation counts mailboxes (object) per t1114_external_destination among
     per-finding T1114.003 rows, while an event without findings has every t1114 field empty
@@ -760,19 +411,6 @@ def test_command_output_has_what_the_searches_and_dashboards_read(built_app):
     threshold = int(macro_table()["t1114_forwarding_destination_min_mailboxes"]["definition"])
     assert len({r["object"].lower() for r in findings}) == 3 >= threshold
     assert all(quiet[name] == "" for name in OUTPUT_FIELDS if name.startswith("t1114_"))
-
-
-def _allowlist_audit_queries():
-    _, definition = studio_definition("t1114_allowlist_audit")
-    return [ds["options"]["query"] for ds in definition["dataSources"].values() if ds.get("options", {}).get("query")]
-
-
-def _admin_readme_searches():
-    """The SPL blocks of the admin's README (packaging/README.md) that write a lookup."""
-    with open(os.path.join(REPO, "packaging", "README.md"), encoding="utf-8") as handle:
-        text = handle.read()
-    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
-    return [" ".join(line.strip() for line in block.splitlines()) for block in blocks if "| outputlookup" in block]
 
 
 def test_allowlist_audit_shows_who_changed_the_lookups_the_shipped_rows_and_the_overrides():

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.test_app_content import (REPO, conf, dashboard_queries, expand_macros, final_table_fields,
+from tests.helpers import (REPO, conf, dashboard_queries, expand_macros, final_table_fields,
                                     macro_table, pipeline_commands, rules, saved_searches, split_pipeline,
                                     t1114_calls, view_names)
 from tools.chunked_client import run, script_path
