@@ -47,6 +47,9 @@ def test_tarball_ships_only_what_runs(package):
         assert not any(p.startswith(".") for p in parts), name
         assert "__pycache__" not in parts and not name.endswith((".pyc", ".test.yml", ".yml")), name
         assert parts[1:2] != ["tests"] and parts[1:2] != ["tools"] and parts[1:2] != ["local"], name
+        # The offline scan is a tool of its own (pip install .): neither it nor its terminal library ships.
+        assert "t1114_scan" not in parts and "rich" not in parts, name
+        assert parts[1:2] not in (["pyproject.toml"], ["setup.py"], ["MANIFEST.in"]), name
     for member in members:
         if member.isfile():
             assert member.mode & 0o111 == 0, member.name

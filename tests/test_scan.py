@@ -1,4 +1,4 @@
-"""tools/scan.py, the file command: every format it reads gives the findings the real `| t1114`
+"""The offline scan (t1114_scan/, the file command t1114-scan): every format it reads gives the findings the real `| t1114`
 gives for the same events (the built command run as splunkd runs it, chunked protocol), broken
 files get one sentence and never a traceback, and the output, summary and exit status hold.
 """
@@ -19,12 +19,14 @@ from tests.conftest import REPO, shared_datasets, shipped_lookup_path
 from tests.rule_events import all_cases, presentations
 from tests.shared_samples import sekoia_record
 from tests.splunk_shapes import raw_only
-from tools import scan, scan_formats
-from tools.chunked_client import encode_records, run, script_path
-from tools.scan_formats import (FileReport, Progress, flat_event, iso_epoch, read_file, rust_xml_record,
+from t1114_scan import cli as scan
+from t1114_scan import formats as scan_formats
+from t1114_scan.formats import (FileReport, Progress, flat_event, iso_epoch, read_file, rust_xml_record,
                                 windows_xml_record)
+from tools.chunked_client import encode_records, run, script_path
 
-SCAN = os.path.join(REPO, "tools", "scan.py")
+# The command as a checkout runs it (scripts/scan.sh does the same with its own .venv's Python).
+SCAN = ["-m", "t1114_scan"]
 EPOCH = "1764216000"
 ISO = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(EPOCH)))
 
@@ -40,7 +42,7 @@ def scan_json(*args):
 
 def scan_cli(*args, python=None):
     """The command as a user runs it: (exit status, stdout, stderr)."""
-    done = subprocess.run([python or sys.executable, SCAN] + [str(a) for a in args], capture_output=True,
+    done = subprocess.run([python or sys.executable] + SCAN + [str(a) for a in args], capture_output=True,
                           cwd=REPO, timeout=600)
     return done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
 
@@ -625,7 +627,7 @@ def test_evtx_without_a_parser_says_how_to_install_one(tmp_path):
     path = tmp_path / "log.evtx"
     path.write_bytes(b"ElfFile\x00" + b"\x00" * 4096)
     code = ("import sys; sys.modules['Evtx'] = None; sys.modules['evtx'] = None; sys.argv = ['scan', %r]; "
-            "sys.path.insert(0, %r); from tools import scan; sys.exit(scan.main())" % (str(path), REPO))
+            "sys.path.insert(0, %r); from t1114_scan import cli; sys.exit(cli.main())" % (str(path), REPO))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, cwd=REPO, timeout=300)
     err = done.stderr.decode("utf-8")
     assert done.returncode == scan.EXIT_INCOMPLETE
@@ -800,7 +802,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     import pty
 
     leader, follower = pty.openpty()
-    done = subprocess.run([sys.executable, SCAN, str(path)], stdout=subprocess.PIPE, stderr=follower, cwd=REPO,
+    done = subprocess.run([sys.executable] + SCAN + [str(path)], stdout=subprocess.PIPE, stderr=follower, cwd=REPO,
                           timeout=300)
     os.close(follower)
     shown = b""
@@ -856,12 +858,12 @@ def test_files_are_read_as_a_stream(tmp_path, kind):
 def test_standard_input_and_a_closed_pipe(tmp_path):
     samples = os.path.join(REPO, "samples", "sample_events.jsonl")
     with open(samples, "rb") as handle:
-        done = subprocess.run([sys.executable, SCAN, "--format", "csv", "-"], stdin=handle, capture_output=True,
+        done = subprocess.run([sys.executable] + SCAN + ["--format", "csv", "-"], stdin=handle, capture_output=True,
                               cwd=REPO, timeout=300)
     assert done.returncode == scan.EXIT_FINDINGS
     assert done.stdout.decode("utf-8").count("<stdin>,") == len(scan_json(samples)[1])
     many = write_jsonl(tmp_path / "many.jsonl", [OUTLOOK_FORWARD] * 20000)
-    process = subprocess.Popen([sys.executable, SCAN, str(many)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable] + SCAN + [str(many)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                cwd=REPO)
     process.stdout.readline()
     process.stdout.close()  # as `| head -1` does

@@ -1,4 +1,4 @@
-"""The developer scripts in scripts/ and tools/ explain themselves (`--help` says what each
+"""The developer scripts in scripts/ and tools/, and the offline scan's modules, explain themselves (`--help` says what each
 does and every option), and tools/bench.py sends exactly the events it is asked to."""
 
 import importlib
@@ -90,12 +90,33 @@ def test_bench_generates_no_more_than_it_sends_and_sends_exactly_what_is_asked(c
 
 
 def test_library_modules_say_they_are_imported_not_run():
-    for script in ("tools/real_streams.py", "tools/scan_formats.py", "tools/step_count.py"):
+    for script in ("tools/real_streams.py", "tools/step_count.py"):
         text = help_text(script)
         assert "A module, not a command" in text, script
         completed = subprocess.run([sys.executable, os.path.join(REPO, script)], capture_output=True, text=True,
                                    timeout=120, cwd=REPO)
         assert completed.returncode == 0 and completed.stdout.startswith("usage:"), script  # never silent
+    for arguments in (["--help"], []):
+        completed = subprocess.run([sys.executable, "-m", "t1114_scan.formats"] + arguments, capture_output=True,
+                                   text=True, timeout=120, cwd=REPO)
+        assert completed.returncode == 0 and completed.stdout.startswith("usage:"), completed.stderr[-2000:]
+        assert "A module, not a command" in completed.stdout
+
+
+@pytest.mark.parametrize("module", ["t1114_scan.cli", "t1114_scan.formats"])
+def test_the_scan_package_modules_explain_themselves(module):
+    """The scan left tools/ for its own package; its modules answer --help as the tools do."""
+    completed = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
+                               cwd=REPO)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    text = completed.stdout
+    assert text.lower().startswith("usage:"), text[:200]
+    imported = importlib.import_module(module)
+    assert imported.__doc__.split("\n", 1)[0].strip() in text
+    for action in imported.build_parser()._actions:
+        assert action.help, "%s: %s has no help text" % (module, action.option_strings or action.dest)
+        for flag in action.option_strings:
+            assert flag in text, (module, flag)
 
 
 @pytest.mark.parametrize("name,content,sentence", [

@@ -1,11 +1,11 @@
 """The main job on the bundled sample events: build the app, scan samples/ with the built app's
-rules and lookups (tools/scan.py, the file command), then run the built `| t1114` over the
+rules and lookups (t1114_scan/, the file command t1114-scan), then run the built `| t1114` over the
 same events the way splunkd would (chunked protocol, subprocess) and check it finds the same.
 
     python tools/demo.py [scan options] [FILE ...]        (default: samples/sample_events.jsonl)
 
-Options are tools/scan.py's (--allowlist false, --hide-suppressed, --format json, ...); see
-`python tools/scan.py --help`. Exits 0 when the demo ran and both paths agreed, whatever was found.
+Options are t1114-scan's (--allowlist false, --hide-suppressed, --format json, ...); see
+`./scripts/scan.sh --help`. Exits 0 when the demo ran and both paths agreed, whatever was found.
 """
 
 import io
@@ -16,10 +16,10 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tools import scan  # noqa: E402
+from t1114_scan import cli as scan  # noqa: E402
 from tools.build import build  # noqa: E402
 from tools.chunked_client import run, script_path  # noqa: E402
-from tools.scan_formats import FileReport, Progress, read_file  # noqa: E402
+from t1114_scan.formats import FileReport, Progress, read_file  # noqa: E402
 
 SAMPLES = os.path.relpath(os.path.join(REPO, "samples", "sample_events.jsonl"))
 

@@ -5,7 +5,7 @@
 FOLDER_OR_FILE defaults to $T1114_EVTX_SAMPLES: real Windows logs such as the public
 Yamato-Security/hayabusa-sample-evtx repository (bring it onto the machine, never into this
 repository). Each round times, on the same files, the Rust `evtx` parser alone (records() as
-the scan calls it, in this process) and then the whole scan (tools/scan.py --stats in a
+the scan calls it, in this process) and then the whole scan (t1114-scan --stats in a
 process of its own: reading, shaping as the Windows add-on does, and detection, start-up
 left out). Rounds alternate so a change in the machine's load hits both; each round's ratio
 is printed and the best one last. A benchmark to read, not a test. Needs Python 3.10 or later
@@ -22,7 +22,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tools.scan_formats import EVTX_PARSER_OPTIONS  # noqa: E402
+from t1114_scan.formats import EVTX_PARSER_OPTIONS  # noqa: E402
 
 
 def evtx_files(roots):
@@ -51,9 +51,10 @@ def parser_rate(files):
 
 
 def scan_rate(python, files):
-    """(records, records/s) of tools/scan.py over the files, from its --stats line."""
-    done = subprocess.run([python, os.path.join(REPO, "tools", "scan.py"), "--format", "json", "--stats",
-                           "--no-progress"] + files, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """(records, records/s) of the scan (t1114_scan, this checkout's) over the files, from its --stats line."""
+    done = subprocess.run([python, "-m", "t1114_scan", "--format", "json", "--stats", "--no-progress"] + files,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=dict(os.environ, PYTHONPATH=REPO))
     text = done.stderr.decode("utf-8", "replace")
     match = re.search(r"stats: all files: (\d+) events in ([\d.]+) s", text)
     if not match:

@@ -1,4 +1,4 @@
-"""Events per second of tools/scan.py against the Splunk command path on the same events.
+"""Events per second of the offline scan (t1114_scan) against the Splunk command path on the same events.
 
     python3 tools/scan_bench.py [--events 100000] [--pythons 3.9,3.13] [--repeat 1]
 
@@ -27,7 +27,7 @@ sys.path.insert(0, REPO)
 from tools.bench import make_records, python_for, run_once  # noqa: E402
 from tools.build import build  # noqa: E402
 from tools.chunked_client import encode_records, script_path  # noqa: E402
-from tools.scan_formats import FileReport, Progress, read_file  # noqa: E402
+from t1114_scan.formats import FileReport, Progress, read_file  # noqa: E402
 
 CHUNK = 50000
 
@@ -50,8 +50,9 @@ def write_inputs(folder, records):
 
 def scan_once(python, app_dir, path):
     """(events/s, peak RSS MB) of one scan process over the file."""
-    process = subprocess.Popen([python, os.path.join(REPO, "tools", "scan.py"), "--app", app_dir, "--format", "json",
-                                "--stats", "--no-progress", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen([python, "-m", "t1114_scan", "--app", app_dir, "--format", "json", "--stats",
+                                "--no-progress", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env=dict(os.environ, PYTHONPATH=REPO))
     _, err = process.communicate()
     text = err.decode("utf-8", "replace")
     match = re.search(r"stats: all files: (\d+) events in ([\d.]+) s", text)

@@ -1,4 +1,4 @@
-"""Readers for the files tools/scan.py scans: each turns one exported log file into the
+"""Readers for the files t1114-scan (t1114_scan/cli.py) scans: each turns one exported log file into the
 records Splunk would hand `| t1114` for the same events, one at a time (memory stays flat).
 
 Every reader yields (location, record): location is the line (or, for .evtx, the record
@@ -22,14 +22,9 @@ import os
 import xml.etree.ElementTree as ElementTree
 
 # A Splunk CSV export is read with the protocol's own CSV layout (its __mv_ columns), which
-# lives beside the command in bin/t1114_protocol, imported as the command imports it.
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_BIN = os.path.join(_REPO, "bin")
-if _BIN not in sys.path:
-    sys.path.insert(1, _BIN)
-if _REPO not in sys.path:
-    sys.path.insert(1, _REPO)  # run as a script (--help), app/ is imported from the checkout
-
+# lives beside the command in bin/t1114_protocol, imported as the command imports it (the
+# package's __init__ puts the checkout's or the installed copy's bin/ and app/ on sys.path).
+from . import INSTALLED
 from t1114_protocol.chunk_csv import ChunkLayout  # noqa: E402
 from app.values import MAX_JSON_CHARS  # noqa: E402
 
@@ -54,9 +49,13 @@ FORMATS = {
                         "#Fields: header lines) or the same columns as plain CSV",
     "entra-json": "Entra ID sign-in or audit log export: JSON array or lines (Graph, Azure Monitor "
                   "or Log Analytics shape)",
-    "evtx": "Windows event log file (needs the optional evtx, or python-evtx before Python 3.10: pip install "
-            "-r requirements-scan.txt)",
+    "evtx": "Windows event log file (needs the evtx package, or python-evtx before Python 3.10; pip install . "
+            "installs it, pip install -r requirements-scan.txt in a checkout)",
 }
+
+# How to get an .evtx reader, where this scan runs.
+EVTX_INSTALL = ("pip install evtx (python-evtx before Python 3.10) into the tool's environment" if INSTALLED
+                else "pip install -r requirements-scan.txt")
 
 # What the sentence for a file with no readable record lists.
 READ_FORMATS = ("Splunk search exports (JSON, CSV), Office 365 Management Activity records (JSON), Purview audit "
@@ -922,7 +921,7 @@ def _evtx_records(path, display, report, progress):
     reader = evtx_reader()
     if not reader:
         raise Unreadable("%s is a Windows .evtx log; reading it needs the optional evtx package (or python-evtx "
-                         "before Python 3.10): pip install -r requirements-scan.txt" % display)
+                         "before Python 3.10): %s" % (display, EVTX_INSTALL))
     report.unit = "record"
     size = progress.total
     if size > _EVTX_HEADER and (size - _EVTX_HEADER) % _EVTX_CHUNK:
@@ -1230,8 +1229,8 @@ def build_parser():
     """--help only: this module is imported by other tools and has no command line of its own."""
     import argparse
 
-    return argparse.ArgumentParser(prog="tools/scan_formats.py", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog="A module, not a command: tools/scan.py reads files with it (python3 tools/scan.py --help). Formats it reads:\n" + "\n".join("  %-17s %s" % item for item in FORMATS.items()))
+    return argparse.ArgumentParser(prog="python -m t1114_scan.formats", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter, epilog="A module, not a command: t1114-scan reads files with it (t1114-scan --help). Formats it reads:\n" + "\n".join("  %-17s %s" % item for item in FORMATS.items()))
 
 
 if __name__ == "__main__":

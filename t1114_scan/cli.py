@@ -1,11 +1,13 @@
 """Scan exported log files for MITRE ATT&CK T1114 Email Collection, without Splunk.
 
-    python3 tools/scan.py [options] FILE [FILE ...]        (or ./scripts/scan.sh, which sets itself up)
+    t1114-scan [options] FILE [FILE ...]     (installed: pipx install . or pip install . from the repository)
+    ./scripts/scan.sh [options] FILE ...     (from a checkout; sets itself up)
 
 Each file's events go through the same engine, rules, lookups and thresholds as `| t1114`
-in Splunk (the checkout's, or an installed app's with --app), one event at a time, and every
-finding is printed: its sub-technique, severity, time, actor, mailbox, reason and, when an
-allowlist row suppressed it, that row. The format of each file is read from its content:
+in Splunk (those installed with the tool, a checkout's own, or an app's named by --app), one
+event at a time, and every finding is printed: its sub-technique, severity, time, actor,
+mailbox, reason and, when an allowlist row suppressed it, that row. The format of each file
+is read from its content:
 
   Splunk search exports    JSON ({"preview":false,"result":{...}} lines), CSV, JSON lines of flat events
   Office 365 audit         Purview / Unified Audit Log export CSV (AuditData column); JSON array or
@@ -14,8 +16,9 @@ allowlist row suppressed it, that row. The format of each file is read from its 
   Exchange message tracking  MSGTRK*.LOG files as Exchange Server writes them (#Software, #Fields:
                            header), or the same columns as plain CSV
   Entra ID                 sign-in and audit log JSON exports (portal/Graph, Azure Monitor, Log Analytics)
-  Windows                  .evtx files (with the optional evtx package, Rust, on Python 3.10 and later,
-                           or python-evtx, a thousand times slower: pip install -r requirements-scan.txt)
+  Windows                  .evtx files (with the evtx package, Rust, on Python 3.10 and later,
+                           or python-evtx, a thousand times slower, on Python 3.9; both come with
+                           pip install ., or pip install -r requirements-scan.txt in a checkout)
 
 Any of them may be gzip-compressed. A file that cannot be read gets one sentence on stderr and
 the other files are still scanned. Records of a shape no reader knows (a record wrapped one
@@ -36,13 +39,16 @@ import os
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-    sys.path.insert(0, REPO)
+from rich.console import Console
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+from rich.text import Text
 
-from app.engine import Engine  # noqa: E402
-from app.problems import ProblemLog  # noqa: E402
-from tools.scan_formats import FORMATS, FileReport, Progress, Unreadable, read_file  # noqa: E402
+from . import APP_ROOT  # puts the engine's folder on sys.path, so `app` is the app's own engine
+from app.engine import Engine
+from app.problems import ProblemLog
+from .formats import FORMATS, FileReport, Progress, Unreadable, read_file
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INCOMPLETE = 0, 1, 2
 
@@ -92,36 +98,57 @@ def _safe(text):
 
 # ---------------------------------------------------------------- output
 
+# How a severity looks on a terminal; piped or redirected, rich writes plain text.
+SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan",
+                   "informational": "blue", "report-only": "magenta", "suppressed": "dim"}
+
+
+def console_for(stream):
+    """A rich Console on `stream`: colours only on a terminal (and never with NO_COLOR), no
+    markup or highlighting read into event data, and on a pipe or file no wrapping at 80 columns."""
+    terminal = bool(getattr(stream, "isatty", None) and stream.isatty())
+    return Console(file=stream, highlight=False, emoji=False, markup=False, soft_wrap=not terminal,
+                   width=None if terminal else 1000)
+
+
 class TableOutput:
-    COLUMNS = (("sub-technique", 13), ("severity", 10), ("time (UTC)", 20), ("actor", 28), ("mailbox", 28))
+    """Findings as rows under one header, each row drawn as it is found (a long scan shows its
+    first finding at once), with the rule and reason, and the suppressing row, beneath."""
+
+    COLUMNS = (("sub-technique", 13), ("severity", 11), ("time (UTC)", 19), ("actor", 28), ("mailbox", 28))
 
     def __init__(self, stream):
-        self.stream = stream
+        self.console = console_for(stream)
         self.header_written = False
+
+    def _table(self, header):
+        table = Table(box=None, show_header=header, header_style="bold", pad_edge=False, padding=(0, 2, 0, 0),
+                      show_edge=False)
+        for title, width in self.COLUMNS:
+            table.add_column(title, width=width, no_wrap=True, overflow="ellipsis")
+        table.add_column("where", no_wrap=True, overflow="fold")
+        return table
 
     def write(self, row):
         if not self.header_written:
-            self.stream.write("  ".join(title.ljust(width) for title, width in self.COLUMNS) + "  where\n")
-            self.stream.write("  ".join("-" * width for _, width in self.COLUMNS) + "  -----\n")
+            self.console.print(self._table(header=True))
             self.header_written = True
         # A report-only rule's finding (local/t1114.conf) is shown, and never counts as an alert.
         severity = {"finding": row["severity"], "report_only": "report-only"}.get(row["status"], "suppressed")
         when = row["time"].replace("T", " ").rstrip("Z")
-        cells = (row["technique"], severity, when, row["actor"] or "-", row["mailbox"] or "-")
-        line = "  ".join(_cell(value, width) for value, (_, width) in zip(cells, self.COLUMNS))
-        self.stream.write(_safe("%s  %s:%s\n" % (line, row["file"], row["line"])))
-        self.stream.write(_safe("    %s: %s\n" % (row["rule"], row["reason"])))
+        table = self._table(header=False)
+        dim = "dim" if row["status"] == "suppressed" else ""
+        table.add_row(Text(row["technique"], style=dim), Text(severity, style=SEVERITY_STYLES.get(severity, "")),
+                      Text(when, style=dim), Text(_safe(row["actor"] or "-"), style=dim),
+                      Text(_safe(row["mailbox"] or "-"), style=dim), Text(_safe("%s:%s" % (row["file"], row["line"]))))
+        self.console.print(table)
+        self.console.print(Text.assemble("    ", (row["rule"], "bold"), ": ", _safe(row["reason"])))
         if row["suppressed_by"]:
-            self.stream.write(_safe("    suppressed by %s\n" % row["suppressed_by"]))
+            self.console.print(Text("    suppressed by %s" % _safe(row["suppressed_by"]), style="dim"))
 
     def finish(self):
         if not self.header_written:
-            self.stream.write("No findings.\n")
-
-
-def _cell(value, width):
-    text = str(value or "")
-    return (text[:width - 1] + "~") if len(text) > width else text.ljust(width)
+            self.console.print("No findings.")
 
 
 class JsonOutput:
@@ -156,12 +183,13 @@ OUTPUTS = {"table": TableOutput, "json": JsonOutput, "csv": CsvOutput}
 
 
 class ProgressBar:
-    """A one-line bar on stderr, redrawn at most every 0.2 s; only on a terminal."""
+    """rich's progress bar on stderr, redrawn at most every 0.2 s; only on a terminal. It is
+    taken down before a finding is written and comes back at the next update."""
 
     def __init__(self, stream, enabled):
         self.stream = stream
         self.enabled = enabled
-        self.shown = False
+        self.progress = None
         self._last = 0.0
 
     def update(self, name, progress, events):
@@ -169,18 +197,22 @@ class ProgressBar:
         if not self.enabled or now - self._last < 0.2:
             return
         self._last = now
-        fraction = min(1.0, progress.done / progress.total) if progress.total else 0.0
-        filled = int(fraction * 30)
-        self.stream.write("\r\x1b[K%s [%s%s] %3d%%  %d events" % (
-            _cell(os.path.basename(name), 24).rstrip(), "#" * filled, "." * (30 - filled), fraction * 100, events))
-        self.stream.flush()
-        self.shown = True
+        if self.progress is None:
+            self.progress = RichProgress(
+                TextColumn("{task.description} [", markup=False), BarColumn(bar_width=30), TextColumn("]"),
+                TaskProgressColumn(), TextColumn("{task.fields[events]} events"),
+                console=Console(file=self.stream, highlight=False, emoji=False), transient=True,
+                auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
+            self._task = self.progress.add_task("", total=None, events=0)
+            self.progress.start()
+        self.progress.update(self._task, description=os.path.basename(name)[:40], completed=progress.done,
+                             total=progress.total or None, events=events)
+        self.progress.refresh()
 
     def clear(self):
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.shown = False
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
 
 # ---------------------------------------------------------------- scanning
@@ -305,7 +337,7 @@ def summary_lines(totals, files, unreadable):
 def build_parser():
     formats = "\n".join("  %-17s %s" % (name, text) for name, text in FORMATS.items())
     parser = argparse.ArgumentParser(
-        prog="scan", description=__doc__.split("\n\n", 1)[0] + "\n\n" + __doc__.split("\n\n", 2)[2],
+        prog="t1114-scan", description=__doc__.split("\n\n", 1)[0] + "\n\n" + __doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Formats for --format-in:\n" + formats)
     parser.add_argument("files", nargs="+", metavar="FILE", help="files to scan; - reads standard input")
@@ -320,9 +352,10 @@ def build_parser():
     parser.add_argument("--hide-suppressed", action="store_true",
                         help="leave suppressed findings out of the output (they are still counted), as "
                              "`| t1114` in its default mode=findings")
-    parser.add_argument("--app", default=REPO, metavar="DIR",
-                        help="the app whose rules, lookups and default/ and local/t1114.conf to use: this checkout "
-                             "(default), a built app (build/t1114_email_collection) or an installed one "
+    parser.add_argument("--app", default=APP_ROOT, metavar="DIR",
+                        help="the app whose rules, lookups and default/ and local/t1114.conf to use: by default the "
+                             "ones installed with the tool (or this checkout's, run from a checkout), or a built app "
+                             "(build/t1114_email_collection) or a Splunk installation's "
                              "($SPLUNK_HOME/etc/apps/t1114_email_collection)")
     parser.add_argument("--stats", action="store_true",
                         help="print events read, seconds and events per second for each file and in all (reading and "
@@ -346,7 +379,7 @@ def load_engine(app_root, stderr):
         return Engine.load(app_root, ProblemLog())
     except ImportError as error:
         stderr.write("scan: reading the rules from %s needs %s: pip install -r requirements-scan.txt (a built "
-                         "app's compiled rules need nothing).\n" % (app_root, error.name or error))
+                         "app's and the installed tool's compiled rules need nothing).\n" % (app_root, error.name or error))
         return None
 
 
@@ -412,7 +445,10 @@ def _scan(options, engine, stdout, stderr, totals):
     return EXIT_INCOMPLETE if unreadable else EXIT_CLEAN
 
 
+def run():
+    """The `t1114-scan` command (pyproject.toml's entry point) and `python -m t1114_scan`."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
