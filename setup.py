@@ -19,7 +19,10 @@ REPO = os.path.dirname(os.path.abspath(__file__))
 # What the scan reads from an app folder (app/engine.py, app/settings.py, app/allowlist.py) and
 # imports beside the engine; nothing else of the Splunk app goes into the wheel.
 APP_FILES = ("default/t1114.conf", "default/transforms.conf", "bin/t1114_protocol/__init__.py",
-             "bin/t1114_protocol/chunk_csv.py")
+             "bin/t1114_protocol/chunk_csv.py", "bin/t1114_protocol/chunk_codec.py",
+             "bin/t1114_protocol/chunk_rows.py")
+# The shipped allowlist rows are lookups the definitions in default/transforms.conf name.
+SHIPPED_LOOKUP_PREFIX = "t1114_shipped_"
 
 
 def app_version():
@@ -42,6 +45,10 @@ class BuildWithEngine(build_py):
         for name in APP_FILES:
             os.makedirs(os.path.dirname(os.path.join(target, name)), exist_ok=True)
             shutil.copy2(os.path.join(REPO, name), os.path.join(target, name))
+        os.makedirs(os.path.join(target, "lookups"), exist_ok=True)
+        for name in sorted(os.listdir(os.path.join(REPO, "lookups"))):
+            if name.startswith(SHIPPED_LOOKUP_PREFIX) and name.endswith(".csv"):
+                shutil.copy2(os.path.join(REPO, "lookups", name), os.path.join(target, "lookups", name))
         sys.path.insert(0, REPO)
         from tools.build import compile_rule_set  # the app build's own step: the same checks, the same file
 

@@ -13,13 +13,15 @@ import sys
 import pytest
 
 from t1114_scan import cli as scan
-from tests.conftest import REPO
+from tests.conftest import REPO, shipped_lookup_path
 
 SAMPLES = os.path.join(REPO, "samples", "sample_events.jsonl")
 # What the wheel is built from (pyproject.toml, setup.py and MANIFEST.in name the same); copied
 # so the build writes its build/ and egg-info into a temporary folder, not the checkout.
+# The shipped accounts rows, by the file their definition names (it changes name with its rows).
+SHIPPED_ACCOUNTS = os.path.basename(shipped_lookup_path("t1114_shipped_accounts"))
 BUILD_SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "t1114_scan", "app", "default",
-                 "bin/t1114_protocol", "tools/build.py")
+                 "bin/t1114_protocol", "lookups", "tools/build.py", "tools/shipped_lookups.json")
 
 
 def _run(command, **options):
@@ -64,7 +66,7 @@ def test_the_installed_command_finds_what_the_checkout_scan_finds(installed):
     assert code == scan.EXIT_FINDINGS, err[-3000:]
     assert "Traceback" not in err
     assert "24 events in 1 file: 16 findings, 2 suppressed by an allowlist" in out
-    assert "suppressed by t1114_shipped_accounts.csv line" in out  # the shipped rows came with it
+    assert "suppressed by %s line" % SHIPPED_ACCOUNTS in out  # the shipped rows came with it
     assert "\x1b[" not in out  # a pipe gets plain text
     code, out, err = _run([str(bin_dir / "t1114-scan"), "--format", "json", "--no-progress", SAMPLES], cwd=str(away))
     installed_rows = [json.loads(line) for line in out.splitlines()]
@@ -83,7 +85,7 @@ def test_the_installed_package_carries_its_engine_and_needs_no_yaml(installed):
     bundled = os.path.join(site, "t1114_scan", "_app")
     assert os.path.isfile(os.path.join(bundled, "app", "rules", "rules.json"))
     assert not [name for name in os.listdir(os.path.join(bundled, "app", "rules")) if name.endswith(".yml")]
-    for name in ("default/t1114.conf", "default/transforms.conf", "app/allowlists/t1114_shipped_accounts.csv"):
+    for name in ("default/t1114.conf", "default/transforms.conf", "lookups/" + SHIPPED_ACCOUNTS):
         assert os.path.isfile(os.path.join(bundled, name)), name
     code, out, err = _run([str(bin_dir / "python"), "-c", "import yaml"], cwd=str(away))
     assert code != 0 and "yaml" in err  # the compiled rules need no PyYAML
