@@ -1212,14 +1212,7 @@ def windows_xml_record(xml, root=None):
         name = element.get("Name")
         value = "".join(element.itertext())
         if name:
-            if not value:
-                continue  # the add-on extracts no field for an empty value
-            existing = record.get(name)
-            if existing is None:
-                record[name] = value
-            elif value != existing and not (isinstance(existing, list) and value in existing):
-                # A name System already has (ProcessID) or a repeated one: multivalue, values once.
-                record[name] = (existing if isinstance(existing, list) else [existing]) + [value]
+            _add_data(record, name, value)
         elif value:
             record.setdefault("Data", value)
     return record
