@@ -145,7 +145,7 @@ def parse_time(text, end_of_day):
     raise ValueError(text)
 
 
-def _read_csv(path, problems, folder="lookups", missing_ok=False):
+def read_lookup_csv(path, problems, folder="lookups", missing_ok=False):
     """(header, [(line number, row dict)]) or (None, []) when the file cannot be used.
 
     A site lookup that does not exist yet (a fresh install: the package ships none) or is
@@ -206,10 +206,7 @@ def _read_csv(path, problems, folder="lookups", missing_ok=False):
     return header, rows
 
 
-read_lookup_csv = _read_csv   # the CSV reading every t1114 lookup shares (app/settings.py reads overrides)
-
-
-def _cell(row, column):
+def lookup_cell(row, column):
     value = row.get(column)
     if isinstance(value, list):  # extra cells beyond the header
         value = ",".join(value)
@@ -225,7 +222,7 @@ def load_allowlist(directory, spec, problems, shipped=False, seen=None, filename
             raise ValueError("a shipped allowlist is read from the file its definition names")
         filename = spec.filename
     folder = "lookups"
-    header, rows = _read_csv(os.path.join(directory, filename), problems, folder, missing_ok=not shipped)
+    header, rows = read_lookup_csv(os.path.join(directory, filename), problems, folder, missing_ok=not shipped)
     if header is None:
         return []
     columns = (("row_id",) if shipped else ()) + spec.columns
@@ -259,7 +256,7 @@ def load_allowlist(directory, spec, problems, shipped=False, seen=None, filename
                                 "%s/%s line %d uses row_id %s, as line %d does; switching it off switches off both."
                                 % (folder, filename, line, allowed.row_id, ids[allowed.row_id]))
             ids.setdefault(allowed.row_id, line)
-        elif not all(_cell(row, column) for column in PROVENANCE_COLUMNS):
+        elif not all(lookup_cell(row, column) for column in PROVENANCE_COLUMNS):
             unsigned.append(line)
         _report_repeat(allowed, seen, problems)
         loaded.append(allowed)
@@ -369,7 +366,7 @@ def _allowlist_row(spec, filename, line, row, shipped=False):
     keys = []
     shown = []
     for column, path in spec.keys.items():
-        value = _cell(row, column)
+        value = lookup_cell(row, column)
         if value:
             if value.replace("*", "").replace("?", "") == "":
                 raise ValueError("column `%s` is only wildcards, which would allow (almost) everything" % column)
@@ -384,30 +381,30 @@ def _allowlist_row(spec, filename, line, row, shipped=False):
     if not keys:
         raise ValueError("no value in %s" % " or ".join("`%s`" % column for column in spec.keys))
     for column in spec.required:
-        if not _cell(row, column):
+        if not lookup_cell(row, column):
             raise ValueError("column `%s` is empty; this lookup needs %s in every row"
                              % (column, " and ".join("`%s`" % c for c in spec.required)))
     for column in spec.anchored:
-        if _cell(row, column)[:1] == "*":
+        if lookup_cell(row, column)[:1] == "*":
             raise ValueError("column `%s` starts with a wildcard, so a copy of the program in any folder would "
                              "match; start it with the drive (C:\\...)" % column)
-    row_id = _cell(row, "row_id") if shipped else ""
+    row_id = lookup_cell(row, "row_id") if shipped else ""
     if shipped and not row_id:
         raise ValueError("column `row_id` is empty; every shipped row needs an id a site can switch off")
-    reason = _cell(row, "reason")
+    reason = lookup_cell(row, "reason")
     if not reason:
         raise ValueError("column `reason` is empty; say why this is legitimate")
-    rules = tuple(_rule_pattern(item.strip()) for item in _cell(row, "rules").replace(",", ";").split(";")
+    rules = tuple(_rule_pattern(item.strip()) for item in lookup_cell(row, "rules").replace(",", ";").split(";")
                   if item.strip())
     valid_from = _date(row, "valid_from", end_of_day=False)
     valid_until = _date(row, "valid_until", end_of_day=True)
     if valid_from is not None and valid_until is not None and valid_until < valid_from:
         raise ValueError("`valid_until` is before `valid_from`")
     for column in ("rules", "valid_from", "valid_until"):
-        if _cell(row, column):
-            shown.append("%s=%s" % (column, _cell(row, column)))
+        if lookup_cell(row, column):
+            shown.append("%s=%s" % (column, lookup_cell(row, column)))
     return AllowlistRow(filename, line, tuple(keys), rules, valid_from, valid_until, reason, ", ".join(shown),
-                        row_id, _cell(row, "class").lower())
+                        row_id, lookup_cell(row, "class").lower())
 
 
 def _check_path_pattern(column, value):
@@ -441,7 +438,7 @@ def _rule_pattern(text):
 
 
 def _date(row, column, end_of_day):
-    text = _cell(row, column)
+    text = lookup_cell(row, column)
     if not text:
         return None
     try:
@@ -505,7 +502,7 @@ class OrganisationDomains:
 
 
 def load_org_domains(lookups_dir, problems, filename=ORG_DOMAINS_FILE):
-    header, rows = _read_csv(os.path.join(lookups_dir, filename), problems, missing_ok=True)
+    header, rows = read_lookup_csv(os.path.join(lookups_dir, filename), problems, missing_ok=True)
     if header is None:
         return OrganisationDomains(())
     if "domain" not in header:
@@ -514,7 +511,7 @@ def load_org_domains(lookups_dir, problems, filename=ORG_DOMAINS_FILE):
         return OrganisationDomains(())
     patterns = []
     for line, row in rows:
-        domain = _cell(row, "domain").lstrip("@").lower()
+        domain = lookup_cell(row, "domain").lstrip("@").lower()
         if not domain or domain.strip("*.?") == "" or " " in domain or "@" in domain or len(domain) > 253:
             problems.report("lookup_row:%s:%d" % (filename, line),
                             "lookups/%s line %d: %r is not a domain such as contoso.com or *.contoso.com; "

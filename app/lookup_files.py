@@ -8,14 +8,12 @@ upgrade leaves behind is then never read. transforms.conf is in Splunk's default
 lists, so indexers read the same definitions from the knowledge bundle.
 """
 
-import configparser
 import os
+
+from .conf_files import CONF_ERRORS, error_text, read_conf
 
 TRANSFORMS_FILE = "transforms.conf"
 LOOKUPS_DIR = "lookups"
-# configparser folds a section named like this into every other one; Splunk's [default] is
-# an ordinary stanza, so give configparser a name no .conf uses.
-_NO_DEFAULT_SECTION = "\x00t1114-no-default\x00"
 
 
 class LookupFiles:
@@ -44,16 +42,12 @@ def load_lookup_files(app_root, problems, definitions):
         path = os.path.join(app_root, layer, TRANSFORMS_FILE)
         if not os.path.exists(path):
             continue
-        parser = configparser.ConfigParser(interpolation=None, strict=False, default_section=_NO_DEFAULT_SECTION)
-        parser.optionxform = str
         try:
-            with open(path, encoding="utf-8") as handle:
-                parser.read_file(handle)
-        except (OSError, UnicodeDecodeError, configparser.Error) as error:
+            parser = read_conf(path)
+        except CONF_ERRORS as error:
             problems.report("transforms_unreadable:" + layer,
                             "%s/%s could not be read (%s); the t1114 lookups it defines were looked for under "
-                            "their default names." % (layer, TRANSFORMS_FILE,
-                                                      str(error).splitlines()[0] if str(error) else type(error).__name__))
+                            "their default names." % (layer, TRANSFORMS_FILE, error_text(error)))
             continue
         for definition in definitions:
             if not parser.has_section(definition):

@@ -5,11 +5,11 @@ then from the site's lookup t1114_overrides, which a Splunk Cloud admin edits fr
 (| outputlookup or the Lookup Editor) and which wins where both set the same thing. A setting the
 command does not know is a warning, never an error: the rest still applies."""
 
-import configparser
 import difflib
 import os
 
-from .allowlist import OVERRIDES, OVERRIDES_FILE, read_lookup_csv, report_unsigned
+from .allowlist import OVERRIDES, OVERRIDES_FILE, lookup_cell, read_lookup_csv, report_unsigned
+from .conf_files import CONF_ERRORS, error_text, read_conf
 from .rules import SEVERITIES
 
 SETTINGS_FILE = "t1114.conf"
@@ -23,9 +23,6 @@ ALLOWLIST_KEYS = ("disabled_shipped_rows",)
 OVERRIDE_TARGET_TYPES = ("rule", "shipped_row")
 OVERRIDE_COLUMNS = ("target_type", "target", "state", "severity", "risk_score", "reason", "added_by", "added_at")
 SHIPPED_ROW_STATES = ("on", "off")
-# configparser folds a section named like this into every other one; Splunk's [default] is
-# an ordinary stanza, so give configparser a name no .conf uses.
-_NO_DEFAULT_SECTION = "\x00t1114-no-default\x00"
 
 
 class RuleControl:
@@ -109,15 +106,11 @@ def load_site_config(app_root, problems, lookup_files=None):
                 problems.report("settings_missing",
                                 "default/%s is missing; rules that use a threshold from it are off." % SETTINGS_FILE)
             continue
-        parser = configparser.ConfigParser(interpolation=None, strict=False, default_section=_NO_DEFAULT_SECTION)
-        parser.optionxform = str  # Splunk keys keep their case; compared lower-case below
         try:
-            with open(path, encoding="utf-8") as handle:
-                parser.read_file(handle)
-        except (OSError, UnicodeDecodeError, configparser.Error) as error:
+            parser = read_conf(path)  # keys keep their case; compared lower-case below
+        except CONF_ERRORS as error:
             problems.report("settings_unreadable:" + layer,
-                            "%s could not be read (%s); its settings do not apply."
-                            % (where, str(error).splitlines()[0] if str(error) else type(error).__name__))
+                            "%s could not be read (%s); its settings do not apply." % (where, error_text(error)))
             continue
         for section in parser.sections():
             items = [(name.strip().lower(), value.strip()) for name, value in parser.items(section)]
@@ -179,8 +172,7 @@ def _apply_overrides(config, lookup_files, disabled, problems):
     unsigned = []
     enabled = {}
     for line, row in rows:
-        cell = {column: (row.get(column) or "").strip() if isinstance(row.get(column), (str, type(None))) else ""
-                for column in OVERRIDE_COLUMNS}
+        cell = {column: lookup_cell(row, column) for column in OVERRIDE_COLUMNS}
         where = "lookups/%s line %d" % (filename, line)
         target_type, target = cell["target_type"].lower(), cell["target"].lower()
         if target_type not in OVERRIDE_TARGET_TYPES:

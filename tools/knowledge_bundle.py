@@ -16,11 +16,14 @@ start the command from such a copy and require the output of the whole app (test
 """
 
 import argparse
-import configparser
 import os
 import re
 import shutil
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from app.conf_files import read_conf  # noqa: E402  (the repository's engine package)
 
 # etc/system/default/distsearch.conf, the entries that reach into etc/apps/<app>/: bin/ and
 # lookups/ whole, metadata/*.meta, and default|local/*.conf refined by conf type.
@@ -37,7 +40,6 @@ SPLUNK_DEFAULT_REFINE_CONF = frozenset((
 ALLOW_STANZAS = ("replicationWhitelist", "replicationAllowlist")
 DENY_STANZAS = ("replicationBlacklist", "replicationDenylist")
 REFINE_STANZA = "replicationSettings:refineConf"
-_NO_DEFAULT_SECTION = "\x00no-default\x00"
 
 
 def pattern_regex(pattern):
@@ -88,10 +90,7 @@ def app_lists(app_dir, stanzas=ALLOW_STANZAS + DENY_STANZAS):
     refine = set(SPLUNK_DEFAULT_REFINE_CONF)
     path = os.path.join(app_dir, "default", "distsearch.conf")
     if os.path.exists(path):
-        parser = configparser.ConfigParser(interpolation=None, strict=False, default_section=_NO_DEFAULT_SECTION)
-        parser.optionxform = str
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        parser = read_conf(path)
         for stanza in parser.sections():
             if stanza in ALLOW_STANZAS and stanza in stanzas:
                 allow.update(parser.items(stanza))
