@@ -14,21 +14,25 @@ from .permission_changes import added_tokens
 from .reader_table import ANY_OPERATION, ReaderTable
 
 SIGN_IN_OPERATION = "Sign-in activity"
+# The add-on's sourcetypes for Entra logs. Graph activity and Defender XDR records can come
+# under them too; their readers come first in the registry.
+_SOURCETYPE_PREFIXES = ("azure:monitor:aad", "azure:aad")
 _SIGN_IN_CATEGORIES = ("signinlogs", "noninteractiveusersigninlogs", "serviceprincipalsigninlogs",
                        "managedidentitysigninlogs")
 
 
 def looks_like_entra(view):
     record, sourcetype = view.record, view.sourcetype
-    if sourcetype.startswith("azure:monitor:aad") or sourcetype.startswith("azure:aad"):
+    if sourcetype.startswith(_SOURCETYPE_PREFIXES):
         return True
     # Values, not keys: in a chunk every record carries every field the chunk has, mostly empty.
-    if (record.get("operationName") or record.get("OperationName")) and (
-            record.get("category") or record.get("Category") or record.get("properties.activityDisplayName")):
+    fields = READER.fields
+    if any(record.get(name) for name in fields["recognition.operation"]) and any(
+            record.get(name) for name in fields["recognition.category"]):
         return True
     if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
         text = as_text(record.get("_raw"))
-        return text.lstrip().startswith("{") and '"operationName"' in text and '"category"' in text
+        return text.lstrip().startswith("{") and all(mark in text for mark in _RAW_MARKS)
     return False
 
 
@@ -171,26 +175,51 @@ def _additional_detail(document, record, key):
     return ""
 
 
+def _event_fields(*paths):
+    """A property path of the JSON and the fields it is also read from: the extracted field of
+    the same path, and the Log Analytics column named after its last part (`properties.appId`
+    -> `AppId`)."""
+    names = []
+    for path in paths:
+        names.append(path)
+        last = path.rsplit(".", 1)[-1]
+        names.append(last[:1].upper() + last[1:])
+    return tuple(dict.fromkeys(names))
+
+
+_TARGETS = ("properties.targetResources", "TargetResources")
+_MODIFIED = "properties.targetResources{}.modifiedProperties{}."
 READER = ReaderTable(
     "entra",
     facts={"entra": ("added_values", "app_display_name", "calling_app_id", "category", "client_app_used",
                      "result")},
-    # Read from `_raw` (JSON) when it has one, else from these fields.
+    # Each is read from the JSON `_raw` when it has one, else from these fields.
     fields={
-        "recognition": ("sourcetype", "operationName", "OperationName", "category", "Category",
-                        "properties.activityDisplayName", "_raw"),
+        # An operation name with a category (or activity name), by value; by sourcetype; or,
+        # without a sourcetype, a JSON `_raw` naming both.
+        "recognition.operation": ("operationName", "OperationName"),
+        "recognition.category": ("category", "Category", "properties.activityDisplayName"),
+        "document": ("_raw",),
         "operation": ("operationName", "OperationName", "properties.activityDisplayName", "ActivityDisplayName"),
-        "event": ("AdditionalDetails", "AppDisplayName", "AppId", "IPAddress", "InitiatedBy", "InitiatingUserOrApp",
-                  "Result", "TargetResources", "UserAgent", "callerIpAddress", "identity", "resultType", "src",
-                  "user", "properties.additionalDetails", "properties.appDisplayName", "properties.appId",
-                  "properties.clientAppUsed", "properties.initiatedBy", "properties.initiatedBy.user.ipAddress",
-                  "properties.initiatedBy.user.userPrincipalName", "properties.ipAddress", "properties.result",
-                  "properties.status.errorCode", "properties.targetResources",
-                  "properties.targetResources{}.displayName",
-                  "properties.targetResources{}.modifiedProperties{}.displayName",
-                  "properties.targetResources{}.modifiedProperties{}.newValue",
-                  "properties.targetResources{}.modifiedProperties{}.oldValue", "properties.userAgent",
-                  "properties.userPrincipalName"),
+        "extra.category": ("category", "Category"),
+        # sign-ins and audit records
+        "actor": ("properties.userPrincipalName", "identity", "UserPrincipalName", "user", "properties.initiatedBy",
+                  "InitiatedBy", "properties.initiatedBy.user.userPrincipalName", "InitiatingUserOrApp"),
+        "src": ("properties.ipAddress", "callerIpAddress", "IPAddress", "src", "properties.initiatedBy.user.ipAddress"),
+        "app_id": _event_fields("properties.appId"),
+        "client_info": _event_fields("properties.userAgent"),
+        "mailbox": ("properties.userPrincipalName", "identity", "UserPrincipalName", "user")
+        + _TARGETS + ("properties.targetResources{}.displayName",),
+        "extra.client_app_used": _event_fields("properties.clientAppUsed"),
+        "extra.app_display_name": _event_fields("properties.appDisplayName"),
+        "extra.result": ("properties.status.errorCode", "resultType", "ResultType", "properties.result", "Result"),
+        # audit records: what changed, on which target
+        "prop": _TARGETS + (_MODIFIED + "displayName", _MODIFIED + "newValue"),
+        "extra.added_values": _TARGETS + (_MODIFIED + "newValue", _MODIFIED + "oldValue"),
+        "extra.calling_app_id": _event_fields("properties.appId") + _TARGETS + (
+            _MODIFIED + "displayName", _MODIFIED + "newValue") + _event_fields("properties.additionalDetails"),
     },
     operations={"entra": (SIGN_IN_OPERATION, ANY_OPERATION)},   # the operationName of an audit record
 )
+# What a JSON `_raw` holds when it is an Entra record: the JSON names of both recognition groups.
+_RAW_MARKS = tuple('"%s"' % READER.fields[group][0] for group in ("recognition.operation", "recognition.category"))
