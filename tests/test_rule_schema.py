@@ -172,7 +172,7 @@ def test_operation_the_rules_sources_never_write(app_copy):
         document["match"]["all"][1]["equals"] = "GraphMailReed"
     _edit_rule(app_copy, rule_id, change)
     assert rule_id + ".yml: match.all[1].equals: operation `GraphMailReed` is not one the readers of " \
-        "graph_activity write (GraphMailRead); did you mean `GraphMailRead`?" in _build_error(app_copy)
+        "graph_activity write (GraphInboxRuleWrite, GraphMailRead); did you mean `GraphMailRead`?" in _build_error(app_copy)
 
 
 def test_process_operation_limited_to_file_events():
