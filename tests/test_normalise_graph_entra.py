@@ -188,3 +188,36 @@ def test_entra_json_without_sourcetype_is_recognised_by_the_names_it_holds():
     raw = json.dumps({"operationName": "Consent to application", "category": "AuditLogs"})
     assert entra.looks_like_entra(RecordView({"_raw": raw}))
     assert not entra.looks_like_entra(RecordView({"_raw": json.dumps({"operationName": "x"})}))
+
+
+# --- the Office 365 audit of the same Graph change: the inbox-rule rules read it ---
+
+def _rule_ids(engine, audit):
+    record = {"sourcetype": "o365:management:activity", "_raw": json.dumps(audit)}
+    return {finding.rule.id for finding in engine.findings(record, use_allowlist=False)}
+
+
+def test_a_forwarding_rule_written_through_graph_is_found_in_the_office_365_audit(engine):
+    """Graph writes the rule through Exchange's REST endpoint, so the mailbox audit records it as
+    UpdateInboxRules with ClientInfoString Client=REST and the rule's actions, which the
+    client-rule reader reads as it reads Outlook's."""
+    audit = {"CreationTime": "2026-11-27T04:00:05", "Operation": "UpdateInboxRules", "RecordType": 2,
+             "ResultStatus": "Succeeded", "UserType": 5, "Workload": "Exchange",
+             "OrganizationName": "contoso.onmicrosoft.com", "UserId": "ceo@contoso.com",
+             "MailboxOwnerUPN": "ceo@contoso.com", "LogonType": 0, "ClientInfoString": "Client=REST;Client=RESTSystem;;",
+             "AppId": "7f0e1c2d-1111-4222-8333-944455556666",
+             "OperationProperties": [
+                 {"Name": "RuleOperation", "Value": "AddMailboxRule"},
+                 {"Name": "RuleActions", "Value": json.dumps([{"ActionType": "Forward", "Recipients": ["x@evil.example"]}])}]}
+    assert "t1114_003_inbox_rule_forward_client" in _rule_ids(engine, audit)
+    moved = dict(audit, OperationProperties=[{"Name": "RuleActions", "Value": json.dumps(
+        [{"ActionType": "MoveToFolder", "Folder": "Archive"}])}])
+    assert "t1114_003_inbox_rule_forward_client" not in _rule_ids(engine, moved)
+
+
+def test_new_inboxrule_audited_for_a_rest_client_is_found_by_the_cmdlet_rule(engine):
+    audit = {"Operation": "New-InboxRule", "RecordType": 1, "UserType": 0, "Workload": "Exchange",
+             "OrganizationName": "contoso.onmicrosoft.com", "UserId": "ceo@contoso.com",
+             "ClientInfoString": "Client=REST;Client=RESTSystem;;",
+             "Parameters": [{"Name": "Name", "Value": "sync"}, {"Name": "ForwardTo", "Value": "x@evil.example"}]}
+    assert "t1114_003_inbox_rule_forward_cmdlet" in _rule_ids(engine, audit)
