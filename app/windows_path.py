@@ -99,7 +99,7 @@ def main_stream_path(path):
     r"""The path without a `::$DATA` suffix (that stream is the file itself), as written
     otherwise: `C:\x\bob.pst::$DATA` -> `C:\x\bob.pst`. A named stream is left on: it is not
     the file's own data."""
-    if path[-len(_MAIN_STREAM):].lower() == _MAIN_STREAM:
+    if "::" in path and path[-len(_MAIN_STREAM):].lower() == _MAIN_STREAM:
         return path[:-len(_MAIN_STREAM)]
     return path
 

@@ -71,8 +71,9 @@ _ORIGINAL_FILE_NAME = ("OriginalFileName", "original_file_name")
 _FILE_PATH = ("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName", "Relative_Target_Name", "file_path")
 _FILE_NAME = ("file_name",)
 # The path a file had before a rename (Defender XDR FileRenamed: PreviousFolderPath and
-# PreviousFileName, joined by the Defender reader); Sysmon, Security and CIM have no rename.
-_PREVIOUS_FILE_PATH = ("PreviousFilePath",)
+# PreviousFileName, joined by the Defender reader); Sysmon, Security and CIM have no rename,
+# so the one record that has it is read directly, never its prefixed or XML forms.
+_PREVIOUS_FILE_PATH = "PreviousFilePath"
 _FILE_PROCESS_PATH = ("Image", "ProcessName", "Process_Name", "process_path")
 _EVENT_CODE = ("EventCode", "EventID", "signature_id")
 _HOST = ("Computer", "dest", "ComputerName", "DeviceName", "host")
@@ -113,7 +114,7 @@ READER = ReaderTable(
         "extra.file_path": _FILE_PATH,
         "extra.file_name": _FILE_NAME,
         "extra.file_path_in_profile": _FILE_PATH + _FILE_NAME,
-        "extra.previous_file_path": _PREVIOUS_FILE_PATH,
+        "extra.previous_file_path": (_PREVIOUS_FILE_PATH,),
         "extra.canonical_process_path": _PROCESS_PATH,
         "extra.access": ("AccessList", "Accesses") + _ACCESS_MASK,
         "extra.share_name": _SHARE,
@@ -295,18 +296,20 @@ def _process_facts(fields):
     }, decoded
 
 
-def _file_facts(fields):
+def _file_facts(fields, record):
     """The gated facts of a file event (READER.gated["file"]), by path."""
     # A `::$DATA` suffix names the file itself (app/windows_path.py): read without it, so that
     # `bob.pst::$DATA` is bob.pst; a named stream (`bob.pst:Zone.Identifier`) stays on.
     file_path = main_stream_path(fields.get(*_FILE_PATH))
-    file_name = main_stream_path(fields.get(*_FILE_NAME))
+    file_name = fields.get(*_FILE_NAME)
+    if file_name:
+        file_name = main_stream_path(file_name)
     if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
         file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
     file_path, file_name = file_path or file_name, file_name or base_name(file_path)
     # The mail store is the object acted on.
     return {"extra.file_path": file_path, "extra.file_name": file_name, "mailbox": file_path,
-            "extra.previous_file_path": main_stream_path(fields.get(*_PREVIOUS_FILE_PATH))}
+            "extra.previous_file_path": main_stream_path(as_text(record.get(_PREVIOUS_FILE_PATH)).strip())}
 
 
 def _gated(facts, source, operation, context):
@@ -337,7 +340,7 @@ def normalise_windows_endpoint(record, context):
         # be met by `..` or a `\\?\` prefix (app/windows_path.py).
         event.extra["canonical_process_path"] = canonical_path(event.extra["process_path"])
     else:
-        facts = _file_facts(fields)
+        facts = _file_facts(fields, record)
         if _gated(facts, "file", operation, context) is None:
             return []   # no rule can fire: the path holds none of the words each rule needs
         event = _endpoint_event("file", operation, fields, facts)
