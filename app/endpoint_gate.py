@@ -36,7 +36,7 @@ tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for
 import re
 
 from .conditions import check_field_path
-from .regex_literals import necessary_words
+from .regex_literals import by_rarest_letter, necessary_words
 
 # The letters a case-insensitive regex matches for an ASCII one and lower() does not turn into
 # it (Python's re documentation names these four: U+0130, U+0131, U+017F, U+212A).
@@ -79,6 +79,10 @@ def _text_gate(rules, names):
     if not all("-" in name for name in names):
         verbs = ("",)   # a name without a verb: every text is searched for every name
 
+    # A clause's words grouped by their rarest character (app/regex_literals.py): a group is
+    # searched only when its character is in the text.
+    keyed = tuple(tuple(by_rarest_letter(clause) for clause in clauses) for clauses in rules)
+
     def may_fire(text):
         if not text.isascii():
             for letter in FOLDS_ONTO_ASCII:
@@ -91,12 +95,18 @@ def _text_gate(rules, names):
                     if name in lowered:
                         return True
                 break
-        for clauses in rules:
+        for clauses in keyed:
             for clause in clauses:
-                for word in clause:
-                    if word in lowered:
-                        break
-                else:
+                found = False
+                for letter, words in clause:
+                    if letter in lowered:
+                        for word in words:
+                            if word in lowered:
+                                found = True
+                                break
+                        if found:
+                            break
+                if not found:
                     break   # a clause with none of its words: this rule cannot fire
             else:
                 return True

@@ -14,6 +14,10 @@ and a different file is never made to look like a listed one:
 Nothing else: trailing dots and spaces are kept, 8.3 short names are not expanded and device
 paths are not mapped to drive letters, so such a spelling matches no row (a finding, never a
 silent match). A relative path keeps the `..` it cannot resolve.
+
+main_stream_path() and path_in_profile() read the file an event names the one way every reader
+and rule needs it: `bob.pst::$DATA` is bob.pst itself, and a path is inside a user's profile
+only when it is under a real profile folder (not Public, Default or All Users).
 """
 
 _PREFIXES = ("\\\\?\\", "\\\\.\\", "\\??\\")
@@ -80,3 +84,35 @@ def canonical_path(text):
     if root is None:
         return "\\".join(folders)
     return "\\".join([root] + folders)
+
+
+# `name::$DATA` is the file's unnamed (main) data stream, which is the file itself; a named
+# stream (`bob.pst:Zone.Identifier`, `bob.pst:x:$DATA`) is other data kept beside the file.
+_MAIN_STREAM = "::$data"
+# Folders under C:\Users (and the older C:\Documents and Settings) that are no one's profile:
+# whatever they hold, it is not a user's own Outlook folder.
+NOT_PROFILES = frozenset(("public", "default", "default user", "all users"))
+_PROFILE_ROOTS = frozenset(("users", "documents and settings"))
+
+
+def main_stream_path(path):
+    r"""The path without a `::$DATA` suffix (that stream is the file itself), as written
+    otherwise: `C:\x\bob.pst::$DATA` -> `C:\x\bob.pst`. A named stream is left on: it is not
+    the file's own data."""
+    if "::" in path and path[-len(_MAIN_STREAM):].lower() == _MAIN_STREAM:
+        return path[:-len(_MAIN_STREAM)]
+    return path
+
+
+def path_in_profile(path):
+    r"""The canonical path inside the user profile that holds it, or '' when it is in none:
+    `C:\Users\bob\Documents\Outlook Files\a.pst` -> `documents\outlook files\a.pst`; the same
+    under `C:\Users\Public\`, `E:\Backup\` or a share is ''. A profile is a folder under a
+    drive's `Users` (or `Documents and Settings`) other than NOT_PROFILES."""
+    canonical = canonical_path(main_stream_path(path))
+    root, parts = split_root(canonical)
+    if root is None or len(root) != 2 or len(parts) < 3:
+        return ""   # a drive path only: \\server\share\Users\... is a copy on a share
+    if parts[0] not in _PROFILE_ROOTS or parts[1] in NOT_PROFILES:
+        return ""
+    return "\\".join(parts[2:])

@@ -128,6 +128,55 @@ AWKWARD_CASES += [
     ({"Filesystem.file_path": r"C:\Exports\bob.pst", "Filesystem.action": "deleted"}, None),   # FileChange
 ]
 
+# The Windows endpoint forms attackers write T1114.001 in (issue 27): NTFS streams, Outlook's data
+# folder with no extension, wildcard extensions, Outlook Files outside a profile, a rename taking
+# the extension away, and Outlook opening its own store; in the awkward spellings above too.
+_OUTLOOK = r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE"
+AWKWARD_CASES += [
+    (sysmon_process_event(r"cmd /c copy C:\mail\bob.PST::$DATA \\files\drop"), COMMAND_LINE),
+    (sysmon_process_event(r"notepad C:\mail\bob.pst:Zone.Identifier"), None),
+    (sysmon_process_event(r'ROBOCOPY "%LOCALAPPDATA%\MICROSOFT\OUTLOOK" D:\x /E', image=r"C:\Windows\System32\Robocopy.exe"),
+     COMMAND_LINE),
+    (sysmon_process_event(r"svc.exe a o.bin %LOCALAPPDATA%\Microsoft\Outlook\*", image=r"C:\Temp\svc.exe",
+                          OriginalFileName="7z.exe"), COMMAND_LINE),
+    (sysmon_process_event(r'robocopy "E:\Backup\Documents\Outlook Files" F:\y /MIR'), None),
+    (sysmon_process_event(r'robocopy "C:\Users\Public\Documents\Outlook Files" F:\y /MIR'), None),
+    (sysmon_process_event(r"robocopy C:\Users D:\x *.?ST /S"), COMMAND_LINE),
+    (sysmon_process_event("robocopy C:\\Users D:\\x *.?\u017ft /S"), COMMAND_LINE),      # long s: (?i) reads it as s
+    (sysmon_process_event(r"powershell gci -Include *.[po]st -Recurse | cpi -Destination E:\m"), COMMAND_LINE),
+    (sysmon_process_event(r"powershell gci -Include *.ps? -Recurse | cpi -Destination E:\m"), None),
+    (sysmon_process_event('"%s" /pst "C:\\Users\\bob\\Documents\\a.pst"' % _OUTLOOK, image=_OUTLOOK), None),
+    (sysmon_process_event('"%s" /pst "C:\\Users\\bob\\Documents\\a.pst"' % _OUTLOOK, image=r"C:\Users\Public\OUTLOOK.EXE"),
+     COMMAND_LINE),
+    ({"Processes.process_path": r"C:\Windows\System32\xcopy.exe",
+      "Processes.process": r"xcopy /s C:\Users\bob\AppData\Local\Microsoft\Outlook\*.* E:\o", "Processes.dest": "ws-02"},
+     COMMAND_LINE),
+    ({"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",
+      "_raw": "<Event><System><Provider Name='Microsoft-Windows-Sysmon'/><EventID>1</EventID>"
+              "<Computer>ws-3</Computer></System><EventData><Data Name='Image'>C:\\Windows\\System32\\cmd.exe</Data>"
+              "<Data Name='CommandLine'>cmd /c dir /s C:\\Users\\*&#46;*st</Data></EventData></Event>"},
+     COMMAND_LINE),
+    (file_event("11", r"C:\Temp\bob.ost::$DATA", Image=r"C:\Windows\System32\cmd.exe"), WRITTEN),
+    (file_event("11", r"C:\Temp\bob.pst:Zone.Identifier", Image=r"C:\Windows\System32\cmd.exe"), None),
+    (file_event("11", r"C:\Users\Public\Documents\Outlook Files\b.pst", Image=r"C:\Windows\System32\cmd.exe"),
+     WRITTEN),
+    (file_event("11", r"C:\Users\bob\Documents\Outlook Files\b.pst", Image=r"C:\Windows\System32\cmd.exe"), None),
+    (file_event("11", r"\\?\C:\Users\Default\AppData\Local\Microsoft\Outlook\b.ost", Image=r"C:\Windows\System32\cmd.exe"),
+     WRITTEN),
+    (file_event("4663", r"E:\Backup\Documents\Outlook Files\b.pst::$DATA", AccessList="%%4416",
+                ProcessName=r"C:\Tools\x.exe", SubjectUserName="bob"), READ),
+    ({"Filesystem.file_path": r"E:\Backup\Documents\Outlook Files", "Filesystem.file_name": "bob.pst",
+      "Filesystem.action": "created", "Filesystem.process_path": r"C:\Windows\System32\robocopy.exe"}, WRITTEN),
+    ({"sourcetype": "defender:advanced_hunting", "DeviceId": "4c1f0e3a", "DeviceName": "ws-5", "ActionType": "FileRenamed",
+      "FileName": "n.dat", "FolderPath": r"C:\Temp\n.dat", "PreviousFileName": "bob.PST",
+      "PreviousFolderPath": r"C:\Temp\bob.PST", "InitiatingProcessFileName": "cmd.exe",
+      "InitiatingProcessFolderPath": r"C:\Windows\System32\cmd.exe"}, WRITTEN),
+    ({"sourcetype": "defender:advanced_hunting", "DeviceId": "4c1f0e3a", "DeviceName": "ws-5", "ActionType": "FileRenamed",
+      "FileName": "n.dat", "FolderPath": r"C:\Temp\n.dat", "PreviousFileName": "a.txt",
+      "PreviousFolderPath": r"C:\Temp\a.txt", "InitiatingProcessFileName": "cmd.exe",
+      "InitiatingProcessFolderPath": r"C:\Windows\System32\cmd.exe"}, None),
+]
+
 
 AWKWARD_EVENTS = [record for record, _ in AWKWARD_CASES]
 

@@ -132,3 +132,122 @@ def test_base64_looking_word_is_not_decoded():
     events = normalise({"sourcetype": "XmlWinEventLog", "EventCode": "4688", "NewProcessName": r"C:\p.exe",
                         "CommandLine": "tool.exe -e SilentlyContinueAndMore"}, context())
     assert events[0].extra["decoded_command"] == ""
+
+
+# The file an event names, read the one way every reader and rule needs (app/windows_path.py).
+
+def test_main_data_stream_is_the_file_and_a_named_stream_is_not():
+    from app.windows_path import main_stream_path
+    assert main_stream_path(r"C:\x\bob.pst::$DATA") == r"C:\x\bob.pst"
+    assert main_stream_path(r"C:\x\bob.PST::$data") == r"C:\x\bob.PST"
+    assert main_stream_path(r"C:\x\bob.pst:Zone.Identifier") == r"C:\x\bob.pst:Zone.Identifier"
+    assert main_stream_path(r"C:\x\bob.pst:x:$DATA") == r"C:\x\bob.pst:x:$DATA"
+    assert main_stream_path("") == ""
+
+
+def test_a_path_is_in_a_profile_only_under_a_real_users_folder():
+    from app.windows_path import path_in_profile
+    assert path_in_profile(r"C:\Users\bob\Documents\Outlook Files\a.pst") == r"documents\outlook files\a.pst"
+    assert path_in_profile(r"D:\Users\Bob\AppData\Local\Microsoft\Outlook\b.ost::$DATA") == \
+        r"appdata\local\microsoft\outlook\b.ost"
+    assert path_in_profile(r"\\?\C:\Users\bob\AppData\Local\Microsoft\Outlook\b.ost") == r"appdata\local\microsoft\outlook\b.ost"
+    assert path_in_profile(r"C:\Documents and Settings\bob\Local Settings\Application Data\Microsoft\Outlook\o.ost") == \
+        r"local settings\application data\microsoft\outlook\o.ost"
+    for elsewhere in (r"C:\Users\Public\Documents\Outlook Files\a.pst", r"C:\Users\Default\Documents\Outlook Files\a.pst",
+                      r"C:\Users\All Users\Documents\Outlook Files\a.pst", r"E:\Backup\Documents\Outlook Files\a.pst",
+                      r"\\files01\home$\Users\bob\Documents\Outlook Files\a.pst", r"Users\bob\Documents\a.pst",
+                      r"C:\Users\bob\Documents\Outlook Files\..\..\..\Public\Documents\Outlook Files\a.pst",
+                      r"C:\Users\bob"):
+        assert path_in_profile(elsewhere) == "", elsewhere
+
+
+def _whole(engine):
+    from tests.conftest import whole_reading
+    return whole_reading(engine.context)
+
+
+def test_file_facts_read_streams_profiles_and_renames(engine):
+    event, = normalise({"sourcetype": "XmlWinEventLog", "EventCode": "11", "Image": r"C:\Windows\System32\cmd.exe",
+                        "TargetFilename": r"C:\Users\bob\Documents\Outlook Files\..\..\..\Public\b.pst::$DATA"},
+                       _whole(engine))
+    assert event.extra["file_path"] == r"C:\Users\bob\Documents\Outlook Files\..\..\..\Public\b.pst"
+    assert event.extra["file_name"] == "b.pst"
+    assert event.extra["file_path_in_profile"] == ""   # it is C:\Users\Public\b.pst
+    assert event.extra["previous_file_path"] == ""
+    renamed, = normalise({"sourcetype": "defender:advanced_hunting", "DeviceId": "d1", "ActionType": "FileRenamed",
+                          "FolderPath": r"C:\Temp\n.dat", "FileName": "n.dat", "PreviousFolderPath": r"C:\Temp",
+                          "PreviousFileName": "bob.pst", "InitiatingProcessFolderPath": r"C:\Windows\System32\cmd.exe"},
+                         _whole(engine))
+    assert (renamed.operation, renamed.extra["file_path"], renamed.extra["previous_file_path"]) == (
+        "FileCreate", r"C:\Temp\n.dat", r"C:\Temp\bob.pst")
+
+
+def test_process_events_carry_their_canonical_path(engine):
+    event = normalise({"sourcetype": "XmlWinEventLog", "EventCode": "1", "CommandLine": "outlook.exe",
+                       "Image": r"C:\Program Files\Microsoft Office\root\Office16\..\..\..\..\Users\Public\OUTLOOK.EXE"},
+                      _whole(engine))[0]
+    assert event.extra["canonical_process_path"] == r"c:\users\public\outlook.exe"
+    assert event.extra["process_path"].endswith(r"Office16\..\..\..\..\Users\Public\OUTLOOK.EXE")
+
+
+def test_outlook_files_outside_a_profile_is_a_mail_file_either_way(engine):
+    """Read by a tool, a PST in E:\\Backup\\Documents\\Outlook Files is a mail file read; read by the
+    real Outlook it is the allowlisted reader at work, as anywhere else. Written, only a real
+    profile's Outlook Files folder is Outlook's."""
+    def fired(record):   # unsuppressed findings: the shipped allowlist rows apply
+        return [finding.rule.id for finding in engine.detect(dict(record)) if finding.suppressing_row is None]
+
+    def read_by(process, path=r"E:\Backup\Documents\Outlook Files\bob.pst"):
+        return {"sourcetype": "XmlWinEventLog", "EventCode": "4663", "ObjectName": path, "ProcessName": process,
+                "AccessList": "%%4416", "SubjectUserName": "bob", "SubjectDomainName": "CONTOSO"}
+
+    assert fired(read_by(r"C:\Tools\pstdump.exe")) == ["t1114_001_mail_file_read"]
+    assert fired(read_by(r"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE")) == []
+    assert fired(read_by(r"C:\Program Files\Microsoft Office\root\Office16\..\..\..\..\Temp\OUTLOOK.EXE")) == [
+        "t1114_001_mail_file_read"]
+
+    def written(path):
+        return {"sourcetype": "XmlWinEventLog", "EventCode": "11", "TargetFilename": path,
+                "Image": r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"}
+
+    assert fired(written(r"C:\Users\bob\Documents\Outlook Files\a.pst")) == []
+    assert fired(written(r"C:\Users\Public\Documents\Outlook Files\a.pst")) == ["t1114_001_mail_file_written_outside_outlook"]
+    assert fired(written(r"E:\Backup\Documents\Outlook Files\a.pst")) == ["t1114_001_mail_file_written_outside_outlook"]
+
+
+class _LoggedRecord(dict):
+    """A record that notes the names read with get()."""
+
+    def __init__(self, record, read):
+        dict.__init__(self, record)
+        self.read = read
+
+    def get(self, name, default=None):
+        self.read.append(name)
+        return dict.get(self, name, default)
+
+
+def test_windows_recognisers_read_only_their_tables_recognition_fields():
+    """Each Windows reader's recogniser reads the fields its table declares for recognition (and
+    what RecordView reads for every recogniser: the sourcetype, source, EventCode and _raw)."""
+    from app.normalise import REGISTRY, RecordView
+    from tests.helpers import AWKWARD_EVENTS
+    from tests.rule_events import all_cases, presentations
+    view_fields = {"sourcetype", "source", "EventCode", "EventID", "_raw"}
+    records = [record for _, _, case in all_cases() for _, record in presentations(case)] + AWKWARD_EVENTS
+    checked = set()
+    for normaliser in REGISTRY:
+        if normaliser.name not in ("windows_endpoint", "defender_xdr", "windows_logon"):
+            continue
+        declared = {name for what, names in normaliser.table.fields.items() if what.startswith("recognition")
+                    for name in names}
+        for record in records:
+            read = []
+            view = RecordView(_LoggedRecord(record, read))
+            view.event_code   # noqa: B018 - what every recogniser may ask first, read outside the log
+            del read[:]
+            normaliser.recognises(view)
+            outside = set(read) - declared - view_fields
+            assert not outside, (normaliser.name, outside, record)
+        checked.add(normaliser.name)
+    assert checked == {"windows_endpoint", "defender_xdr", "windows_logon"}

@@ -31,14 +31,21 @@ _FILE_WRITES = frozenset(("filecreated", "filemodified", "filerenamed"))
 
 def looks_like_defender(view):
     record = view.record
-    category = record.get("category") or record.get("Category")
+    category = _first_present(record, _CATEGORY_FIELDS)
     if category:
         return as_text(category).startswith(CATEGORY_PREFIX)
-    if record.get("ActionType") and (record.get("DeviceId") or record.get("DeviceName")
-                                     or record.get("InitiatingProcessFileName") or record.get("RawEventData")):
+    if _first_present(record, _ACTION_FIELDS) and _first_present(record, _QUERY_ROW_FIELDS):
         return True  # advanced-hunting query rows: column names, no category
     # `_raw` is read whole only when it opens a JSON object (RecordView.raw_head says why).
     return view.raw_head == "{" and '"' + CATEGORY_PREFIX in as_text(record.get("_raw"))
+
+
+def _first_present(record, names):
+    for name in names:
+        value = record.get(name)
+        if value:
+            return value
+    return None
 
 
 class _Row:
@@ -72,7 +79,7 @@ def _document(record, context):
 
 
 def _table(document, record, row):
-    category = as_text(document.get("category") or record.get("category") or record.get("Category"))
+    category = as_text(document.get("category") or _first_present(record, _CATEGORY_FIELDS))
     if category.startswith(CATEGORY_PREFIX):
         return category[len(CATEGORY_PREFIX):]
     if row.raw_value("RawEventData") not in (None, ""):
@@ -115,27 +122,47 @@ def normalise_defender(record, context):
     return []
 
 
+# How a device row is read as the Sysmon event of the same act: (Sysmon field, how its value is
+# made, the columns it is made of). The reader's table is derived from these and the endpoint
+# reader's own (each fact with the columns it comes from).
+_PATH, _ACCOUNT, _VALUE = "path", "account", "value"
+_PROCESS_AS_SYSMON = (
+    ("Image", _PATH, ("FolderPath", "FileName")),
+    ("CommandLine", _VALUE, ("ProcessCommandLine",)),
+    ("ParentImage", _PATH, ("InitiatingProcessFolderPath", "InitiatingProcessFileName")),
+    ("User", _ACCOUNT, ("AccountDomain", "AccountName", "AccountUpn")),
+    ("Computer", _VALUE, ("DeviceName",)),
+    ("OriginalFileName", _VALUE, ("ProcessVersionInfoOriginalFileName",)),
+)
+_FILE_AS_SYSMON = (
+    ("TargetFilename", _PATH, ("FolderPath", "FileName")),
+    # FileRenamed: the name the file had, so that a rename taking `.pst` away is still seen.
+    ("PreviousFilePath", _PATH, ("PreviousFolderPath", "PreviousFileName")),
+    ("Image", _PATH, ("InitiatingProcessFolderPath", "InitiatingProcessFileName")),
+    ("User", _ACCOUNT, ("InitiatingProcessAccountDomain", "InitiatingProcessAccountName",
+                        "InitiatingProcessAccountUpn")),
+    ("Computer", _VALUE, ("DeviceName",)),
+)
+
+
+def _as_sysmon(row, event_code, mapping):
+    record = {"EventCode": event_code}
+    for field, kind, columns in mapping:
+        if kind == _PATH:
+            record[field] = _full_path(row.get(columns[0]), row.get(columns[1]))
+        elif kind == _ACCOUNT:
+            record[field] = _account(row.get(columns[0]), row.get(columns[1]) or row.get(columns[2]))
+        else:
+            record[field] = row.get(columns[0])
+    return record
+
+
 def _process_as_sysmon(row):
-    return {
-        "EventCode": "1",
-        "Image": _full_path(row.get("FolderPath"), row.get("FileName")),
-        "CommandLine": row.get("ProcessCommandLine"),
-        "ParentImage": _full_path(row.get("InitiatingProcessFolderPath"), row.get("InitiatingProcessFileName")),
-        "User": _account(row.get("AccountDomain"), row.get("AccountName") or row.get("AccountUpn")),
-        "Computer": row.get("DeviceName"),
-        "OriginalFileName": row.get("ProcessVersionInfoOriginalFileName"),
-    }
+    return _as_sysmon(row, "1", _PROCESS_AS_SYSMON)
 
 
 def _file_as_sysmon(row):
-    return {
-        "EventCode": "11",
-        "TargetFilename": _full_path(row.get("FolderPath"), row.get("FileName")),
-        "Image": _full_path(row.get("InitiatingProcessFolderPath"), row.get("InitiatingProcessFileName")),
-        "User": _account(row.get("InitiatingProcessAccountDomain"),
-                         row.get("InitiatingProcessAccountName") or row.get("InitiatingProcessAccountUpn")),
-        "Computer": row.get("DeviceName"),
-    }
+    return _as_sysmon(row, "11", _FILE_AS_SYSMON)
 
 
 def _cloud_app_event(row, context):
@@ -155,21 +182,48 @@ def _cloud_app_event(row, context):
     return normalise_audit_record(audit, operation, context)
 
 
+def _with_properties(columns):
+    """A column as the reader may find it: bare, or `properties.<column>` as extracted."""
+    return tuple(prefix + column for prefix in ("", "properties.") for column in columns)
+
+
+def _device_fields(source, mapping):
+    """{"<source> <what the endpoint reader reads>": the columns it comes from}: the endpoint
+    reader's table seen through `mapping`."""
+    columns_of = {field: columns for field, _, columns in mapping}
+    facts = ENDPOINT_READER.facts[source]
+    fields = {}
+    for what, names in ENDPOINT_READER.fields.items():
+        head, _, fact = what.partition(".")
+        if head == "extra" and fact not in facts or what in ("recognition", "event xml"):
+            continue   # a fact of the other source, or how the endpoint reader tells its events
+        columns = tuple(dict.fromkeys(column for name in names for column in columns_of.get(name, ())))
+        if columns:
+            fields["%s %s" % (source, what)] = _with_properties(columns)
+    return fields
+
+
 READER = ReaderTable(
     "defender_xdr",
     # Device rows become the endpoint reader's events, CloudAppEvents the o365 reader's.
     facts={"process": ENDPOINT_READER.facts["process"], "file": ENDPOINT_READER.facts["file"],
            "o365": O365_READER.facts["o365"]},
     # Read from `_raw` (JSON) when it has one, else from these fields, with or without `properties.`.
-    fields={
-        "recognition": ("sourcetype", "category", "Category", "DeviceId", "DeviceName", "InitiatingProcessFileName",
-                        "ActionType", "RawEventData", "_raw"),
-        "event": tuple(prefix + name for prefix in ("", "properties.") for name in (
-            "AccountDomain", "AccountName", "AccountUpn", "ActionType", "DeviceName", "FileName", "FolderPath",
-            "InitiatingProcessAccountDomain", "InitiatingProcessAccountName", "InitiatingProcessAccountUpn",
-            "InitiatingProcessFileName", "InitiatingProcessFolderPath", "ProcessCommandLine",
-            "ProcessVersionInfoOriginalFileName", "RawEventData")),
-    },
+    fields=dict(
+        {
+            # An Event Hub export names its table in `category`; an advanced-hunting query row
+            # has an ActionType and one of the row columns.
+            "recognition category": ("category", "Category"),
+            "recognition action": ("ActionType",),
+            "recognition row": ("DeviceId", "DeviceName", "InitiatingProcessFileName", "RawEventData"),
+            "recognition json": ("_raw",),
+            "table": _with_properties(("ActionType", "RawEventData")),
+            "o365 audit record": _with_properties(("RawEventData",)),
+        },
+        **dict(_device_fields("process", _PROCESS_AS_SYSMON), **_device_fields("file", _FILE_AS_SYSMON))),
     operations={"process": ENDPOINT_READER.operations["process"], "file": ENDPOINT_READER.operations["file"],
                 "o365": O365_READER.operations["o365"]},
 )
+_CATEGORY_FIELDS = READER.fields["recognition category"]
+_ACTION_FIELDS = READER.fields["recognition action"]
+_QUERY_ROW_FIELDS = READER.fields["recognition row"]

@@ -13,6 +13,7 @@ import re
 
 from ..event import MailEvent
 from ..values import MAX_VALUE_CHARS, as_list, as_text, clean_ip
+from ..windows_path import canonical_path, main_stream_path, path_in_profile
 from .cmdlet_events import cmdlet_events
 from .reader_table import ANY_CMDLET, DATA_MODEL_PREFIXES, ReaderTable
 from .windows_xml import event_xml_fields
@@ -26,13 +27,6 @@ FILE_CHANGE = "FileChange"   # CIM Filesystem deleted / acl_modified: no rule re
 SECURITY_EVENT_CODES = frozenset(("4663", "4688", "5145"))
 SYSMON_EVENT_CODES = frozenset(("1", "11"))
 _DATA_MODEL_PREFIXES = DATA_MODEL_PREFIXES
-# Field names only the endpoint sources use; finding one is enough to take the event.
-TELL_TALE_FIELDS = (
-    "Image", "TargetFilename", "NewProcessName", "ObjectName", "RelativeTargetName",
-    "process_path", "process_name", "file_path", "file_name",
-    "Processes.process_name", "Processes.process_path", "Processes.process",
-    "Filesystem.file_path", "Filesystem.file_name",
-)
 # CIM Filesystem actions (Endpoint data model): created, modified, deleted, read, acl_modified.
 _CIM_READ_ACTIONS = frozenset(("read", "accessed", "access"))
 _CIM_WRITE_ACTIONS = frozenset(("created", "modified", "write", "written", "create"))
@@ -76,6 +70,10 @@ _PARENT_NAME = ("parent_process_name",)
 _ORIGINAL_FILE_NAME = ("OriginalFileName", "original_file_name")
 _FILE_PATH = ("TargetFilename", "ObjectName", "Object_Name", "RelativeTargetName", "Relative_Target_Name", "file_path")
 _FILE_NAME = ("file_name",)
+# The path a file had before a rename (Defender XDR FileRenamed: PreviousFolderPath and
+# PreviousFileName, joined by the Defender reader); Sysmon, Security and CIM have no rename,
+# so the one record that has it is read directly, never its prefixed or XML forms.
+_PREVIOUS_FILE_PATH = "PreviousFilePath"
 _FILE_PROCESS_PATH = ("Image", "ProcessName", "Process_Name", "process_path")
 _EVENT_CODE = ("EventCode", "EventID", "signature_id")
 _HOST = ("Computer", "dest", "ComputerName", "DeviceName", "host")
@@ -85,16 +83,23 @@ _ACCESS_MASK = ("AccessMask", "Access_Mask")
 _SHARE = ("ShareName", "Share_Name", "share")
 _SOURCE_ADDRESS = ("IpAddress", "Source_Address", "src", "src_ip")
 
-PROCESS_FACTS = ("account_name", "command_line", "decoded_command", "event_code", "original_file_name",
-                 "parent_process_name", "parent_process_path", "process_name", "process_path")
-FILE_FACTS = ("access", "account_name", "action", "event_code", "file_name", "file_path", "process_name",
-              "process_path", "share_name")
+PROCESS_FACTS = ("account_name", "canonical_process_path", "command_line", "decoded_command", "event_code",
+                 "original_file_name", "parent_process_name", "parent_process_path", "process_name", "process_path")
+FILE_FACTS = ("access", "account_name", "action", "event_code", "file_name", "file_path", "file_path_in_profile",
+              "previous_file_path", "process_name", "process_path", "share_name")
 
 READER = ReaderTable(
     "windows_endpoint",
     facts={"process": PROCESS_FACTS, "file": FILE_FACTS},
     fields={
-        "recognition": TELL_TALE_FIELDS + ("_raw",),
+        # Field names only the endpoint sources use: finding one is enough to take the event
+        # (looks_like_windows_endpoint reads exactly these, as TELL_TALE_FIELDS).
+        "recognition": ("Image", "TargetFilename", "NewProcessName", "ObjectName", "RelativeTargetName",
+                        "process_path", "process_name", "file_path", "file_name",
+                        "Processes.process_name", "Processes.process_path", "Processes.process",
+                        "Filesystem.file_path", "Filesystem.file_name"),
+        # An XmlWinEventLog event without extracted fields: recognised and read from its XML.
+        "event xml": ("_raw",),
         "extra.event_code": _EVENT_CODE,
         "dest": _HOST,
         "actor": _USER + _DOMAIN,
@@ -108,6 +113,9 @@ READER = ReaderTable(
         # file events
         "extra.file_path": _FILE_PATH,
         "extra.file_name": _FILE_NAME,
+        "extra.file_path_in_profile": _FILE_PATH + _FILE_NAME,
+        "extra.previous_file_path": (_PREVIOUS_FILE_PATH,),
+        "extra.canonical_process_path": _PROCESS_PATH,
         "extra.access": ("AccessList", "Accesses") + _ACCESS_MASK,
         "extra.share_name": _SHARE,
         "extra.action": ("action",),
@@ -121,9 +129,10 @@ READER = ReaderTable(
     # event carries what the gate was given.
     gated={"process": ("text", "extra.command_line", "extra.process_path", "extra.process_name",
                        "extra.parent_process_path", "extra.parent_process_name", "extra.original_file_name"),
-           "file": ("extra.file_path", "extra.file_name", "mailbox")},
+           "file": ("extra.file_path", "extra.file_name", "mailbox", "extra.previous_file_path")},
     prefixed=True,
 )
+TELL_TALE_FIELDS = READER.fields["recognition"]
 GATED_PROCESS_FIELDS = frozenset(READER.gated["process"])
 GATED_FILE_FIELDS = frozenset(READER.gated["file"])
 
@@ -287,15 +296,20 @@ def _process_facts(fields):
     }, decoded
 
 
-def _file_facts(fields):
+def _file_facts(fields, record):
     """The gated facts of a file event (READER.gated["file"]), by path."""
-    file_path = fields.get(*_FILE_PATH)
+    # A `::$DATA` suffix names the file itself (app/windows_path.py): read without it, so that
+    # `bob.pst::$DATA` is bob.pst; a named stream (`bob.pst:Zone.Identifier`) stays on.
+    file_path = main_stream_path(fields.get(*_FILE_PATH))
     file_name = fields.get(*_FILE_NAME)
+    if file_name:
+        file_name = main_stream_path(file_name)
     if file_name and file_path and not file_path.lower().endswith(file_name.lower()):
         file_path = file_path.rstrip("\\/") + "\\" + file_name  # CIM file_path may be the folder
     file_path, file_name = file_path or file_name, file_name or base_name(file_path)
     # The mail store is the object acted on.
-    return {"extra.file_path": file_path, "extra.file_name": file_name, "mailbox": file_path}
+    return {"extra.file_path": file_path, "extra.file_name": file_name, "mailbox": file_path,
+            "extra.previous_file_path": main_stream_path(as_text(record.get(_PREVIOUS_FILE_PATH)).strip())}
 
 
 def _gated(facts, source, operation, context):
@@ -322,8 +336,11 @@ def normalise_windows_endpoint(record, context):
             return []   # no rule can fire: the facts hold none of the words each rule needs
         event = _endpoint_event("process", operation, fields, facts)
         event.extra["decoded_command"] = decoded
+        # The path as allowlists compare it: a rule telling Outlook itself by its folder cannot
+        # be met by `..` or a `\\?\` prefix (app/windows_path.py).
+        event.extra["canonical_process_path"] = canonical_path(event.extra["process_path"])
     else:
-        facts = _file_facts(fields)
+        facts = _file_facts(fields, record)
         if _gated(facts, "file", operation, context) is None:
             return []   # no rule can fire: the path holds none of the words each rule needs
         event = _endpoint_event("file", operation, fields, facts)
@@ -335,6 +352,9 @@ def normalise_windows_endpoint(record, context):
         event.extra["action"] = fields.get("action").lower()
         event.extra["process_path"] = process_path
         event.extra["process_name"] = base_name(fields.get(*_PROCESS_NAME) or process_path)
+        # Whether (and where) the file is inside a real user profile, for rules that tell the
+        # Outlook folders from copies of them elsewhere (`E:\Backup\Documents\Outlook Files`).
+        event.extra["file_path_in_profile"] = path_in_profile(event.extra["file_path"])
     event.extra["account_name"] = bare_account(event.actor)
     event.extra["event_code"] = event_code
     events = [event]

@@ -51,28 +51,43 @@ def normalise_windows_logon(record, event_code, context):
     fields = _Fields(record)
     event = MailEvent("windows_logon", LOGON_OPERATION)
     # Classic WinEventLog: Account_Name lists the subject, then the account logged on.
-    event.actor = fields.get("TargetUserName", "user", "Logon_Account") or _last(record.get("Account_Name"))
-    event.src = clean_ip(fields.get("IpAddress", "src_ip", "Source_Network_Address"))
-    event.dest = fields.get("Computer", "ComputerName", "dest", "host")
+    event.actor = fields.get(*_ACTOR) or _last(record.get(_CLASSIC_ACCOUNTS))
+    event.src = clean_ip(fields.get(*_SOURCE_ADDRESS))
+    event.dest = fields.get(*_HOST)
     event.extra = {
         "event_code": event_code,
-        "workstation": fields.get("WorkstationName", "Workstation", "Workstation_Name", "src_nt_host",
-                                  "Source_Workstation").strip().lstrip("\\"),
-        "logon_type": fields.get("LogonType", "Logon_Type"),
-        "status": fields.get("Status", "Error_Code"),
+        "workstation": fields.get(*_WORKSTATION).strip().lstrip("\\"),
+        "logon_type": fields.get(*_LOGON_TYPE),
+        "status": fields.get(*_STATUS),
     }
     return [event]
 
+
+# The fields each fact is read from, extracted or (XmlWinEventLog without extractions) in _raw.
+_ACTOR = ("TargetUserName", "user", "Logon_Account")
+_CLASSIC_ACCOUNTS = "Account_Name"   # classic rendering: the subject, then the account logged on
+_SOURCE_ADDRESS = ("IpAddress", "src_ip", "Source_Network_Address")
+_HOST = ("Computer", "ComputerName", "dest", "host")
+# The name the client announced (NTLM carries it; tools such as Ruler send their own).
+_WORKSTATION = ("WorkstationName", "Workstation", "Workstation_Name", "src_nt_host", "Source_Workstation")
+_LOGON_TYPE = ("LogonType", "Logon_Type")
+_STATUS = ("Status", "Error_Code")
 
 READER = ReaderTable(
     "windows_logon",
     facts={"windows_logon": ("event_code", "logon_type", "status", "workstation")},
     fields={
-        "recognition": ("sourcetype", "source", "EventCode", "EventID", "_raw", "_time", "host"),
-        "event": ("Account_Name", "Computer", "ComputerName", "Error_Code", "IpAddress", "LogonType", "Logon_Account",
-                  "Logon_Type", "Source_Network_Address", "Source_Workstation", "Status", "TargetUserName",
-                  "Workstation", "WorkstationName", "Workstation_Name", "dest", "host", "src_ip", "src_nt_host",
-                  "user"),
+        # Recognised by its EventCode alone (RecordView.event_code: EventCode or EventID, or the
+        # classic header in _raw of a WinEventLog source).
+        "recognition": ("source", "EventCode", "EventID", "_raw"),
+        "extra.event_code": ("EventCode", "EventID"),
+        "event xml": ("_raw",),
+        "actor": _ACTOR + (_CLASSIC_ACCOUNTS,),
+        "src": _SOURCE_ADDRESS,
+        "dest": _HOST,
+        "extra.workstation": _WORKSTATION,
+        "extra.logon_type": _LOGON_TYPE,
+        "extra.status": _STATUS,
     },
     operations={"windows_logon": (LOGON_OPERATION,)},
 )
