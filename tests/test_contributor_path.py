@@ -1,6 +1,8 @@
-"""The README's "Adding a rule", followed literally: its example rule and test events, put in
-a copy of the app, build (schema included), fire and stay quiet as its events say, and the
-docs check asks for the table row step 3 says to add, until it is added."""
+"""The README's contributor path, followed literally. "Adding a rule": its example rule and test
+events, put in a copy of the app, build (schema included), fire and stay quiet as its events
+say, and the docs check asks for the table row step 3 says to add, until it is added; the
+scaffold and the single-rule command. "Adding a fact, an operation or a source": each
+walkthrough's steps done in a copy of the checkout, each command giving what its step says."""
 
 import os
 import re
@@ -167,6 +169,7 @@ class Walkthrough:
         following = text.find("\n#### ", 1)
         text = text if following < 0 else text[:following]
         self.title = title
+        self.heading = text.splitlines()[0]
         starts = [found for found in re.finditer(r"^(\d+)\. ", text, re.MULTILINE)]
         self.steps = {}
         for index, found in enumerate(starts):
@@ -279,6 +282,15 @@ def _replace_once(anchor, replacement):
     return change
 
 
+def _still_new(walk, root, path, example):
+    """Fails naming the walkthrough when the code already has its example (someone added it for
+    real): the walkthrough then needs another example, not a second copy of this one."""
+    target = root / path
+    if target.exists() and example in target.read_text(encoding="utf-8"):
+        walk.fail(1, "%s already has %s: the example is no longer new; give the walkthrough another one"
+                  % (path, example))
+
+
 def _write_rule(walk, step, root):
     """new_rule.py as the step says, then its two YAML blocks over the files it wrote; the rule id."""
     code, out = _run(root, walk.command(step, "python3 tools/new_rule.py"))
@@ -310,6 +322,7 @@ def test_adding_a_fact_as_the_readme_says(tmp_path):
     walk = Walkthrough("A fact")
     root = _checkout_copy(tmp_path)
     module = walk.said(1, r"\(`(app/normalise/\w+\.py)`\)")
+    _still_new(walk, root, module, walk.blocks(1, "python")[0].strip().split(":")[0])
     _edit(walk, 1, root, module, _insert_after_line(walk.said(1, r"after `([^`]+)`:"), walk.blocks(1, "python")[0]))
 
     check = walk.command(3, "python3 -m pytest")
@@ -335,6 +348,7 @@ def test_adding_an_operation_as_the_readme_says(tmp_path):
     walk = Walkthrough("An operation")
     root = _checkout_copy(tmp_path)
     module = walk.said(1, r"`(app/normalise/\w+\.py)`")
+    _still_new(walk, root, module, re.search(r", `(\w+)`$", walk.heading).group(1))
     for diff in walk.blocks(1, "diff"):
         _edit(walk, 1, root, module, _apply_diff(diff))
     check = walk.command(1, "python3 -m pytest")
@@ -364,6 +378,8 @@ def test_adding_a_source_as_the_readme_says(tmp_path):
     walk = Walkthrough("A source")
     root = _checkout_copy(tmp_path)
     module = walk.said(1, r"`(app/normalise/\w+\.py)`")
+    if (root / module).exists():
+        walk.fail(1, "%s exists already: the example is no longer new; give the walkthrough another one" % module)
     (root / module).write_text(walk.blocks(1, "python")[0], encoding="utf-8")
 
     registry = walk.said(2, r"in `(app/normalise/__init__\.py)`")
