@@ -205,14 +205,15 @@ class Walkthrough:
         return self.said(step, r"`(%s [^`]+)`" % re.escape(program))
 
 
-def _run(root, command, select=None):
-    """A README command run in the copy (python3: this interpreter), stdout and stderr together."""
+def _run(root, command, select=None, more=()):
+    """A README command run in the copy (python3: this interpreter), stdout and stderr together;
+    a pytest command limited to the tests `select` names, with `more` arguments."""
     words = shlex.split(command)
     if words[0] != "python3":
         raise AssertionError("a README command that does not start with python3: %s" % command)
     words = [sys.executable] + words[1:]
     if words[1:3] == ["-m", "pytest"]:
-        words += ["-p", "no:cacheprovider"] + (["-k", select] if select else [])
+        words += ["-p", "no:cacheprovider"] + (["-k", select] if select else []) + list(more)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     done = subprocess.run(words, cwd=str(root), capture_output=True, text=True, env=env, timeout=900)
     return done.returncode, done.stdout + done.stderr
@@ -304,15 +305,22 @@ def _write_rule(walk, step, root):
 
 
 def _single_rule_passes(walk, step, root, rule_id):
+    """The single-rule command passes, and what passed includes the rule's schema check and each
+    of its test events (tests/test_rules.py: the positive ones fire, the negative ones do not)."""
     code, out = _run_single_rule_command_text(root, rule_id)
     assert code == 0, "%s: the single-rule command fails:\n%s" % (walk.where(step), out[-3000:])
-    passed = re.search(r"(\d+) passed", out)
-    assert passed and int(passed.group(1)) >= 3, "%s: the rule's own tests did not run:\n%s" % (
-        walk.where(step), out[-2000:])
+    _, listed = _run_single_rule_command_text(root, rule_id, more=("--collect-only",))
+    cases = yaml.safe_load((root / "app" / "rules" / (rule_id + ".test.yml")).read_text(encoding="utf-8"))
+    for polarity in ("positive", "negative"):
+        for case in cases[polarity]:
+            event_test = "test_rule_event[%s-%s-%s]" % (rule_id, polarity, case["name"][:40])
+            assert event_test in listed, "%s: the single-rule command did not run %s:\n%s" % (
+                walk.where(step), event_test, listed[-2000:])
+    assert "test_rule_passes_the_schema_and_has_its_test_events_and_docs_row[%s]" % rule_id in listed
 
 
-def _run_single_rule_command_text(root, rule_id):
-    return _run(root, _single_rule_command().replace("<id>", rule_id))
+def _run_single_rule_command_text(root, rule_id, more=()):
+    return _run(root, _single_rule_command().replace("<id>", rule_id), more=more)
 
 
 def test_adding_a_fact_as_the_readme_says(tmp_path):
