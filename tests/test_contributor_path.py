@@ -182,10 +182,15 @@ class Walkthrough:
     def fail(self, step, problem):
         pytest.fail("%s: %s" % (self.where(step), problem), pytrace=False)
 
+    def text(self, step):
+        if step not in self.steps:
+            self.fail(step, "there is no such step (its steps: %s)" % sorted(self.steps))
+        return self.steps[step]
+
     def blocks(self, step, language):
         """The step's fenced blocks of `language`, their list-item indentation taken off."""
         found = []
-        for indent, lang, body in re.findall(r"^( *)```(\w*)\n(.*?)^\1```", self.steps[step], re.MULTILINE | re.DOTALL):
+        for indent, lang, body in re.findall(r"^( *)```(\w*)\n(.*?)^\1```", self.text(step), re.MULTILINE | re.DOTALL):
             if lang == language:
                 found.append("".join(line[len(indent):] if line.startswith(indent) else line.lstrip(" ")
                                      for line in body.splitlines(True)))
@@ -195,7 +200,7 @@ class Walkthrough:
 
     def said(self, step, pattern):
         """The groups of `pattern` in the step's text (its line breaks read as spaces)."""
-        found = re.search(pattern, " ".join(self.steps[step].split()))
+        found = re.search(pattern, " ".join(self.text(step).split()))
         if not found:
             self.fail(step, "its text no longer says %r" % pattern)
         return found.groups() if len(found.groups()) > 1 else found.group(1)
