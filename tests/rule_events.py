@@ -13,7 +13,8 @@ File format:
         o365: {...}  or  record: {...}
 
 Each case is also shown in every other shape its rule's `data_sources` claim (CLAIMED_SHAPES
-below: classic WinEventLog, Defender XDR rows, CloudAppEvents, CmdletLogs XML) when the event
+below: classic WinEventLog, Defender XDR rows, CloudAppEvents, CmdletLogs XML, the 4103 module
+log of a one-cmdlet call: tests/powershell_module_shapes.py) when the event
 can be written in that shape; tests/test_rules.py requires the same findings in all of them.
 
 A case may say `needs: <normaliser>` (a module of app.normalise, or an alias below) when
@@ -26,6 +27,7 @@ import os
 
 import yaml
 
+from tests.powershell_module_shapes import module_log_shapes
 from tests.splunk_shapes import (classic_powershell_shapes, classic_security_shapes, cloud_app_events_shapes, defender_device_shapes,
                                   exchange_cmdlet_xml_shapes, extracted, raw_only)
 
@@ -72,12 +74,14 @@ CLAIMED_SHAPES = (
     ("DeviceFileEvents", "defender_device"),
     ("XmlWinEventLog:MSExchange Management", "exchange_cmdlet_xml"),
     ("WinEventLog:Microsoft-Windows-PowerShell/Operational (classic", "classic_powershell"),
+    ("PowerShell module logging (EventID 4103", "powershell_module"),
 )
 _CONVERTERS = {
     "classic_security": classic_security_shapes,
     "defender_device": defender_device_shapes,
     "exchange_cmdlet_xml": exchange_cmdlet_xml_shapes,
     "classic_powershell": classic_powershell_shapes,
+    "powershell_module": module_log_shapes,
 }
 
 

@@ -10,7 +10,7 @@ from tests.rule_events import all_cases, presentations
 def test_the_order_is_the_stated_one():
     assert [n.name for n in REGISTRY] == [
         "o365", "message_tracking", "defender_xdr", "graph_activity", "entra", "exchange_cmdlet_log",
-        "windows_logon", "powershell", "windows_endpoint"]
+        "windows_logon", "powershell_module", "powershell", "windows_endpoint"]
 
 
 def test_every_event_comes_from_the_first_normaliser_that_recognises_it_and_matches_its_declaration(engine):

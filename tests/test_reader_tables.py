@@ -200,7 +200,8 @@ def test_a_table_cannot_give_operations_of_a_source_it_does_not_produce():
 
 READER_MODULES = {"o365": "o365", "message_tracking": "message_tracking", "defender_xdr": "defender_xdr",
                   "graph_activity": "graph_activity", "entra": "entra", "exchange_cmdlet_log": "windows_text",
-                  "windows_logon": "windows_logon", "powershell": "windows_text",
+                  "windows_logon": "windows_logon", "powershell_module": "powershell_module_log",
+                  "powershell": "windows_text",
                   "windows_endpoint": "windows_endpoint"}
 
 

@@ -94,7 +94,7 @@ def test_fact_the_rules_sources_never_produce(app_copy):
     _edit_rule(app_copy, EXPORT, change)
     message = _build_error(app_copy)
     assert EXPORT + ".yml: escalate[0].when.field: `extra.transport_rule_ids` is not produced by the rule's " \
-        "sources (exchange_cmdlet_log, o365, powershell, process), only by message_tracking" in message
+        "sources (exchange_cmdlet_log, o365, powershell, powershell_module, process), only by message_tracking" in message
 
 
 def test_misspelt_operator_and_wrong_types(app_copy):

@@ -107,6 +107,8 @@ _SHAPES_OF_CLAIM = {
     "defender_device": {"defender_raw", "defender_columns"},
     "exchange_cmdlet_xml": {"exchange_xml_fields", "exchange_xml_raw"},
     "classic_powershell": {"classic_ps_fields", "classic_ps_raw"},
+    "powershell_module": {"module_log_xml_fields", "module_log_xml_raw", "module_log_classic_fields",
+                          "module_log_classic_raw"},
 }
 
 

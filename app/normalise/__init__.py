@@ -10,12 +10,14 @@ sourcetypes and `| tstats`/data-model results still reach the right normaliser.
 """
 
 from ..values import as_text
-from . import defender_xdr, entra, graph_activity, message_tracking, o365, windows_endpoint, windows_logon, windows_text
+from . import (defender_xdr, entra, graph_activity, message_tracking, o365, powershell_module_log, windows_endpoint,
+               windows_logon, windows_text)
 from .defender_xdr import looks_like_defender, normalise_defender
 from .entra import looks_like_entra, normalise_entra
 from .graph_activity import looks_like_graph_activity, normalise_graph_activity
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
 from .o365 import is_o365_sourcetype, looks_like_o365, normalise_o365, operation_of
+from .powershell_module_log import looks_like_powershell_module_log, normalise_powershell_module_log
 from .windows_classic import looks_like_classic, with_classic_fields
 from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_logon import looks_like_windows_logon, normalise_windows_logon
@@ -121,7 +123,9 @@ def _read_o365(view, context):
 # - Defender XDR and Graph activity before Entra: their Event Hub records also carry
 #   operationName and category, which is what Entra is recognised by;
 # - the Exchange management log before the EventCode-based readers: its events carry EventID 1;
-# - logons, then PowerShell, then the endpoint reader, which accepts any process or file event.
+# - logons, then PowerShell module logging (4103) before the script-block reader, which takes
+#   any event of a PowerShell sourcetype, then the endpoint reader, which accepts any process or
+#   file event.
 REGISTRY = (
     Normaliser(o365.READER, looks_like_o365, _read_o365),
     Normaliser(message_tracking.READER, looks_like_message_tracking,
@@ -136,6 +140,8 @@ REGISTRY = (
                lambda view, context: normalise_exchange_cmdlet_log(view.record, context)),
     Normaliser(windows_logon.READER, looks_like_windows_logon,
                lambda view, context: normalise_windows_logon(view.record, view.event_code, context)),
+    Normaliser(powershell_module_log.READER, looks_like_powershell_module_log,
+               lambda view, context: normalise_powershell_module_log(view.record, context)),
     Normaliser(windows_text.POWERSHELL_READER, looks_like_powershell,
                lambda view, context: normalise_powershell(view.record, context)),
     Normaliser(windows_endpoint.READER, looks_like_windows_endpoint,
