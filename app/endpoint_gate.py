@@ -27,7 +27,8 @@ Why a word missing from the facts means no match:
   lower() leaves non-ASCII, so facts holding one of them are not judged;
 - an Exchange cmdlet a command line calls becomes an event of every rule indexed on it: facts
   of a process creation holding any cmdlet name the engine scans for are not judged (the
-  cmdlet regex is case-insensitive too: the same four letters);
+  cmdlet regex is case-insensitive too: the same four letters), nor those where the PowerShell
+  reader could find a name not written whole (cmdlet_text.may_hide_a_name);
 - only ASCII words without line ends are used, and the facts are joined by line ends, so a
   word is in the joined text only if it is in one fact.
 tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for event.
@@ -36,6 +37,7 @@ tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for
 import re
 
 from .conditions import check_field_path
+from .normalise.cmdlet_text import may_hide_a_name
 from .regex_literals import necessary_words
 
 # The letters a case-insensitive regex matches for an ASCII one and lower() does not turn into
@@ -84,6 +86,8 @@ def _text_gate(rules, names):
             for letter in FOLDS_ONTO_ASCII:
                 if letter in text:
                     return True
+        if names and may_hide_a_name(text):
+            return True   # a cmdlet name PowerShell would read out of escapes or joined pieces
         lowered = text.lower()
         for verb in verbs:
             if verb in lowered:
