@@ -43,14 +43,16 @@ class Invocation(object):
     """One command invoked: `name` as resolved (alias, escapes, literal pieces), `written` as
     the name's token stands in the text (or '' when not a plain word), and `elements`:
     ("parameter", name as written, Token), ("value", [strings], Token) and ("splat", {key: value}
-    or None, Token), in order."""
+    or None, Token), in order. `depth` is 0 for a command written in the text itself, 1 for one
+    in a string the text runs, and so on."""
 
-    __slots__ = ("name", "written", "elements")
+    __slots__ = ("name", "written", "elements", "depth")
 
-    def __init__(self, name, written):
+    def __init__(self, name, written, depth=0):
         self.name = name
         self.written = written
         self.elements = []
+        self.depth = depth
 
     def __repr__(self):
         return "Invocation(%r, %r)" % (self.name, self.elements)
@@ -154,6 +156,8 @@ class _Reader(object):
                 if index - start == 1 and tokens[start].kind == VARIABLE and token.value == "=":
                     self.state.variables[tokens[start].value] = self.literal(right, end)
                 return end
+            if token.kind == WORD and token.value.lower() == "in" and not self.at_end(index + 1):
+                return self.pipeline_element(index + 1)   # foreach ($m in <pipeline>)
             index = self.group(index) if token.kind == PUNCT and token.value in _OPENERS else index + 1
         return index
 
@@ -284,7 +288,7 @@ class _Reader(object):
             return name_index
         name, written, index = self.command_name(name_index)
         name = resolve_alias(name, self.state.aliases) if name else ""
-        invocation = Invocation(name, written)
+        invocation = Invocation(name, written, self.depth)
         self.state.found.append(invocation)
         found_before = len(self.state.found)
         while not self.at_end(index):
