@@ -101,6 +101,15 @@ def test_the_alias_table_and_the_prefix_resolver_are_plain_data_and_functions():
     assert resolve_parameter("Unknown-Cmdlet", "Forw") == "forw"
 
 
+def test_default_aliases_are_found_and_screened_as_their_command(monkeypatch):
+    pattern = cmdlet_pattern(["Invoke-RestMethod", "Invoke-WebRequest"])
+    script = "irm https://graph.microsoft.com/v1.0/me/messages -Headers $h; IWR -Uri https://x.example -Method Post"
+    expected = [("Invoke-RestMethod", {"headers": "$h", "uri": "https://graph.microsoft.com/v1.0/me/messages"}), ("Invoke-WebRequest", {"uri": "https://x.example", "method": "Post"})]
+    assert find_invocations(script, pattern) == expected
+    monkeypatch.setattr(cmdlet_text, "_ASCII_NAMES", {})
+    assert find_invocations(script, pattern) == expected
+
+
 def test_aliases_defined_in_a_script_last_through_the_strings_it_runs():
     found, _ = invocations("Set-Alias x Invoke-Expression; x 'Set-Alias nir New-InboxRule'; nir -ForwardTo a")
     assert [(i.name, i.depth) for i in found] == [("Set-Alias", 0), ("Invoke-Expression", 0), ("Set-Alias", 1),

@@ -7,7 +7,7 @@ audit log gives, so one rule serves every source.
 import re
 
 from .powershell_commands import CONCATENATION, invocations
-from .powershell_names import resolve_parameter
+from .powershell_names import DEFAULT_ALIASES, resolve_parameter
 
 # Statement ends: PowerShell separators and the closing of the block or group holding the call.
 _STATEMENT_END = frozenset(";|\n\r})")
@@ -22,7 +22,7 @@ def cmdlet_pattern(cmdlet_names):
     alternatives = "|".join(re.escape(name) for name in names)
     pattern = re.compile(r"(?<![\w-])(%s)(?![\w-])" % alternatives, re.IGNORECASE)
     if all(name.isascii() for name in names):
-        _ASCII_NAMES[pattern] = tuple(name.lower() for name in names)
+        _ASCII_NAMES[pattern] = screen_names(names)
     return pattern
 
 
@@ -32,23 +32,36 @@ def cmdlet_pattern(cmdlet_names):
 _ASCII_NAMES = {}
 
 
+def screen_names(cmdlet_names):
+    """The lower-case words a text calling one of `cmdlet_names` holds one of: each name, and
+    each of PowerShell's default aliases for it (`irm` for Invoke-RestMethod)."""
+    names = {name.lower() for name in cmdlet_names}
+    names.update(alias for alias, target in DEFAULT_ALIASES.items() if target.lower() in names)
+    return tuple(sorted(names))
+
+
 def _cannot_call(text, pattern):
     names = _ASCII_NAMES.get(pattern)
     if names is None or not text.isascii():
         return False  # IGNORECASE folds some non-ASCII letters onto ASCII ones: the regex decides
-    if may_hide_a_name(text):
+    if may_hide_a_name(text, names):
         return False
     lowered = text.lower()
     return not any(name in lowered for name in names)
 
 
-def may_hide_a_name(text):
-    """Whether the PowerShell reader could find a command name in `text` that is not written
-    there whole: a backtick inside it, or literal pieces joined with `+`. Every other way it
-    resolves a name (an alias, a variable, a call operator, Invoke-Expression, Get-Command)
-    takes a literal that holds the name itself. Scripts using neither are read only when a
-    name is in them."""
-    return "`" in text or CONCATENATION.search(text) is not None
+def may_hide_a_name(text, names):
+    """Whether the PowerShell reader could find one of `names` (lower case) in `text` where it
+    is not written whole: literal pieces joined with `+`, or backticks inside it. Every other
+    way it resolves a name (an alias, a variable, a call operator, Invoke-Expression,
+    Get-Command) takes a literal that holds the name itself, so a text with neither is read
+    only when a name is in it."""
+    if CONCATENATION.search(text) is not None:
+        return True
+    if "`" not in text:
+        return False
+    unescaped = text.replace("`", "").lower()
+    return any(name in unescaped for name in names)
 
 
 # The parameter a value given before any named parameter binds to (position 0 in each
@@ -61,6 +74,7 @@ _FIRST_POSITIONAL = {
     "add-mailboxpermission": "identity", "add-recipientpermission": "identity",
     "add-mailboxfolderpermission": "identity", "set-mailboxfolderpermission": "identity",
     "new-mailboxexportrequest": "mailbox", "new-managementroleassignment": "name",
+    "invoke-restmethod": "uri", "invoke-webrequest": "uri",
 }
 
 # What one text may cost: calls read, and characters scanned over all of them. A budget on
@@ -95,13 +109,18 @@ def find_invocations(text, pattern, problems=None):
     if pattern is None or not text or _cannot_call(text, pattern):
         return []
     try:
-        commands, exhausted = invocations(text, scan_budget(text), MAX_CALLS)
+        # Every command is read (the character budget bounds the work): a script's other
+        # commands count against no cap that could hide a later Exchange call.
+        commands, exhausted = invocations(text, scan_budget(text))
     except RecursionError:   # bounded nesting makes this unreachable; never kill the search for it
         commands, exhausted = [], True
     found = []
     for command in commands:
         name = command.name.rsplit("\\", 1)[-1] if "\\" in command.name else command.name   # Module\Cmdlet
         if name and pattern.fullmatch(name):
+            if len(found) >= MAX_CALLS:
+                exhausted = True
+                break
             found.append((name, bind_parameters(name, command.elements)))
     if exhausted:
         _report_budget(problems)

@@ -71,9 +71,10 @@ class _State(object):
         self.exhausted = False
 
 
-def invocations(text, budget=None, max_invocations=1000):
+def invocations(text, budget=None, max_invocations=None):
     """([Invocation] in text order, whether the budget ran out before the end). `budget`
-    bounds the characters read over the text and every string it runs."""
+    bounds the characters read over the text and every string it runs; `max_invocations`, if
+    given, the commands read."""
     budget = 4 * len(text) + 20000 if budget is None else budget
     state = _State(budget, max_invocations)
     _read_script(text, state, 0)
@@ -111,7 +112,8 @@ class _Reader(object):
         index after it."""
         tokens = self.tokens
         while index < len(tokens):
-            if self.state.exhausted or len(self.state.found) >= self.state.max_invocations:
+            if self.state.exhausted or self.state.max_invocations is not None and \
+                    len(self.state.found) >= self.state.max_invocations:
                 self.state.exhausted = True
                 return len(tokens)
             token = tokens[index]

@@ -6,6 +6,8 @@ parses): the reader of the tokens (powershell_commands.py) decides what a token 
 stands. Never raises; reads at most `limit` characters.
 """
 
+import re
+
 # PowerShell takes these as quotes and dashes too (its tokenizer's CharExtensions):
 # a script written with "smart" punctuation runs the same.
 SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
@@ -26,7 +28,10 @@ NEWLINE = "\n"
 _WORD_END = frozenset(" \t\f\v\r\n;|&(){}[],=\u00a0\u2028\u2029") | frozenset(SINGLE_QUOTES + DOUBLE_QUOTES)
 # A backtick before one of these makes a control character, inside double quotes.
 _ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-_TWO_CHAR_PUNCT = ("&&", "||", "+=", "-=", "*=", "/=", "::", "..", ">>", "2>", "$(", "@(", "@{")
+_TWO_CHAR_PUNCT = frozenset(("&&", "||", "+=", "-=", "*=", "/=", "::", "..", ">>", "2>", "$(", "@(", "@{"))
+# Runs read in one step: white space within a line, and a bare word's characters up to an end or a backtick.
+_SPACE = re.compile(r"[^\S\r\n]+")
+_PLAIN_WORD = re.compile("[^\\s;|&(){}\\[\\],=`%s%s]+" % (SINGLE_QUOTES, DOUBLE_QUOTES))
 
 
 class Token(object):
@@ -63,6 +68,11 @@ def tokenize(text, limit=None):
     tokens = []
     index = 0
     while index < end:
+        space = _SPACE.match(text, index, end)
+        if space:
+            index = space.end()
+            if index >= end:
+                break
         index = _next_token(text, index, end, tokens)
     return tokens
 
@@ -97,10 +107,10 @@ def _next_token(text, index, end, tokens):
             return scanned
     if char in DASHES and index + 1 < end and (text[index + 1].isalpha() or text[index + 1] == "_"):
         return _parameter(text, index, end, tokens)
-    for punct in _TWO_CHAR_PUNCT:
-        if text.startswith(punct, index):
-            tokens.append(Token(PUNCT, punct, index, index + 2))
-            return index + 2
+    pair = text[index:index + 2]
+    if pair in _TWO_CHAR_PUNCT and index + 2 <= end:
+        tokens.append(Token(PUNCT, pair, index, index + 2))
+        return index + 2
     if char in ";|&(){}[],=+":   # [ and ] alone: a type literal's brackets
         tokens.append(Token(PUNCT, char, index, index + 1))
         return index + 1
@@ -267,23 +277,20 @@ def _word(text, index, end, tokens):
     parts = []
     position = index
     while position < end:
-        char = text[position]
-        if char == "`":
-            if position + 1 < end and text[position + 1] in "\r\n":
-                break
-            if position + 1 < end:
-                parts.append(text[position + 1])
-                position += 2
-                continue
-            position += 1
+        run = _PLAIN_WORD.match(text, position, end)
+        if run:
+            parts.append(run.group())
+            position = run.end()
             continue
-        if char in _WORD_END:
+        if text[position] != "`":
             break
-        parts.append(char)
-        position += 1
+        if position + 1 < end and text[position + 1] in "\r\n":
+            break   # a line continuation ends the word
+        if position + 1 < end:
+            parts.append(text[position + 1])
+        position += 2
     if position == index:
         position += 1
         parts.append(text[index])
-    value = "".join(parts)
-    tokens.append(Token(WORD, value, index, position))
-    return position
+    tokens.append(Token(WORD, "".join(parts), index, min(position, end)))
+    return min(position, end)
