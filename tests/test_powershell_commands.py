@@ -129,10 +129,24 @@ def test_an_alias_is_used_only_after_it_is_made():
     "$" * 5000 + "@" * 5000 + "-" * 5000 + "[" * 5000,
     "& " * 5000,
     "Set-Alias a b;" * 2000 + "a",
+    "$x=" * 40000,
+    "return " * 5000,
+    "a -b (" * 20000,
+    "(" * 300 + "Get-Date" + ")" * 300,
 ])
 def test_hostile_scripts_are_read_within_their_budget(hostile):
+    """No exception and no recursion error, and a call written before the hostile part is found."""
     problems = ProblemLog()
-    find_invocations(hostile, PATTERN, problems)   # no exception, whatever it finds
+    found = find_invocations("New-InboxRule -ForwardTo x\n" + hostile, PATTERN, problems)
+    assert found[0] == ("New-InboxRule", {"forwardto": "x"})
+
+
+def test_nesting_deeper_than_the_reader_follows_is_reported():
+    problems = ProblemLog()
+    assert find_invocations("(" * 5 + "New-InboxRule -ForwardTo x" + ")" * 5, PATTERN, problems)
+    assert not problems.messages()
+    find_invocations("(" * 300 + "New-InboxRule -ForwardTo x" + ")" * 300, PATTERN, problems)
+    assert any("nests brackets" in message for message in problems.messages())
 
 
 def test_invoke_expression_nesting_is_bounded():

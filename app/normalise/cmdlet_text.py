@@ -88,8 +88,14 @@ def scan_budget(text):
     return 4 * len(text) + MAX_CALL_CHARS
 
 
-def _report_budget(problems):
-    if problems is not None:
+def _report_unread(problems, reason):
+    if problems is None:
+        return
+    if reason == "nesting":
+        problems.report("cmdlet_scan_nesting",
+                        "A script block or command line nests brackets or assignments deeper than the "
+                        "PowerShell reader follows; the commands inside them were not checked.")
+    else:
         problems.report("cmdlet_scan_budget",
                         "A script block or command line holds more Exchange cmdlet calls than one event "
                         "is read for (%d calls, or four times its length in characters scanned); the "
@@ -111,19 +117,19 @@ def find_invocations(text, pattern, problems=None):
     try:
         # Every command is read (the character budget bounds the work): a script's other
         # commands count against no cap that could hide a later Exchange call.
-        commands, exhausted = invocations(text, scan_budget(text))
+        commands, unread = invocations(text, scan_budget(text))
     except RecursionError:   # bounded nesting makes this unreachable; never kill the search for it
-        commands, exhausted = [], True
+        commands, unread = [], "nesting"
     found = []
     for command in commands:
         name = command.name.rsplit("\\", 1)[-1] if "\\" in command.name else command.name   # Module\Cmdlet
         if name and pattern.fullmatch(name):
             if len(found) >= MAX_CALLS:
-                exhausted = True
+                unread = "budget"
                 break
             found.append((name, bind_parameters(name, command.elements)))
-    if exhausted:
-        _report_budget(problems)
+    if unread:
+        _report_unread(problems, unread)
     return found
 
 
@@ -182,7 +188,7 @@ def find_logged_invocations(text, pattern, problems=None):
     budget = scan_budget(text)
     for match in pattern.finditer(text):
         if len(found) >= MAX_CALLS or budget <= 0:
-            _report_budget(problems)
+            _report_unread(problems, "budget")
             break
         parameters, end = _parse_call(text, match.end(), min(MAX_CALL_CHARS, budget))
         budget -= max(end - match.end(), 1)

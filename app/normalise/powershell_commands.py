@@ -35,7 +35,10 @@ _HOST_VALUE_OPTIONS = ("executionpolicy", "ep", "ex", "exec", "windowstyle", "w"
                        "config", "workingdirectory", "wd", "custompipename", "settingsfile")
 _HOSTS = frozenset(("powershell", "pwsh", "powershell_ise"))
 MAX_DEPTH = 4   # strings run by strings run by ...: deeper ones are not read
-_MAX_NESTING = 60   # brackets inside brackets followed for commands; deeper ones are skipped whole
+# Brackets in brackets, and pipelines in assignments (`$a = $b = ...`), followed for commands
+# over a text and the strings it runs; deeper ones are skipped whole (and said so), which keeps
+# the reader's recursion far inside Python's limit.
+_MAX_NESTING = 100
 _UNREAD = object()   # a group's literal value not evaluated yet
 
 
@@ -68,17 +71,19 @@ class _State(object):
         self.budget = budget
         self.max_invocations = max_invocations
         self.found = []
-        self.exhausted = False
+        self.exhausted = False   # the budget ran out
+        self.skipped = False     # something nested deeper than _MAX_NESTING was skipped
+        self.nesting = 0
 
 
 def invocations(text, budget=None, max_invocations=None):
-    """([Invocation] in text order, whether the budget ran out before the end). `budget`
-    bounds the characters read over the text and every string it runs; `max_invocations`, if
-    given, the commands read."""
+    """([Invocation] in text order, why some of the text was not read: None, "budget" or
+    "nesting"). `budget` bounds the characters read over the text and every string it runs;
+    `max_invocations`, if given, the commands read."""
     budget = 4 * len(text) + 20000 if budget is None else budget
     state = _State(budget, max_invocations)
     _read_script(text, state, 0)
-    return state.found, state.exhausted
+    return state.found, "budget" if state.exhausted else "nesting" if state.skipped else None
 
 
 def _read_script(text, state, depth):
@@ -101,7 +106,6 @@ class _Reader(object):
         self.state = state
         self.depth = depth
         self.groups = {}
-        self.nesting = 0
 
     def at_end(self, index):
         token = self.tokens[index] if index < len(self.tokens) else None
@@ -127,6 +131,24 @@ class _Reader(object):
 
     def pipeline_element(self, index):
         """One command or expression from `index` (at command position); the index after it."""
+        state = self.state
+        if state.nesting >= _MAX_NESTING:
+            state.skipped = True
+            return self.skip_statement(index)
+        state.nesting += 1
+        try:
+            return self._pipeline_element(index)
+        finally:
+            state.nesting -= 1
+
+    def skip_statement(self, index):
+        """The index at the end of the statement from `index`, its groups skipped whole."""
+        while not self.at_end(index):
+            token = self.tokens[index]
+            index = self.skip_group(index) if token.kind == PUNCT and token.value in _OPENERS else index + 1
+        return index
+
+    def _pipeline_element(self, index):
         token = self.tokens[index]
         if token.kind == PUNCT and token.value in ("&", "."):
             return self.command(index + 1)
@@ -169,9 +191,12 @@ class _Reader(object):
         if known is not None:
             return known[0]
         opener = self.tokens[index].value
-        self.nesting += 1
+        state = self.state
+        if opener != "[" and state.nesting >= _MAX_NESTING:
+            state.skipped = True
+        state.nesting += 1
         try:
-            if opener == "[" or self.nesting > _MAX_NESTING:
+            if opener == "[" or state.nesting > _MAX_NESTING:
                 close, value = self.skip_group(index), None   # a type name, or brackets too deep to follow
             elif opener == "@{":
                 entries, close = self.hashtable(index)
@@ -179,7 +204,7 @@ class _Reader(object):
             else:
                 close, value = self.statements(index + 1), _UNREAD
         finally:
-            self.nesting -= 1
+            state.nesting -= 1
         self.groups[index] = [close, value]
         return close
 
