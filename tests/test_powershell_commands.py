@@ -64,6 +64,12 @@ CASES = [
      "-ForwardingSmtpAddress x", [("Set-Mailbox", {"identity": "ceo", "forwardingsmtpaddress": "x"})]),
     ("cmd.exe /c powershell -Command \"Set-Mailbox ceo -ForwardingAddress m\"",
      [("Set-Mailbox", {"identity": "ceo", "forwardingaddress": "m"})]),
+    ("\"Set-Mailbox ceo -ForwardingSmtpAddress x\" | iex",
+     [("Set-Mailbox", {"identity": "ceo", "forwardingsmtpaddress": "x"})]),
+    ("& ('{1}{0}' -f 'InboxRule','New-') -Mailbox ceo -ForwardTo x",
+     [("New-InboxRule", {"mailbox": "ceo", "forwardto": "x"})]),
+    ("('{0}box ceo -Forwarding{1} x' -F 'Set-Mail','SmtpAddress') | Invoke-Expression",
+     [("Set-Mailbox", {"identity": "ceo", "forwardingsmtpaddress": "x"})]),
     # Runs nothing: comments, strings, help, an alias used before it is made, ambiguous prefixes kept as written.
     ("<# .SYNOPSIS\n Undoes New-InboxRule -ForwardTo x and Set-Mailbox -ForwardingSmtpAddress y #>\n"
      "# Set-Mailbox ceo -ForwardingSmtpAddress z\nGet-InboxRule | Remove-InboxRule", []),
@@ -74,6 +80,7 @@ CASES = [
     ("New-InboxRule -Mailbox ceo -Forward x", [("New-InboxRule", {"mailbox": "ceo", "forward": "x"})]),
     ("Set-Mailbox ceo -Forwarding x", [("Set-Mailbox", {"identity": "ceo", "forwarding": "x"})]),
     ("Get-Set-Mailbox -x 1; Set-MailboxFolderPermission -Identity x", []),
+    ("'Set-Mailbox ceo -ForwardingAddress m' | Write-Output; & ('{2}' -f 'Set-Mailbox') -ForwardingAddress m", []),
     ("powershell.exe -EncodedCommand UwBlAHQALQBNAGEAaQBsAGIAbwB4AA== ; Write-Host Set-Mailbox", []),
 ]
 

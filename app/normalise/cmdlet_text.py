@@ -52,7 +52,8 @@ def _cannot_call(text, pattern):
 
 def may_hide_a_name(text, names):
     """Whether the PowerShell reader could find one of `names` (lower case) in `text` where it
-    is not written whole: literal pieces joined with `+`, or backticks inside it. Every other
+    is not written whole: literal pieces joined with `+` or formatted with `-f`, or backticks
+    inside it. Every other
     way it resolves a name (an alias, a variable, a call operator, Invoke-Expression,
     Get-Command) takes a literal that holds the name itself, so a text with neither is read
     only when a name is in it."""

@@ -1,8 +1,9 @@
 """The commands a PowerShell text invokes, each with its resolved name and its arguments, read
 as PowerShell reads them: in command position only (never in a comment, a string that is not
 run, or Get-Help's argument), through aliases the script defines and PowerShell's own, call
-operators on literal names, splatted literal hashtables, and the literal strings
-Invoke-Expression or a powershell.exe / cmd.exe command line runs (read again, within a budget).
+operators on literal names (pieces joined with + or formatted with -f), splatted literal
+hashtables, and the literal strings Invoke-Expression (given or piped) or a powershell.exe /
+cmd.exe command line runs (read again, within a budget).
 
 Used by cmdlet_text.find_invocations; never raises on any text.
 """
@@ -25,9 +26,11 @@ _OPENERS = {"(": ")", "$(": ")", "@(": ")", "{": "}", "@{": "}", "[": "]"}
 _ASSIGNMENTS = frozenset(("=", "+=", "-=", "*=", "/="))
 
 # A `+` joining literal pieces into a name has, after white space and opening brackets, a
-# quote, a variable, a here-string or a comment: the evaluator joins no other, and
-# cmdlet_text's pre-check lets every text holding such a `+` through (the same pattern).
-CONCATENATION = re.compile("\\+[\\s(]*[<#'\"@$\u2018\u2019\u201a\u201b\u201c\u201d\u201e]")
+# quote, a variable, a here-string or a comment; a format operator is `-f`. The evaluator
+# joins and formats no other, and cmdlet_text's pre-check lets every text holding one through
+# (the same pattern).
+CONCATENATION = re.compile("\\+[\\s(]*[<#'\"@$\u2018\u2019\u201a\u201b\u201c\u201d\u201e]|(?i:-f)(?![\\w-])")
+_FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?:,\s*-?\d+)?(?::[^}]*)?\}")
 
 # powershell.exe / pwsh options that take a value (the value is no script), in lower case.
 _HOST_VALUE_OPTIONS = ("executionpolicy", "ep", "ex", "exec", "windowstyle", "w", "win", "version", "v",
@@ -106,6 +109,7 @@ class _Reader(object):
         self.state = state
         self.depth = depth
         self.groups = {}
+        self.piped = None   # the literal piped into the element being read, if any
 
     def at_end(self, index):
         token = self.tokens[index] if index < len(self.tokens) else None
@@ -115,6 +119,7 @@ class _Reader(object):
         """Read statements from `index` to the token closing the group or the end; return the
         index after it."""
         tokens = self.tokens
+        previous = None   # where the pipeline's last element started and ended
         while index < len(tokens):
             if self.state.exhausted or self.state.max_invocations is not None and \
                     len(self.state.found) >= self.state.max_invocations:
@@ -122,11 +127,17 @@ class _Reader(object):
                 return len(tokens)
             token = tokens[index]
             if token.kind == PUNCT and token.value in (NEWLINE, ";", "|", "&&", "||"):
+                previous = previous if token.value == "|" else None
                 index += 1
                 continue
             if token.kind == PUNCT and token.value in (")", "}", "]"):
                 return index + 1   # a closer: ours, or a stray one that ends the group all the same
+            # What a literal piped into this element is: `'Set-Mailbox ...' | iex` runs the string.
+            self.piped = self.literal(*previous) if previous and tokens[index - 1].is_punct("|") else None
+            start = index
             index = max(self.pipeline_element(index), index + 1)
+            self.piped = None
+            previous = (start, index)
         return index
 
     def pipeline_element(self, index):
@@ -286,15 +297,36 @@ class _Reader(object):
 
     def concatenation(self, index, end):
         """(value, next index) of operand (+ operand)* from `index`, or (None, index)."""
-        value, index = self.operand(index, end)
+        value, index = self.formatted(index, end)
         while value is not None and index < end and self.tokens[index].is_punct("+"):
             if not isinstance(value, str) or not CONCATENATION.match(self.text, self.tokens[index].start):
                 return None, index
-            following, index = self.operand(index + 1, end)
+            following, index = self.formatted(index + 1, end)
             if not isinstance(following, str):
                 return None, index
             value += following
         return value, index
+
+    def formatted(self, index, end):
+        """(value, next index) of an operand, formatted when `-f` and literal arguments follow it
+        ("{1}{0}" -f 'InboxRule','New-'); the arguments are the comma list after -f."""
+        value, index = self.operand(index, end)
+        tokens = self.tokens
+        if not (isinstance(value, str) and index < end and tokens[index].kind == PARAMETER and
+                tokens[index].value.lower() == "f" and CONCATENATION.match(self.text, tokens[index].start)):
+            return value, index
+        arguments = []
+        index += 1
+        while index < end:
+            argument, index = self.operand(index, end)
+            if not isinstance(argument, str):
+                return None, index
+            arguments.append(argument)
+            if index < end and tokens[index].is_punct(","):
+                index += 1
+                continue
+            break
+        return _format(value, arguments), index
 
     def operand(self, index, end):
         if index >= end:
@@ -313,6 +345,7 @@ class _Reader(object):
         tokens = self.tokens
         if name_index >= len(tokens) or self.at_end(name_index):
             return name_index
+        piped, self.piped = self.piped, None   # its own arguments' groups pipe nothing into it
         name, written, index = self.command_name(name_index)
         name = resolve_alias(name, self.state.aliases) if name else ""
         invocation = Invocation(name, written, self.depth)
@@ -323,7 +356,7 @@ class _Reader(object):
         host = _host_name(name)
         if host is not None:
             index = self.host_command(host, invocation, index, found_before)
-        self.apply(invocation)
+        self.apply(invocation, piped)
         return index
 
     def command_name(self, index):
@@ -394,8 +427,9 @@ class _Reader(object):
         invocation.elements.append(("value", values, token))
         return index + 1
 
-    def apply(self, invocation):
-        """What an invocation changes for the rest of the script: an alias, or a string it runs."""
+    def apply(self, invocation, piped=None):
+        """What an invocation changes for the rest of the script: an alias, or a string it runs
+        (its argument, or the literal `piped` into it)."""
         name = invocation.name.lower()
         if name in ("set-alias", "new-alias"):
             arguments = _arguments(invocation, ("name", "value"))
@@ -404,6 +438,8 @@ class _Reader(object):
                 self.state.aliases[alias.lower()] = target
         elif name == "invoke-expression":
             script = _arguments(invocation, ("command",)).get("command")
+            if not script and isinstance(piped, str):
+                script = piped
             if script:
                 _read_script(script, self.state, self.depth + 1)
 
@@ -424,6 +460,22 @@ class _Reader(object):
         del self.state.found[found_before:]
         _read_script(script, self.state, self.depth + 1)
         return line_end
+
+
+def _format(template, arguments):
+    """`template` -f `arguments` as .NET's String.Format writes it (alignment and format
+    strings ignored), or None when it names an argument not given."""
+    def item(match):
+        if match.group(0) in ("{{", "}}"):
+            return match.group(0)[0]
+        position = int(match.group(1))
+        if position >= len(arguments):
+            raise IndexError(position)
+        return arguments[position]
+    try:
+        return _FORMAT_ITEM.sub(item, template)
+    except (IndexError, ValueError):
+        return None
 
 
 def _host_name(name):
