@@ -27,7 +27,9 @@ Why a word missing from the facts means no match:
   lower() leaves non-ASCII, so facts holding one of them are not judged;
 - an Exchange cmdlet a command line calls becomes an event of every rule indexed on it: facts
   of a process creation holding any cmdlet name the engine scans for are not judged (the
-  cmdlet regex is case-insensitive too: the same four letters);
+  cmdlet regex is case-insensitive too: the same four letters), nor those where the PowerShell
+  reader could find a name not written whole (cmdlet_text.may_hide_a_name); PowerShell's
+  default alias of a name (`irm` for Invoke-RestMethod) counts as the name;
 - only ASCII words without line ends are used, and the facts are joined by line ends, so a
   word is in the joined text only if it is in one fact.
 tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for event.
@@ -36,6 +38,7 @@ tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for
 import re
 
 from .conditions import check_field_path
+from .normalise.cmdlet_text import may_hide_a_name, screen_names
 from .regex_literals import by_rarest_letter, necessary_words
 
 # The letters a case-insensitive regex matches for an ASCII one and lower() does not turn into
@@ -56,7 +59,7 @@ def endpoint_gate(rules_tried, cmdlet_names, gated_fields):
             return None
         # Fewest words first: the clause most events fail is usually the narrowest.
         rules.append(tuple(tuple(sorted(clause)) for clause in sorted(clauses, key=len)))
-    names = tuple(sorted({name.lower() for name in cmdlet_names}))
+    names = screen_names(cmdlet_names)   # with PowerShell's default aliases for them
     if not all(_is_word(name) for name in names):
         return None
     in_text = _text_gate(tuple(rules), names)
@@ -88,6 +91,8 @@ def _text_gate(rules, names):
             for letter in FOLDS_ONTO_ASCII:
                 if letter in text:
                     return True
+        if names and may_hide_a_name(text, names):
+            return True   # a cmdlet name PowerShell would read out of escapes or joined pieces
         lowered = text.lower()
         for verb in verbs:
             if verb in lowered:

@@ -38,7 +38,10 @@ def test_hostile_cmdlet_text_is_bounded_and_reported():
 
     pattern = cmdlet_pattern(["Set-Mailbox"])
     problems = ProblemLog()
-    hostile = "Set-Mailbox -Identity 'x " * 20000   # calls that never end their statement
+    # An unclosed quote makes the rest of the text one string, as PowerShell reads it: one call.
+    unclosed = "Set-Mailbox -Identity 'x " * 20000
+    assert [name for name, _ in find_invocations(unclosed, pattern, problems)] == ["Set-Mailbox"]
+    hostile = "Set-Mailbox -Identity x;" * 20000
     found = find_invocations(hostile, pattern, problems)
     assert 0 < len(found) < 20000
     assert any("were not checked" in m for m in problems.messages())

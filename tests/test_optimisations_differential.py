@@ -15,6 +15,7 @@ from app.values import as_text, is_true
 from tests.conftest import copy_app_root, whole_reading
 from tools.bench import make_records
 from tests.helpers import MIXES, mix_records, rule_test_records
+from tests.test_powershell_commands import CASES as POWERSHELL_CASES, variants
 
 
 def reference(spec, event, settings):
@@ -84,6 +85,10 @@ def test_cmdlet_name_check_finds_every_call_the_regex_finds(engine, monkeypatch,
     texts = [as_text(record.get(name)) for record in records
              for name in ("CommandLine", "ScriptBlockText", "Message", "_raw", "process")]
     texts += ["NEW-INBOXRULE -ForwardTo x@y", "new\u017fInboxRule", "Set-Mailbox\u212a"]
+    # Every way the PowerShell reader finds a name not written whole (escapes, joined pieces,
+    # aliases, Invoke-Expression, command lines), and variants of each.
+    texts += [script for script, _ in POWERSHELL_CASES]
+    texts += [variants(script, seed) for script, _ in POWERSHELL_CASES for seed in range(4)]
     pattern = engine.context.cmdlet_pattern
     checked = [cmdlet_text.find_invocations(text, pattern) for text in texts]
     monkeypatch.setattr(cmdlet_text, "_ASCII_NAMES", {})

@@ -3,16 +3,22 @@ management-log entry, a process command line) becomes one MailEvent, whatever so
 """
 
 from ..event import MailEvent
-from .cmdlet_text import find_invocations
+from .cmdlet_text import find_invocations, find_logged_invocations
 from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 
 
+# Sources whose text is a log's sentence naming the cmdlet that ran, not a script.
+LOGGED_SOURCES = frozenset(("exchange_cmdlet_log",))
+
+
 def cmdlet_events(source, text, context, actor, host, shown_text, clean_value=None):
-    """[MailEvent] for each cmdlet of `context.cmdlet_pattern` called in `text`. The mailbox is
-    read from the parameters as written; `clean_value` (e.g. stripping a command line's outer
-    quotes) applies to the parameters the event carries."""
+    """[MailEvent] for each cmdlet of `context.cmdlet_pattern` called in `text`: a script or
+    command line read as PowerShell, a management-log message for the cmdlet it names. The
+    mailbox is read from the parameters as written; `clean_value` (e.g. stripping a command
+    line's outer quotes) applies to the parameters the event carries."""
     events = []
-    for cmdlet, parameters in find_invocations(text, context.cmdlet_pattern, context.problems):
+    find = find_logged_invocations if source in LOGGED_SOURCES else find_invocations
+    for cmdlet, parameters in find(text, context.cmdlet_pattern, context.problems):
         event = MailEvent(source, cmdlet)
         event.parameters = parameters if clean_value is None else \
             {name: clean_value(value) for name, value in parameters.items()}

@@ -1,9 +1,13 @@
-"""Finding Exchange cmdlet invocations in free text: script blocks, management-log messages,
-process command lines. Returns the cmdlet name and its parameters, the same shape the
-Office 365 audit log gives, so one rule serves every source.
+"""Finding Exchange cmdlet invocations in free text: script blocks and process command lines
+read as PowerShell (powershell_commands.py), management-log messages read for the cmdlet
+Exchange names. Returns the cmdlet name and its parameters, the same shape the Office 365
+audit log gives, so one rule serves every source.
 """
 
 import re
+
+from .powershell_commands import CONCATENATION, invocations
+from .powershell_names import DEFAULT_ALIASES, resolve_parameter
 
 # Statement ends: PowerShell separators and the closing of the block or group holding the call.
 _STATEMENT_END = frozenset(";|\n\r})")
@@ -18,7 +22,7 @@ def cmdlet_pattern(cmdlet_names):
     alternatives = "|".join(re.escape(name) for name in names)
     pattern = re.compile(r"(?<![\w-])(%s)(?![\w-])" % alternatives, re.IGNORECASE)
     if all(name.isascii() for name in names):
-        _ASCII_NAMES[pattern] = tuple(name.lower() for name in names)
+        _ASCII_NAMES[pattern] = screen_names(names)
     return pattern
 
 
@@ -28,12 +32,37 @@ def cmdlet_pattern(cmdlet_names):
 _ASCII_NAMES = {}
 
 
+def screen_names(cmdlet_names):
+    """The lower-case words a text calling one of `cmdlet_names` holds one of: each name, and
+    each of PowerShell's default aliases for it (`irm` for Invoke-RestMethod)."""
+    names = {name.lower() for name in cmdlet_names}
+    names.update(alias for alias, target in DEFAULT_ALIASES.items() if target.lower() in names)
+    return tuple(sorted(names))
+
+
 def _cannot_call(text, pattern):
     names = _ASCII_NAMES.get(pattern)
     if names is None or not text.isascii():
         return False  # IGNORECASE folds some non-ASCII letters onto ASCII ones: the regex decides
+    if may_hide_a_name(text, names):
+        return False
     lowered = text.lower()
     return not any(name in lowered for name in names)
+
+
+def may_hide_a_name(text, names):
+    """Whether the PowerShell reader could find one of `names` (lower case) in `text` where it
+    is not written whole: literal pieces joined with `+` or formatted with `-f`, or backticks
+    inside it. Every other
+    way it resolves a name (an alias, a variable, a call operator, Invoke-Expression,
+    Get-Command) takes a literal that holds the name itself, so a text with neither is read
+    only when a name is in it."""
+    if CONCATENATION.search(text) is not None:
+        return True
+    if "`" not in text:
+        return False
+    unescaped = text.replace("`", "").lower()
+    return any(name in unescaped for name in names)
 
 
 # The parameter a value given before any named parameter binds to (position 0 in each
@@ -46,6 +75,7 @@ _FIRST_POSITIONAL = {
     "add-mailboxpermission": "identity", "add-recipientpermission": "identity",
     "add-mailboxfolderpermission": "identity", "set-mailboxfolderpermission": "identity",
     "new-mailboxexportrequest": "mailbox", "new-managementroleassignment": "name",
+    "invoke-restmethod": "uri", "invoke-webrequest": "uri",
 }
 
 # What one text may cost: calls read, and characters scanned over all of them. A budget on
@@ -59,11 +89,99 @@ def scan_budget(text):
     return 4 * len(text) + MAX_CALL_CHARS
 
 
+def _report_unread(problems, reason):
+    if problems is None:
+        return
+    if reason == "nesting":
+        problems.report("cmdlet_scan_nesting",
+                        "A script block or command line nests brackets or assignments deeper than the "
+                        "PowerShell reader follows; the commands inside them were not checked.")
+    else:
+        problems.report("cmdlet_scan_budget",
+                        "A script block or command line holds more Exchange cmdlet calls than one event "
+                        "is read for (%d calls, or four times its length in characters scanned); the "
+                        "calls after that were not checked." % MAX_CALLS)
+
+
 def find_invocations(text, pattern, problems=None):
-    """[(cmdlet as written, {lower-case parameter: value})] for each call of a wanted cmdlet.
+    """[(cmdlet, {lower-case parameter: value})] for each call of a wanted cmdlet in a
+    PowerShell script or command line, read as PowerShell runs it: the name resolved (escapes,
+    aliases, literal pieces, strings Invoke-Expression or powershell.exe runs), parameters by
+    their full names where the cmdlet's tables resolve a prefix, a splatted literal hashtable's
+    entries as parameters. Comments, strings not run and Get-Help's arguments call nothing.
 
     When the text holds more than the budget allows, the calls read so far are returned and
     `problems` (a ProblemLog) is told, so an analyst knows a script was only partly read.
+    """
+    if pattern is None or not text or _cannot_call(text, pattern):
+        return []
+    try:
+        # Every command is read (the character budget bounds the work): a script's other
+        # commands count against no cap that could hide a later Exchange call.
+        commands, unread = invocations(text, scan_budget(text))
+    except RecursionError:   # bounded nesting makes this unreachable; never kill the search for it
+        commands, unread = [], "nesting"
+    found = []
+    for command in commands:
+        name = command.name.rsplit("\\", 1)[-1] if "\\" in command.name else command.name   # Module\Cmdlet
+        if name and pattern.fullmatch(name):
+            if len(found) >= MAX_CALLS:
+                unread = "budget"
+                break
+            found.append((name, bind_parameters(name, command.elements)))
+    if unread:
+        _report_unread(problems, unread)
+    return found
+
+
+def bind_parameters(cmdlet, elements):
+    """{lower-case parameter: value} of an invocation's elements (powershell_commands.Invocation):
+    values after a parameter joined with ';' ($null and empty ones left out, so a cleared
+    setting reads ''), a switch as 'True', a splatted hashtable's entries, and a value before
+    any named parameter as the cmdlet's first positional parameter."""
+    parameters = {}
+    current, values, positional = None, [], None
+
+    def close():
+        if current is not None:
+            kept = [v for v in values if v != "" and v.lower() != "$null"]
+            parameters[current] = ";".join(kept) if values else "True"
+
+    for kind, payload, _ in elements:
+        if kind == "parameter":
+            close()
+            current, values = resolve_parameter(cmdlet, payload), []
+        elif kind == "value":
+            texts = [value.strip() for value in payload if isinstance(value, str)]
+            if current is not None:
+                values.extend(texts)
+            elif positional is None and texts and texts[0]:
+                positional = texts[0]
+        elif kind == "splat" and payload:
+            close()
+            current = None
+            for key, value in payload.items():
+                parameters[resolve_parameter(cmdlet, key)] = _splatted(value)
+    close()
+    name = _FIRST_POSITIONAL.get(cmdlet.lower())
+    if positional and name and name not in parameters:
+        parameters[name] = positional
+    return parameters
+
+
+def _splatted(value):
+    """A splatted hashtable entry as a parameter value."""
+    if isinstance(value, list):
+        value = ";".join(item.strip() for item in value if item.strip() and item.strip().lower() != "$null")
+    if not isinstance(value, str):
+        return ""
+    return "" if value.strip().lower() == "$null" else value.strip()
+
+
+def find_logged_invocations(text, pattern, problems=None):
+    """[(cmdlet as written, {lower-case parameter: value})] for each wanted cmdlet named in a
+    management-log message ("Cmdlet Set-Mailbox, parameters -Identity ..."), which is no
+    script: every whole-word name starts a call, its parameters read up to the statement's end.
     """
     if pattern is None or not text or _cannot_call(text, pattern):
         return []
@@ -71,11 +189,7 @@ def find_invocations(text, pattern, problems=None):
     budget = scan_budget(text)
     for match in pattern.finditer(text):
         if len(found) >= MAX_CALLS or budget <= 0:
-            if problems is not None:
-                problems.report("cmdlet_scan_budget",
-                                "A script block or command line holds more Exchange cmdlet calls than one event "
-                                "is read for (%d calls, or four times its length in characters scanned); the "
-                                "calls after that were not checked." % MAX_CALLS)
+            _report_unread(problems, "budget")
             break
         parameters, end = _parse_call(text, match.end(), min(MAX_CALL_CHARS, budget))
         budget -= max(end - match.end(), 1)

@@ -365,6 +365,8 @@ def normalise_windows_endpoint(record, context):
 
 def decoded_command(command_line):
     """The script a `powershell -EncodedCommand` line carries, or ''."""
+    for dash in "\u2013\u2014\u2015":   # PowerShell takes these dashes for - in its options too
+        command_line = command_line.replace(dash, "-")
     if "-e" not in command_line.lower() and "/e" not in command_line.lower():
         return ""
     found = _ENCODED_COMMAND.search(command_line)
