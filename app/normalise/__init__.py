@@ -15,7 +15,7 @@ from .defender_xdr import looks_like_defender, normalise_defender
 from .entra import looks_like_entra, normalise_entra
 from .graph_activity import looks_like_graph_activity, normalise_graph_activity
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
-from .o365 import is_o365_sourcetype, looks_like_o365, normalise_o365, operation_of
+from .o365 import PROBE_FIELDS, is_o365_sourcetype, looks_like_o365, normalise_o365, operation_of  # noqa: F401
 from .windows_classic import looks_like_classic, with_classic_fields
 from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_logon import looks_like_windows_logon, normalise_windows_logon
@@ -153,10 +153,11 @@ def declared_facts(registry=REGISTRY):
 
 
 def no_rule_wants(sourcetype, operation, context):
-    """True when an event with these two plain field values can have no finding, decided
-    before its record is built: an o365 sourcetype goes to the o365 reader (first in the
-    registry), whose first step is the same `wants(operation)` exit. `operation` is the
-    Operation cell as sent; an empty one is read from `_raw` by the reader, so never skipped."""
+    """True when an event whose PROBE_FIELDS (its sourcetype and Operation) have these plain
+    values can have no finding, decided before its record is built: an o365 sourcetype goes to
+    the o365 reader (first in the registry), whose first step is the same `wants(operation)`
+    exit. `operation` is the Operation cell as sent; an empty one is read from `_raw` by the
+    reader, so never skipped."""
     operation = as_text(operation)
     return (bool(operation) and is_o365_sourcetype(as_text(sourcetype))
             and not context.wants(operation))

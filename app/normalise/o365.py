@@ -16,16 +16,28 @@ from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 from .permission_changes import added_tokens
 from .reader_table import ANY_OPERATION, ReaderTable
 
-_OPERATION_IN_RAW = re.compile(r'"Operation"\s*:\s*"([^"\\]{1,200})"')
+# What an Office 365 audit record is, said once: READER below is built from these, recognition
+# (looks_like_o365), the reader's first step (operation_of) and the record path's probe
+# (PROBE_FIELDS: app/normalise/__init__.py no_rule_wants, bin/t1114_protocol) read them.
+# Sourcetypes that are Office 365 audit records and nothing else: such an event goes to this
+# reader, whose first step is the operation check.
+O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
+OPERATION_FIELD = "Operation"                  # the audit operation: the extracted field and the JSON key
+AUDIT_MARK_FIELDS = ("Workload", "RecordType")  # either, with an Operation, marks an audit record
+# The two cells that alone can rule out every finding of a record before it is built: an Office
+# 365 sourcetype and an operation no rule reads.
+PROBE_FIELDS = ("sourcetype", OPERATION_FIELD)
+_OPERATION_KEY = '"%s"' % OPERATION_FIELD
+_OPERATION_IN_RAW = re.compile(re.escape(_OPERATION_KEY) + r'\s*:\s*"([^"\\]{1,200})"')
 # Azure AD records name the app they changed in ExtendedProperties additionalDetails: {"AppId":"..."}
 _APP_ID_IN_DETAILS = re.compile(r'"AppId"\s*:\s*"([^"]{1,100})"')
 _ACTION_SUFFIXES = ("torecipientsaction", "action")
 
 
 def is_o365_sourcetype(sourcetype):
-    """Whether a sourcetype is Office 365 audit records and nothing else (any case): the one
-    place that says so, for recognition, the probe and the record path's lazy rows."""
-    return sourcetype.lower().startswith(O365_SOURCETYPE_PREFIXES)
+    """Whether a sourcetype is Office 365 audit records and nothing else (any case), by the
+    reader table's sourcetype_prefixes: for recognition, the probe and the record path's lazy rows."""
+    return sourcetype.lower().startswith(READER.sourcetype_prefixes)
 
 
 def looks_like_o365(view):
@@ -35,17 +47,17 @@ def looks_like_o365(view):
     if is_o365_sourcetype(sourcetype):
         return True
     # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
-    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
+    if record.get(OPERATION_FIELD) and any(record.get(name) for name in AUDIT_MARK_FIELDS):
         return True
     if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
         text = as_text(record.get("_raw"))
-        return text.lstrip().startswith("{") and '"Operation"' in text
+        return text.lstrip().startswith("{") and _OPERATION_KEY in text
     return False
 
 
 def operation_of(record):
     """The audit Operation, from the extracted field or straight out of `_raw` (Fast mode)."""
-    operation = first_field(record, ("Operation",))
+    operation = first_field(record, (OPERATION_FIELD,))
     if operation:
         return operation
     raw = record.get("_raw")
@@ -500,9 +512,6 @@ def _add_inbox_rule_actions(event, context):
         event.rule_recipients = tuple(recipients)
 
 
-# Sourcetypes that are Office 365 audit records and nothing else: such an event goes to this
-# reader, whose first step is the operation check (app/normalise/__init__.py's no_rule_wants).
-O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
 O365_FACTS = ("added_values", "calling_app_id", "client_app_id", "external_access", "folder_member",
               "folder_rights", "folders", "mailbox_owner", "non_owner", "operation_count", "record_type",
               "result_status", "workload")
@@ -512,8 +521,8 @@ READER = ReaderTable(
     "o365",
     facts={"o365": O365_FACTS},
     fields={
-        "recognition": ("sourcetype", "Operation", "Workload", "RecordType", "_raw"),
-        "operation": ("Operation", "_raw"),
+        "recognition": PROBE_FIELDS + AUDIT_MARK_FIELDS + ("_raw",),
+        "operation": (OPERATION_FIELD, "_raw"),
         "param": ("Parameters{}.Name", "Parameters{}.Value"),
         "prop": ("OperationProperties{}.Name", "OperationProperties{}.Value", "ModifiedProperties",
                  "ModifiedProperties{}.Name", "ModifiedProperties{}.NewValue", "ModifiedProperties{}.OldValue",

@@ -13,7 +13,7 @@ import itertools
 
 from app.csv_rows import csv_rows
 from app.finding import expanded_fields, output_fields
-from app.normalise import is_o365_sourcetype
+from app.normalise import PROBE_FIELDS, is_o365_sourcetype
 
 from .chunk_codec import (CIM, ChunkLayout, ChunkWriter, SplunkCsv, cell_text, csv_line,  # noqa: F401
                           decode_multivalue, encode_value, without_line_end)
@@ -56,9 +56,9 @@ def _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist
     findings_of = engine.findings
     write = writer.write
     count = 0
-    probe = layout.probe
+    probe = probe_columns(layout)
     if probe is not None:
-        sourcetype_index, operation_index, probe_multivalue = probe
+        (sourcetype_index, operation_index), probe_multivalue = probe
         no_rule_wants = engine.no_rule_wants
     for row in reader:
         count += 1
@@ -96,6 +96,17 @@ def _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist
         else:
             del held[:]
     return count
+
+
+def probe_columns(layout):
+    """(the value column of each PROBE_FIELDS field, their __mv_ columns) when the chunk has
+    them all, else None: the cells Engine.no_rule_wants decides on. A row whose __mv_ cells
+    for them are empty has exactly those strings in its record, so it can be decided before
+    one is built."""
+    if not all(name in layout.first for name in PROBE_FIELDS):
+        return None
+    return (tuple(layout.first[name] for name in PROBE_FIELDS),
+            tuple(index for name in PROBE_FIELDS for index in layout.multivalue_columns.get(name, ())))
 
 
 def _holding(lines, held):
@@ -137,7 +148,7 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
     write, write_line = writer.write, writer.write_line
     empty_tail = layout.empty_tail
     blanked = bool(layout.blanked)
-    probe = layout.probe is not None
+    probe = probe_columns(layout) is not None
     pattern = RowPattern(layout, wanted)
     route_cells, sourcetype_of, operation_of = route_readers(pattern)
     routes = {}   # the sourcetype and Operation cells (route_cells) -> _route()
