@@ -7,7 +7,7 @@ each expanded row, and every job-inspector message must be the same.
   rest wait for MailEvent.complete() (app/normalise/o365.py `audit_event`). The plain form is
   the reader as it was before, kept here: every fact at once.
 - Each operation's candidate rules are tried without the top-level operation and source tests
-  the index and the source check settle (Rule.matcher_for). The plain form is each rule's
+  the index and the source check settle (app/rule_index.py). The plain form is each rule's
   whole condition.
 - Reasons are filled from the template split once (Rule.render_reason); the plain form is the
   regex callback it replaced, kept here. Output fields of an event with one finding skip the
@@ -252,7 +252,7 @@ def test_a_completed_audit_event_is_the_plain_one(audit, wanted):
     event.complete()   # once only
     plain = plain_audit_event(audit, audit["Operation"])
     for name in MailEvent.__slots__:
-        if name not in ("_deferred", "extra"):
+        if name != "extra":
             assert getattr(event, name) == getattr(plain, name), name
     assert event.extra == plain.extra
     assert json.dumps(sorted(event.extra.items())) == json.dumps(sorted(plain.extra.items()))
@@ -261,7 +261,7 @@ def test_a_completed_audit_event_is_the_plain_one(audit, wanted):
 def test_settled_tests_are_left_out_and_no_other(engine):
     """The operation index leaves out exactly the tests it settles: a MailItemsAccessed rule's
     `operation equals MailItemsAccessed`, not a test on another operation or field."""
-    from app.rules import _always, _without_settled_tests
+    from app.rule_index import _always, _without_settled_tests, settled_match
     spec = {"all": [{"field": "operation", "in": ["New-InboxRule", "Set-InboxRule"]},
                     {"field": "operation", "equals": "New-InboxRule"}, {"field": "source", "equals": "o365"},
                     {"field": "param.forwardto", "nonempty": True}]}
@@ -271,9 +271,9 @@ def test_settled_tests_are_left_out_and_no_other(engine):
     nested = {"any": [{"field": "operation", "equals": "X"}, {"field": "actor", "nonempty": True}]}
     assert _without_settled_tests(nested, "x", True) is nested
     by_id = {rule.id: rule for rule in engine.rules}
-    assert by_id["t1114_002_mail_items_accessed_graph"].matcher_for("mailitemsaccessed") is not _always
-    assert by_id["t1114_002_mail_items_accessed_graph"].matcher_for("mailitemsaccessed") is not \
-        by_id["t1114_002_mail_items_accessed_graph"].matches
+    rule = by_id["t1114_002_mail_items_accessed_graph"]
+    assert settled_match(rule, "mailitemsaccessed") is not _always
+    assert settled_match(rule, "mailitemsaccessed") is not rule.matches
 
 
 @given(st.text(alphabet="()[] \t\u00a0\u2003x", max_size=40))
@@ -325,7 +325,6 @@ def test_extracted_fields_complete_to_every_fact_read_at_once(engine, nested):
         deferred = o365.read_audit(o365._ExtractedFields(record, context), operation, context.match_paths(operation))
         deferred.complete()
         for name in MailEvent.__slots__:
-            if name != "_deferred":
-                assert getattr(deferred, name) == getattr(whole, name), (name, record)
+            assert getattr(deferred, name) == getattr(whole, name), (name, record)
         read += 1
     assert read > 20

@@ -236,21 +236,29 @@ def read_audit(given, operation, wanted=None):
     left to event.complete(), which the engine calls before it makes a finding (most
     MailItemsAccessed records match no rule and never need their folder list, client address
     or calling app; the forwarding rules read only parameters)."""
-    event = MailEvent("o365", operation)
+    event = AuditEvent("o365", operation)
     event.parameters = given.parameters
     event.properties = given.properties
     now, later = _plan(wanted)
     for read in now:
         read(event, given)
-    if later:
-        event.defer(_complete_audit, (given, later))
+    event.later = (given, later) if later else None
     return event
 
 
-def _complete_audit(event, deferred):
-    given, later = deferred
-    for read in later:
-        read(event, given)
+class AuditEvent(MailEvent):
+    """An Office 365 audit record's MailEvent, with the facts read_audit left for complete()."""
+
+    __slots__ = ("later",)   # (the record as given, the readers still to run), or None
+
+    def complete(self):
+        """Run the readers left, once."""
+        later = self.later
+        if later is not None:
+            self.later = None
+            given, readers = later
+            for read in readers:
+                read(self, given)
 
 
 def _read_actor(event, given):
