@@ -91,13 +91,6 @@ class Rule:
         return Escalation(condition, item.get("severity", self.severity), item.get("risk_score", self.risk_score),
                           str(item.get("note", "")), _attack_ids(item.get("also_techniques")))
 
-    def attack_ids(self):
-        """Every ATT&CK id a finding of this rule can carry: its own, then the others."""
-        ids = [self.technique] + list(self.also_techniques)
-        for escalation in self.escalations:
-            ids.extend(escalation.also_techniques)
-        return list(dict.fromkeys(ids))
-
     def render_reason(self, event, destinations, external):
         """The reason template with each {placeholder} filled: the first of its fields with a
         value, else "unknown" ("" for a `?` one), then empty brackets and double spaces tidied."""

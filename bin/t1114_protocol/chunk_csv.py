@@ -17,7 +17,7 @@ from app.normalise import PROBE_FIELDS, is_o365_sourcetype
 
 from .chunk_codec import (CIM, ChunkLayout, ChunkWriter, SplunkCsv, cell_text, csv_line,  # noqa: F401
                           decode_multivalue, encode_value, without_line_end)
-from .chunk_rows import (FIRST_CAPTURED, ROW_END, LazyRecord, RowPattern, cells_getter, cells_of,  # noqa: F401
+from .chunk_rows import (FIRST_CAPTURED, ROW_END, LazyRecord, RowPattern, cells_of,  # noqa: F401
                          route_readers, widened)
 
 
