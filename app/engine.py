@@ -9,13 +9,10 @@ import os
 import time
 
 from .allowlist import ORG_DOMAINS_FILE, AllowlistIndex, ProcessIdentities, check_rule_references, switch_off_shipped
-from .endpoint_gate import endpoint_gate
 from .finding import Finding, output_fields
 from .normalise import NormaliseContext, no_rule_wants, normalise
-from .normalise.cmdlet_text import cmdlet_pattern
-from .normalise.reader_table import ANY_CMDLET
-from .normalise.windows_endpoint import READER as ENDPOINT_READER
 from .problems import ProblemLog
+from .rule_index import RuleIndex
 from .rules import compile_rules, read_rule_documents, severity_rank
 from .site_data import load_site_data
 from .values import as_text, domain_of, split_addresses
@@ -34,48 +31,9 @@ class Engine:
         self.problems = problems
         self.process_identities = ProcessIdentities(allowlist_rows)
         self._allowlist_index = AllowlistIndex(allowlist_rows)
-        self._by_operation = {}
-        self._any_operation = []
-        parameter_fields = {}
-        for rule in rules:
-            if rule.operations is None:
-                self._any_operation.append(rule)
-            else:
-                for operation in rule.operations:
-                    self._by_operation.setdefault(operation, []).append(rule)
-            parameter_fields.update(rule.parameter_names)
-        # Per operation, each candidate rule with the match it needs once the index and the
-        # source check have settled what they settle (Rule.matcher_for).
-        self._decisions = {operation: tuple((rule, rule.matcher_for(operation)) for rule in indexed)
-                           for operation, indexed in self._by_operation.items()}
-        self._any_decisions = tuple((rule, rule.matcher_for(None)) for rule in self._any_operation)
-        cmdlets = [op for op in self._by_operation if "-" in op]
-        wanted = frozenset(self._by_operation) if not self._any_operation else _AnyOperation()
-        any_paths = frozenset().union(*(rule.match_paths for rule in self._any_operation))
-        paths = {operation: frozenset().union(any_paths, *(rule.match_paths for rule in indexed))
-                 for operation, indexed in self._by_operation.items()}
-        self.context = NormaliseContext(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
-        self.context.endpoint_gates = self._endpoint_gates(cmdlets)
-
-    def _endpoint_gates(self, cmdlets):
-        """{endpoint operation: its gate} (app/endpoint_gate.py): the rules an event of the
-        operation is tried against, by the words they need in the facts the endpoint reader's
-        table says it reads first (READER.gated). A source whose events may call cmdlets (a
-        process creation's command line, which a cmdlet name in its facts lets through) has
-        its events' cmdlet events go to theirs."""
-        gates = {}
-        for source, fields in ENDPOINT_READER.gated.items():
-            operations = ENDPOINT_READER.operations[source]
-            names = cmdlets if ANY_CMDLET in operations else ()
-            for operation in operations:
-                if operation == ANY_CMDLET:
-                    continue
-                tried = [rule for rule in self._by_operation.get(operation.lower(), []) + self._any_operation
-                         if rule.sources is None or source in rule.sources]
-                gate = endpoint_gate(tried, names, frozenset(fields))
-                if gate is not None:
-                    gates[operation] = gate
-        return gates
+        self.rule_index = RuleIndex(rules)
+        self._by_operation = self.rule_index.by_operation   # read by tools/fuzz.py and tests
+        self.context = NormaliseContext.for_rules(rules, problems)
 
     @classmethod
     def load(cls, app_root, problems=None):
@@ -106,17 +64,11 @@ class Engine:
         return cls(rules, rows, domains, problems, controls)
 
     def candidate_rules(self, event):
-        indexed = self._by_operation.get(event.operation.lower(), ())
-        if not self._any_operation:
-            return indexed
-        return list(indexed) + self._any_operation
+        return self.rule_index.candidates(event.operation)
 
     def _candidate_decisions(self, event):
-        """candidate_rules(event) as (rule, its match for this operation) pairs."""
-        indexed = self._decisions.get(event.operation.lower(), ())
-        if not self._any_decisions:
-            return indexed
-        return indexed + self._any_decisions
+        """candidate_rules(event) as (rule, its match for this operation) pairs (app/rule_index.py)."""
+        return self.rule_index.decisions(event.operation)
 
     def no_rule_wants(self, sourcetype, operation):
         """True when an event whose sourcetype and Operation fields are these plain strings
@@ -230,13 +182,6 @@ def _report_unused_thresholds(thresholds, rules, problems):
         problems.report("settings_threshold_unknown:" + name,
                         "t1114.conf [thresholds]: no rule reads %s%s; it has no effect."
                         % (name, " (did you mean %s?)" % close[0] if close else ""))
-
-
-class _AnyOperation:
-    """Stands in for the wanted-operation set when some rule accepts every operation."""
-
-    def __contains__(self, item):
-        return True
 
 
 def _event_time(record):

@@ -29,7 +29,6 @@ class MailEvent:
         "rule_actions",    # inbox-rule action kinds parsed from OperationProperties: forward, redirect, delete, ...
         "rule_recipients", # addresses those inbox-rule actions send to
         "extra",           # {lower-case name: value} for source-specific facts rules may test
-        "_deferred",       # (function, data) computing facts left for complete(), or None
     )
 
     def __init__(self, source, operation=""):
@@ -51,20 +50,12 @@ class MailEvent:
         self.rule_actions = ()
         self.rule_recipients = ()
         self.extra = {}
-        self._deferred = None
-
-    def defer(self, function, data):
-        """Leave some facts to complete(): function(event, data) computes them. A normaliser
-        does this for facts no match condition of the event's candidate rules reads."""
-        self._deferred = (function, data)
 
     def complete(self):
-        """Compute the deferred facts, once: the engine calls this before it makes a finding,
-        whose escalations, reason, allowlists and output fields may read any fact."""
-        deferred = self._deferred
-        if deferred is not None:
-            self._deferred = None
-            deferred[0](self, deferred[1])
+        """Compute any facts the reader left for later: the engine calls this before it makes
+        a finding, whose escalations, reason, allowlists and output fields may read any fact.
+        Most readers compute every fact at once; one that defers some gives its events a class
+        of their own (o365.py's AuditEvent)."""
 
     def value(self, path):
         """The value at a rule field path ('actor', 'param.forwardto', 'extra.event_id'), or ''."""

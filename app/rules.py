@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from .conditions import RuleError, check_field_path, compile_condition, condition_paths
+from .conditions import RuleError, check_field_path, compile_condition
 from .rule_schema import SEVERITIES, check_rule
 
 COMPILED_RULES_FILE = "rules.json"
@@ -65,8 +65,7 @@ class Rule:
         self.risk_score = document["risk_score"]
         self.action = str(document.get("action", ""))
         self.matches = compile_condition(document["match"], where + ".match", settings)
-        self.match_spec = document["match"]   # the checked document (matcher_for, app/endpoint_gate.py)
-        self.match_paths = frozenset(condition_paths(document["match"]))   # what matching reads of an event
+        self.match_spec = document["match"]   # the checked document (app/rule_index.py, app/normalise/endpoint_gate.py)
         self.operations = shape.operations
         self.sources = shape.sources
         self.settings = frozenset(shape.settings)   # t1114.conf thresholds it reads
@@ -82,28 +81,15 @@ class Rule:
         self._reason_head, self._reason_fills = _reason_parts(self.reason_template, self._placeholder_paths)
         self.parameter_names = shape.parameter_names
 
-    def matcher_for(self, operation):
-        """`matches` for events the engine has already found to be of `operation` (lower-case)
-        and of one of `sources`: the top-level tests that says are left out (the engine's
-        operation index and source check decide them, with the same case-insensitive reading)."""
-        spec = _without_settled_tests(self.match_spec, operation, self.sources is not None)
-        if spec is None:
-            return _always
-        if spec is self.match_spec:
-            return self.matches
+    def compile(self, spec):
+        """A condition compiled as this rule's `match` is, with its settings (app/rule_index.py
+        compiles the part of `match_spec` its index leaves to test)."""
         return compile_condition(spec, "rule %s.match" % self.id, self._settings)
 
     def _escalation(self, item, where):
         condition = compile_condition(item["when"], where + ".when", self._settings)
         return Escalation(condition, item.get("severity", self.severity), item.get("risk_score", self.risk_score),
                           str(item.get("note", "")), _attack_ids(item.get("also_techniques")))
-
-    def attack_ids(self):
-        """Every ATT&CK id a finding of this rule can carry: its own, then the others."""
-        ids = [self.technique] + list(self.also_techniques)
-        for escalation in self.escalations:
-            ids.extend(escalation.also_techniques)
-        return list(dict.fromkeys(ids))
 
     def render_reason(self, event, destinations, external):
         """The reason template with each {placeholder} filled: the first of its fields with a
@@ -122,6 +108,19 @@ class Rule:
         if _AN_EMPTY_BRACKET.search(text) is not None:
             text = _EMPTY_BRACKETS.sub("", text)
         return _RUNS_OF_SPACES.sub(" ", text).strip()
+
+
+def rules_by_operation(rules):
+    """({lower-case operation: the rules indexed on it, in rule order}, [the rules that accept
+    every operation]): the index the engine tries an event's rules by."""
+    by_operation, any_operation = {}, []
+    for rule in rules:
+        if rule.operations is None:
+            any_operation.append(rule)
+        else:
+            for operation in rule.operations:
+                by_operation.setdefault(operation, []).append(rule)
+    return by_operation, any_operation
 
 
 def _reason_parts(template, placeholder_paths):
@@ -145,40 +144,6 @@ def _shown(path, event, destinations, external):
         value = ", ".join(value)
     value = str(value).strip()
     return value[:_SHOWN_CHARS] + "..." if len(value) > _SHOWN_CHARS else value
-
-
-def _always(event):
-    return True
-
-
-def _settled(test, operation, sources_checked):
-    """Whether a top-level test is true of every event the engine tries the rule on for
-    `operation`: one on the operation naming it, or (once the engine checked the rule's
-    sources, which the schema takes from this very test) one on the source."""
-    if not isinstance(test, dict) or "field" not in test:
-        return False
-    if test["field"] == "source":
-        return sources_checked
-    if test["field"] != "operation":
-        return False
-    if "equals" in test:
-        return str(test["equals"]).lower() == operation
-    if "in" in test:
-        operand = test["in"]
-        return operation in (str(v).lower() for v in (operand if isinstance(operand, list) else [operand]))
-    return False
-
-
-def _without_settled_tests(spec, operation, sources_checked):
-    """The match condition without its settled top-level tests; None when nothing is left."""
-    if _settled(spec, operation, sources_checked):
-        return None
-    if set(spec) != {"all"}:
-        return spec
-    kept = [test for test in spec["all"] if not _settled(test, operation, sources_checked)]
-    if len(kept) == len(spec["all"]):
-        return spec
-    return {"all": kept} if kept else None
 
 
 def _attack_ids(value):

@@ -22,7 +22,6 @@ ALLOWLIST_KEYS = ("disabled_shipped_rows",)
 # The site's overrides lookup: one row per rule or shipped allowlist row it changes.
 OVERRIDE_TARGET_TYPES = ("rule", "shipped_row")
 OVERRIDE_COLUMNS = ("target_type", "target", "state", "severity", "risk_score", "reason", "added_by", "added_at")
-SHIPPED_ROW_STATES = ("on", "off")
 
 
 class RuleControl:

@@ -66,7 +66,7 @@ def copy_app_root(dest, parts=(("app",), ("default",))):
 
 
 def whole_reading(context):
-    """A copy of an engine's normalise context without its endpoint gates (app/endpoint_gate.py):
+    """A copy of an engine's normalise context without its endpoint gates (app/normalise/endpoint_gate.py):
     every endpoint event becomes a MailEvent, for tests that look at what the readers make of
     events, not only at the findings (tests/test_endpoint_gate.py holds the two to each other)."""
     whole = copy.copy(context)

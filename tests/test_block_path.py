@@ -168,15 +168,15 @@ def test_a_megabyte_cell_and_a_row_larger_than_a_read(engine, monkeypatch):
 def test_chunks_the_regex_does_not_pay_on_go_to_the_plain_path_after_the_sample(engine, monkeypatch):
     """Past _SAMPLE_ROWS rows, a chunk of mostly parsed rows (Windows events) is handed to the
     plain path; o365 rows, small or large, stay: the output is the same either way, and the
-    handover is counted through the plain path's calls."""
+    handover is counted through the plain path's row readers."""
     monkeypatch.setattr(chunk_csv, "_SAMPLE_ROWS", 20)
     calls = []
-    plain = chunk_csv._annotate_rows
+    plain = chunk_csv._plain_rows
 
     def counting(*args):
         calls.append(1)
         return plain(*args)
-    monkeypatch.setattr(chunk_csv, "_annotate_rows", counting)
+    monkeypatch.setattr(chunk_csv, "_plain_rows", counting)
     light = make_records(8, 400, 0.05)
     windows = [r for r in light if r.get("sourcetype", "").startswith("Xml")]
     small_o365 = [r for r in light if r.get("sourcetype", "").startswith("o365")]

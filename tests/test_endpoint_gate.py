@@ -1,4 +1,4 @@
-"""The endpoint gates (app/endpoint_gate.py) against the reader without them: the same
+"""The endpoint gates (app/normalise/endpoint_gate.py) against the reader without them: the same
 findings, output fields and job-inspector messages on every benchmark mix, every rule test
 event in every shape, the 23,371 real Windows events and process creations and file events
 built to slip past a word check (letters that fold onto ASCII, encoded commands, cmdlets,
@@ -14,7 +14,7 @@ from app.engine import Engine
 from app.finding import output_fields
 from app.normalise.windows_endpoint import (FILE_ACCESS, FILE_CHANGE, FILE_CREATE, GATED_PROCESS_FIELDS,
                                              PROCESS_CREATE, SHARE_ACCESS, normalise_windows_endpoint)
-from app.endpoint_gate import endpoint_gate, necessary_clauses
+from app.normalise.endpoint_gate import endpoint_gate, necessary_clauses
 from tests.conftest import REPO
 from tools.bench import make_records
 from tools.step_count import count_steps
@@ -171,7 +171,7 @@ def test_gates_spare_the_work_on_endpoint_events_without_findings(gated, ungated
         let_through[operation][1] += 1
     assert sum(may_fire for _, may_fire in answers) < 0.1 * len(answers), (
         "%s mix: the gates let through more than a tenth of the endpoint events; per operation (let through, "
-        "asked): %s; the clauses of that operation's rules are in gate.rules (app/endpoint_gate.py)"
+        "asked): %s; the clauses of that operation's rules are in gate.rules (app/normalise/endpoint_gate.py)"
         % (source, let_through))
     assert gated_steps < 0.75 * ungated_steps, "%s mix: %d steps gated against %d ungated" % (
         source, gated_steps, ungated_steps)

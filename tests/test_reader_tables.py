@@ -83,6 +83,8 @@ def reads_outside_tables(context, records, tables=None):
             taken = normaliser.recognises(view)
             if taken:
                 events = normaliser.normalise(view, context)
+                for event in events:
+                    event.complete()   # facts a reader defers are read within its table too
             for name in names:
                 if name not in VIEW_FIELDS and not table.reads(name, parameters):
                     outside.setdefault(normaliser.name, set()).add("field " + name)

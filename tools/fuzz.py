@@ -14,7 +14,7 @@ So the cases follow whatever rules and normalisers the app has. Each case must:
 - run fewer than --max-event-steps lines of app/ code (tools/step_count.py): a count, the same
   on a busy machine as on an idle one, so CI can hold every case to it; --max-event-seconds is
   an extra, clock-based bound for long runs on a quiet machine, off unless given,
-- give the same findings with and without the engine's endpoint gates (app/endpoint_gate.py),
+- give the same findings with and without the engine's endpoint gates (app/normalise/endpoint_gate.py),
   which decide process creations and file events from words that some mutations (letters
   that fold onto ASCII ones, encoded commands, cmdlet names) try to hide;
 - and, every CHUNK_CASES cases, as one CSV chunk (each case twice): the same output from the
@@ -311,7 +311,7 @@ def engine_operations(engine):
 def check_case(engine, record, max_steps=MAX_EVENT_STEPS, max_seconds=None, ungated=None):
     """(failures, steps, seconds) of one case: failures a list of kinds, steps the lines of
     app/ code annotate ran (tools/step_count.py; 0 when max_steps is None: not counted).
-    With `ungated` (the same engine without its endpoint gates, app/endpoint_gate.py), the
+    With `ungated` (the same engine without its endpoint gates, app/normalise/endpoint_gate.py), the
     case must also give the same findings from both."""
     failures = []
     original = dict(record)

@@ -9,15 +9,19 @@ Each source is recognised by sourcetype first and by its tell-tale fields second
 sourcetypes and `| tstats`/data-model results still reach the right normaliser.
 """
 
+from ..conditions import condition_paths
 from ..values import as_text
 from . import (defender_xdr, entra, graph_activity, message_tracking, o365, powershell_module_log, windows_endpoint,
                windows_logon, windows_text)
 from .defender_xdr import looks_like_defender, normalise_defender
 from .entra import looks_like_entra, normalise_entra
 from .graph_activity import looks_like_graph_activity, normalise_graph_activity
+from .cmdlet_text import cmdlet_pattern
+from .endpoint_gate import endpoint_gate
 from .message_tracking import looks_like_message_tracking, normalise_message_tracking
-from .o365 import is_o365_sourcetype, looks_like_o365, normalise_o365, operation_of
+from .o365 import PROBE_FIELDS, is_o365_sourcetype, looks_like_o365, normalise_o365, operation_of  # noqa: F401
 from .powershell_module_log import looks_like_powershell_module_log, normalise_powershell_module_log
+from .reader_table import ANY_CMDLET
 from .windows_classic import looks_like_classic, with_classic_fields
 from .windows_endpoint import looks_like_windows_endpoint, normalise_windows_endpoint
 from .windows_logon import looks_like_windows_logon, normalise_windows_logon
@@ -26,7 +30,9 @@ from .windows_text import (looks_like_exchange_cmdlet_log, looks_like_powershell
 
 
 class NormaliseContext:
-    """What normalisers need from the loaded rule set, built once per process."""
+    """What normalisers need from the loaded rule set, built once per process (for_rules):
+    which operations and cmdlets some rule reads, and what lets a reader skip work no rule
+    needs (the fact paths rule conditions read, the endpoint gates)."""
 
     def __init__(self, wanted_operations, cmdlet_pattern, parameter_fields, problems, paths_by_operation=None,
                  paths_of_any_operation=frozenset()):
@@ -39,9 +45,26 @@ class NormaliseContext:
         self.paths_by_operation = paths_by_operation
         self.paths_of_any_operation = paths_of_any_operation
         # {endpoint operation: facts -> whether a rule may fire on an event of it with these
-        # text facts} (app/endpoint_gate.py), set by the engine; an operation without one is
+        # text facts} (app/normalise/endpoint_gate.py), set by the engine; an operation without one is
         # read whole.
         self.endpoint_gates = {}
+
+    @classmethod
+    def for_rules(cls, rules, problems):
+        """The context of a rule set (app/rules.py's compiled rules)."""
+        from ..rules import rules_by_operation   # app.rules imports this package (its schema reads REGISTRY)
+        by_operation, any_operation = rules_by_operation(rules)
+        parameter_fields = {}
+        for rule in rules:
+            parameter_fields.update(rule.parameter_names)
+        cmdlets = [operation for operation in by_operation if "-" in operation]
+        wanted = frozenset(by_operation) if not any_operation else _AnyOperation()
+        any_paths = frozenset().union(*(condition_paths(rule.match_spec) for rule in any_operation))
+        paths = {operation: frozenset().union(any_paths, *(condition_paths(rule.match_spec) for rule in indexed))
+                 for operation, indexed in by_operation.items()}
+        context = cls(wanted, cmdlet_pattern(cmdlets), parameter_fields, problems, paths, any_paths)
+        context.endpoint_gates = _endpoint_gates(by_operation, any_operation, cmdlets)
+        return context
 
     def match_paths(self, operation):
         """The field paths rule conditions may read on an event of `operation` before a finding
@@ -54,6 +77,35 @@ class NormaliseContext:
         """Whether some rule can match `operation`: every normaliser's early exit, so events of
         operations no rule reads (most audit and logon traffic) cost no MailEvent."""
         return bool(operation) and operation.lower() in self.wanted_operations
+
+
+class _AnyOperation:
+    """Stands in for the wanted-operation set when some rule accepts every operation."""
+
+    def __contains__(self, item):
+        return True
+
+
+def _endpoint_gates(by_operation, any_operation, cmdlets):
+    """{endpoint operation: its gate} (app/normalise/endpoint_gate.py): the rules an event of the
+    operation is tried against, by the words they need in the facts the endpoint reader's
+    table says it reads first (READER.gated). A source whose events may call cmdlets (a
+    process creation's command line, which a cmdlet name in its facts lets through) has
+    its events' cmdlet events go to theirs."""
+    table = windows_endpoint.READER
+    gates = {}
+    for source, fields in table.gated.items():
+        operations = table.operations[source]
+        names = cmdlets if ANY_CMDLET in operations else ()
+        for operation in operations:
+            if operation == ANY_CMDLET:
+                continue
+            tried = [rule for rule in list(by_operation.get(operation.lower(), ())) + list(any_operation)
+                     if rule.sources is None or source in rule.sources]
+            gate = endpoint_gate(tried, names, frozenset(fields))
+            if gate is not None:
+                gates[operation] = gate
+    return gates
 
 
 class RecordView:
@@ -159,10 +211,11 @@ def declared_facts(registry=REGISTRY):
 
 
 def no_rule_wants(sourcetype, operation, context):
-    """True when an event with these two plain field values can have no finding, decided
-    before its record is built: an o365 sourcetype goes to the o365 reader (first in the
-    registry), whose first step is the same `wants(operation)` exit. `operation` is the
-    Operation cell as sent; an empty one is read from `_raw` by the reader, so never skipped."""
+    """True when an event whose PROBE_FIELDS (its sourcetype and Operation) have these plain
+    values can have no finding, decided before its record is built: an o365 sourcetype goes to
+    the o365 reader (first in the registry), whose first step is the same `wants(operation)`
+    exit. `operation` is the Operation cell as sent; an empty one is read from `_raw` by the
+    reader, so never skipped."""
     operation = as_text(operation)
     return (bool(operation) and is_o365_sourcetype(as_text(sourcetype))
             and not context.wants(operation))

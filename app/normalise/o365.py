@@ -3,7 +3,8 @@
 Reads the add-on's extracted fields or, when present, the raw JSON in `_raw`, which is
 authoritative: Splunk's multivalue extraction drops empty values, so `Parameters{}.Name`
 and `Parameters{}.Value` can fall out of step (an empty ForwardingAddress would borrow the
-next parameter's value).
+next parameter's value). One reader, read_audit, computes each fact once from either
+(_AuditJson, _ExtractedFields: where each value is read from is the table _READS).
 """
 
 import json
@@ -16,16 +17,28 @@ from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
 from .permission_changes import added_tokens
 from .reader_table import ANY_OPERATION, ReaderTable
 
-_OPERATION_IN_RAW = re.compile(r'"Operation"\s*:\s*"([^"\\]{1,200})"')
+# What an Office 365 audit record is, said once: READER below is built from these, recognition
+# (looks_like_o365), the reader's first step (operation_of) and the record path's probe
+# (PROBE_FIELDS: app/normalise/__init__.py no_rule_wants, bin/t1114_protocol) read them.
+# Sourcetypes that are Office 365 audit records and nothing else: such an event goes to this
+# reader, whose first step is the operation check.
+O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
+OPERATION_FIELD = "Operation"                  # the audit operation: the extracted field and the JSON key
+AUDIT_MARK_FIELDS = ("Workload", "RecordType")  # either, with an Operation, marks an audit record
+# The two cells that alone can rule out every finding of a record before it is built: an Office
+# 365 sourcetype and an operation no rule reads.
+PROBE_FIELDS = ("sourcetype", OPERATION_FIELD)
+_OPERATION_KEY = '"%s"' % OPERATION_FIELD
+_OPERATION_IN_RAW = re.compile(re.escape(_OPERATION_KEY) + r'\s*:\s*"([^"\\]{1,200})"')
 # Azure AD records name the app they changed in ExtendedProperties additionalDetails: {"AppId":"..."}
 _APP_ID_IN_DETAILS = re.compile(r'"AppId"\s*:\s*"([^"]{1,100})"')
 _ACTION_SUFFIXES = ("torecipientsaction", "action")
 
 
 def is_o365_sourcetype(sourcetype):
-    """Whether a sourcetype is Office 365 audit records and nothing else (any case): the one
-    place that says so, for recognition, the probe and the record path's lazy rows."""
-    return sourcetype.lower().startswith(O365_SOURCETYPE_PREFIXES)
+    """Whether a sourcetype is Office 365 audit records and nothing else (any case), by the
+    reader table's sourcetype_prefixes: for recognition, the probe and the record path's lazy rows."""
+    return sourcetype.lower().startswith(READER.sourcetype_prefixes)
 
 
 def looks_like_o365(view):
@@ -35,17 +48,17 @@ def looks_like_o365(view):
     if is_o365_sourcetype(sourcetype):
         return True
     # Values, not keys: in a chunk every record carries every field the chunk has, most empty.
-    if record.get("Operation") and (record.get("Workload") or record.get("RecordType")):
+    if record.get(OPERATION_FIELD) and any(record.get(name) for name in AUDIT_MARK_FIELDS):
         return True
     if not sourcetype:   # before `_raw` is read: see RecordView.raw_head
         text = as_text(record.get("_raw"))
-        return text.lstrip().startswith("{") and '"Operation"' in text
+        return text.lstrip().startswith("{") and _OPERATION_KEY in text
     return False
 
 
 def operation_of(record):
     """The audit Operation, from the extracted field or straight out of `_raw` (Fast mode)."""
-    operation = first_field(record, ("Operation",))
+    operation = first_field(record, (OPERATION_FIELD,))
     if operation:
         return operation
     raw = record.get("_raw")
@@ -61,8 +74,7 @@ def normalise_o365(record, operation, context):
     if audit is not None:
         event = audit_event(audit, operation, context.match_paths(operation))
     else:
-        event = _from_fields(record, operation, context)
-        _add_mail_access_facts(event)
+        event = read_audit(_ExtractedFields(record, context), operation, context.match_paths(operation))
     _add_inbox_rule_actions(event, context)
     return [event]
 
@@ -75,137 +87,232 @@ def normalise_audit_record(audit, operation, context):
     return [event]
 
 
-def _name_value_pairs(items):
-    pairs = {}
-    if isinstance(items, str):
-        return parse_parameters(items, 0)
-    if not isinstance(items, list):
-        return pairs
-    for item in items:
-        if isinstance(item, dict) and item.get("Name") is not None:
-            value = item.get("Value")
-            if value is None:
-                value = ""
-            elif not isinstance(value, str):
-                value = _json_text(value) if isinstance(value, (dict, list)) else str(value)
-            pairs[str(item["Name"]).lower()] = as_text(value)
-    return pairs
-
-
-def _text(audit, *keys):
-    """The first of `keys` with a value in the audit record, as text; '' when none has one."""
-    value = audit.get(keys[0])
-    if type(value) is str and value and len(value) <= MAX_VALUE_CHARS:
-        return value   # the usual audit value: what the loop below returns for it, without the loop
-    for key in keys:
-        value = audit.get(key)
-        if type(value) is str:  # most audit values: skip the general checks
-            if value:
-                return as_text(value)
-            continue
-        if value is not None:
-            return as_text(value) if not isinstance(value, (dict, list)) else _json_text(value)
-    return ""
-
-
-def _json_text(value):
-    """A nested audit value as JSON text; '' when it nests too deep to write back."""
-    try:
-        return as_text(json.dumps(value))
-    except (ValueError, RecursionError):
-        return ""
-
-
 def audit_event(audit, operation, wanted=None):
-    """The MailEvent of one parsed audit record. `wanted` is the set of field paths the match
-    conditions of the operation's rules read (NormaliseContext.match_paths), None for all: the
-    facts in _DEFERRABLE it does not name are left to event.complete(), which the engine calls
-    before it makes a finding (most MailItemsAccessed records match no rule and never need
-    their folder list, client address or calling app; the forwarding rules read only parameters)."""
-    event = MailEvent("o365", operation)
-    get = audit.get
-    event.parameters = _name_value_pairs(get("Parameters"))
-    event.properties = properties = _name_value_pairs(get("OperationProperties"))
-    changes = _modified_properties(get("ModifiedProperties"))
-    if changes is not None:
-        for name, new, _ in changes:
-            properties.setdefault(name, new)
+    """The MailEvent of one audit record parsed from JSON (read_audit)."""
+    return read_audit(_AuditJson(audit), operation, wanted)
+
+
+# Where each value is read from: (the keys of an audit record parsed from JSON, the extracted
+# fields of an event without `_raw`); the first with a value counts. READER's fields are these.
+_READS = {
+    "actor": (("UserId", "UserKey"), ("UserId", "user")),
+    "object_id": (("ObjectId",), ("ObjectId", "object")),
+    "src": (("ClientIP", "ClientIPAddress", "ActorIpAddress"), ("ClientIP", "ClientIPAddress", "src_ip", "src")),
+    "app_id": (("AppId", "ClientAppId", "ApplicationId"), ("AppId", "ClientAppId")),
+    "client_info": (("ClientInfoString", "UserAgent"), ("ClientInfoString",)),
+    "user_type": (("UserType",),) * 2,
+    "logon_type": (("LogonType",),) * 2,
+    "organization": (("OrganizationName",),) * 2,
+    "dest": (("OriginatingServer",),) * 2,
+    "extra.workload": (("Workload",),) * 2,
+    "extra.record_type": (("RecordType",),) * 2,
+    "extra.result_status": (("ResultStatus",),) * 2,
+    "extra.client_app_id": (("ClientAppId",),) * 2,
+    "extra.external_access": (("ExternalAccess",),) * 2,
+    "extra.mailbox_owner": (("MailboxOwnerUPN",),) * 2,
+    "extra.operation_count": (("OperationCount",),) * 2,
+}
+_AUDIT_KEYS = {what: keys for what, (keys, _) in _READS.items()}
+_FIELD_NAMES = {what: names for what, (_, names) in _READS.items()}
+# The audit record's own facts, as (fact, what it is read as).
+_RECORD_FACTS = tuple((what[len("extra."):], what) for what in _READS if what.startswith("extra."))
+
+
+class _AuditJson:
+    """An audit record parsed from JSON (`_raw`, or Defender XDR's RawEventData), as read_audit
+    reads it."""
+
+    __slots__ = ("audit", "parameters", "properties", "changes")
+
+    def __init__(self, audit):
+        get = audit.get
+        self.audit = audit
+        self.parameters = _name_value_pairs(get("Parameters"))
+        self.properties = properties = _name_value_pairs(get("OperationProperties"))
+        self.changes = changes = _modified_properties(get("ModifiedProperties"))
+        if changes is not None:
+            for name, new, _ in changes:
+                properties.setdefault(name, new)
+
+    def text(self, what):
+        keys = _AUDIT_KEYS[what]
+        value = self.audit.get(keys[0])
+        if type(value) is str and value and len(value) <= MAX_VALUE_CHARS:
+            return value   # the usual audit value: what _text returns for it, without the call
+        return _text(self.audit, keys)
+
+    def folders(self):
+        item = self.audit.get("Item")
+        return _folder_paths(self.audit.get("Folders"), item), _folder_member(item), _folder_rights(item)
+
+    def directory_change(self, properties):
+        """(added_values, the app changed) of an Azure AD change record, None for others."""
+        changes = self.changes
+        if changes is None:
+            return None
+        return (added_tokens([new for _, new, _ in changes], [old for _, _, old in changes]),
+                _directory_target_app(properties, self.audit.get("ExtendedProperties")))
+
+
+class _ExtractedFields:
+    """An event without an audit record in `_raw`: the add-on's extracted fields, Splunk's
+    flattening of the same record (multivalue lists that drop empty values; nested values some
+    extractions keep as one JSON string), as read_audit reads it."""
+
+    __slots__ = ("record", "parameters", "properties", "_json_changes")
+
+    def __init__(self, record, context):
+        self.record = record
+        self.parameters, _ = _zip_fields(record, "Parameters{}.Name", "Parameters{}.Value", "parameters", context)
+        # Flattened parameters (ForwardTo, ForwardingSmtpAddress, ...) fill what the arrays lack.
+        for lower, spelled in context.parameter_fields.items():
+            if lower not in self.parameters:
+                value = record.get(spelled, record.get(lower))
+                if value is not None:
+                    self.parameters[lower] = ";".join(as_list(value))
+        self.properties, misaligned = _zip_fields(
+            record, "OperationProperties{}.Name", "OperationProperties{}.Value", "properties", context)
+        if misaligned:
+            # Without names we can still recognise the inbox-rule action lists by their content.
+            for value in as_list(record.get("OperationProperties{}.Value")):
+                if "ActionType" in value:
+                    key = "serverrule" if value.lstrip().startswith("{") else "ruleactions"
+                    self.properties.setdefault(key, value)
+        self._json_changes = _modified_properties(_json_field(record, "ModifiedProperties"))
+        for name, new, _ in self._json_changes or ():
+            self.properties.setdefault(name, new)
+        if record.get("ModifiedProperties{}.Name") is not None:
+            names = as_list(record.get("ModifiedProperties{}.Name"))
+            new_values = as_list(record.get("ModifiedProperties{}.NewValue"))
+            if len(names) == len(new_values):
+                for name, value in zip(names, new_values):
+                    self.properties.setdefault(name.lower(), value)
+
+    def text(self, what):
+        return first_field(self.record, _FIELD_NAMES[what])
+
+    def folders(self):
+        record = self.record
+        folders = "; ".join(dict.fromkeys(
+            as_list(record.get("Folders{}.Path")) + as_list(record.get("Item.ParentFolder.Path"))))
+        member = first_field(record, ("Item.ParentFolder.MemberUpn", "Item.ParentFolder.MemberSid"))
+        rights = first_field(record, ("Item.ParentFolder.MemberRights",))
+        nested, item = _json_field(record, "Folders"), _json_field(record, "Item")
+        if nested is not None or item is not None:
+            paths = _folder_paths(nested, item)
+            if paths:
+                folders = "; ".join(dict.fromkeys([p for p in (folders, paths) if p]))
+            member = member or _folder_member(item)
+            rights = rights or _folder_rights(item)
+        return folders, member, rights
+
+    def directory_change(self, properties):
+        """As _AuditJson's. Old and new values are zipped by position only in _raw; as extracted
+        lists (empty old values dropped) they are compared as wholes, which is all added_values needs."""
+        record = self.record
+        if record.get("ModifiedProperties{}.Name") is not None:
+            added = added_tokens(as_list(record.get("ModifiedProperties{}.NewValue")),
+                                 as_list(record.get("ModifiedProperties{}.OldValue")))
+            target = _unquoted(properties.get("serviceprincipal.appid", ""))
+            if not target:
+                for value in as_list(record.get("ExtendedProperties{}.Value")):
+                    found = _APP_ID_IN_DETAILS.search(value)
+                    if found:
+                        target = found.group(1)
+                        break
+            return added, target
+        changes = self._json_changes
+        if changes is None:
+            return None
+        return (added_tokens([new for _, new, _ in changes], [old for _, _, old in changes]),
+                _directory_target_app(properties, _json_field(record, "ExtendedProperties")))
+
+
+def read_audit(given, operation, wanted=None):
+    """The MailEvent of one Office 365 audit record, `given` as parsed JSON (_AuditJson) or as
+    extracted fields (_ExtractedFields): each fact is computed once, by one reader below.
+    `wanted` is the set of field paths the match conditions of the operation's rules read
+    (NormaliseContext.match_paths), None for all: the facts in _DEFERRABLE it does not name are
+    left to event.complete(), which the engine calls before it makes a finding (most
+    MailItemsAccessed records match no rule and never need their folder list, client address
+    or calling app; the forwarding rules read only parameters)."""
+    event = AuditEvent("o365", operation)
+    event.parameters = given.parameters
+    event.properties = given.properties
     now, later = _plan(wanted)
     for read in now:
-        read(event, audit, changes)
-    if later:
-        event.defer(_complete_audit, (audit, changes, later))
+        read(event, given)
+    event.later = (given, later) if later else None
     return event
 
 
-def _complete_audit(event, deferred):
-    audit, changes, later = deferred
-    for read in later:
-        read(event, audit, changes)
+class AuditEvent(MailEvent):
+    """An Office 365 audit record's MailEvent, with the facts read_audit left for complete()."""
+
+    __slots__ = ("later",)   # (the record as given, the readers still to run), or None
+
+    def complete(self):
+        """Run the readers left, once."""
+        later = self.later
+        if later is not None:
+            self.later = None
+            given, readers = later
+            for read in readers:
+                read(self, given)
 
 
-def _read_actor(event, audit, changes):
-    event.actor = _text(audit, "UserId", "UserKey")
+def _read_actor(event, given):
+    event.actor = given.text("actor")
 
 
-def _read_client(event, audit, changes):
-    event.app_id = _text(audit, "AppId", "ClientAppId", "ApplicationId")
-    event.client_info = _text(audit, "ClientInfoString", "UserAgent")
+def _read_client(event, given):
+    event.app_id = given.text("app_id")
+    event.client_info = given.text("client_info")
 
 
-def _read_logon(event, audit, changes):
-    event.user_type = _text(audit, "UserType")
-    event.logon_type = _text(audit, "LogonType")
+def _read_logon(event, given):
+    event.user_type = given.text("user_type")
+    event.logon_type = given.text("logon_type")
 
 
-def _read_record(event, audit, changes):
-    extra = {
-        "workload": _text(audit, "Workload"),
-        "record_type": _text(audit, "RecordType"),
-        "result_status": _text(audit, "ResultStatus"),
-        "client_app_id": _text(audit, "ClientAppId"),
-        "external_access": _text(audit, "ExternalAccess"),
-        "mailbox_owner": _text(audit, "MailboxOwnerUPN"),
-        "operation_count": _text(audit, "OperationCount"),
-    }
+def _read_record(event, given):
+    extra = {fact: given.text(what) for fact, what in _RECORD_FACTS}
     extra.update(event.extra)   # facts a reader run before this one wrote stay, after these
     event.extra = extra
 
 
-def _read_mailbox(event, audit, changes):
+def _read_mailbox(event, given):
     event.mailbox = _mailbox(event.operation, event.extra["mailbox_owner"], event.parameters,
-                             _text(audit, "ObjectId"), event.actor)
+                             given.text("object_id"), event.actor)
 
 
-def _read_src(event, audit, changes):
-    event.src = clean_ip(_text(audit, "ClientIP", "ClientIPAddress", "ActorIpAddress"))
+def _read_src(event, given):
+    event.src = clean_ip(given.text("src"))
 
 
-def _read_organization(event, audit, changes):
-    event.organization = _text(audit, "OrganizationName")
+def _read_organization(event, given):
+    event.organization = given.text("organization")
 
 
-def _read_dest(event, audit, changes):
-    event.dest = _text(audit, "OriginatingServer").strip()
+def _read_dest(event, given):
+    event.dest = given.text("dest").strip()
 
 
-def _read_folders(event, audit, changes):
-    item = audit.get("Item")
-    event.extra["folders"] = _folder_paths(audit.get("Folders"), item)
-    event.extra["folder_member"] = _folder_member(item)
-    event.extra["folder_rights"] = _folder_rights(item)
+def _read_folders(event, given):
+    extra = event.extra
+    extra["folders"], extra["folder_member"], extra["folder_rights"] = given.folders()
 
 
-def _read_calling_app(event, audit, changes):
+def _read_calling_app(event, given):
     extra = event.extra
     caller = ""
-    if changes is not None:
-        extra["added_values"] = added_tokens([new for _, new, _ in changes], [old for _, _, old in changes])
-        caller = _directory_target_app(event.properties, audit.get("ExtendedProperties"))
+    change = given.directory_change(event.properties)
+    if change is not None:
+        extra["added_values"], caller = change
     extra["calling_app_id"] = caller or _caller_of(extra["client_app_id"], event.app_id)
 
 
-def _read_non_owner(event, audit, changes):
+def _read_non_owner(event, given):
     event.extra["non_owner"] = _non_owner(event.extra["mailbox_owner"], event.actor)
 
 
@@ -216,8 +323,7 @@ _DEFERRABLE = (
     (("actor",), _read_actor, ()),
     (("app_id", "client_info"), _read_client, ()),
     (("user_type", "logon_type"), _read_logon, ()),
-    (("extra.workload", "extra.record_type", "extra.result_status", "extra.client_app_id", "extra.external_access",
-      "extra.mailbox_owner", "extra.operation_count"), _read_record, ()),
+    (tuple(what for _, what in _RECORD_FACTS), _read_record, ()),
     (("mailbox",), _read_mailbox, (_read_actor, _read_record)),
     (("src",), _read_src, ()),
     (("organization",), _read_organization, ()),
@@ -244,6 +350,44 @@ def _plan(wanted):
         now = tuple(read for _, read, _ in _DEFERRABLE if read in needed)
         plan = _PLANS[wanted] = (now, tuple(read for _, read, _ in _DEFERRABLE if read not in needed))
     return plan
+
+
+def _name_value_pairs(items):
+    pairs = {}
+    if isinstance(items, str):
+        return parse_parameters(items, 0)
+    if not isinstance(items, list):
+        return pairs
+    for item in items:
+        if isinstance(item, dict) and item.get("Name") is not None:
+            value = item.get("Value")
+            if value is None:
+                value = ""
+            elif not isinstance(value, str):
+                value = _json_text(value) if isinstance(value, (dict, list)) else str(value)
+            pairs[str(item["Name"]).lower()] = as_text(value)
+    return pairs
+
+
+def _text(audit, keys):
+    """The first of `keys` with a value in the audit record, as text; '' when none has one."""
+    for key in keys:
+        value = audit.get(key)
+        if type(value) is str:  # most audit values: skip the general checks
+            if value:
+                return as_text(value)
+            continue
+        if value is not None:
+            return as_text(value) if not isinstance(value, (dict, list)) else _json_text(value)
+    return ""
+
+
+def _json_text(value):
+    """A nested audit value as JSON text; '' when it nests too deep to write back."""
+    try:
+        return as_text(json.dumps(value))
+    except (ValueError, RecursionError):
+        return ""
 
 
 def _modified_properties(modified):
@@ -282,17 +426,6 @@ def _folder_rights(item):
     return as_text(_parent_folder(item).get("MemberRights") or "")
 
 
-def _add_directory_changes(event, modified, extended):
-    """Azure AD audit records in the Office 365 feed: ModifiedProperties [{Name, NewValue, OldValue}]."""
-    changes = _modified_properties(modified)
-    if changes is None:
-        return
-    for name, new, _ in changes:
-        event.properties.setdefault(name, new)
-    event.extra["added_values"] = added_tokens([new for _, new, _ in changes], [old for _, _, old in changes])
-    event.extra["calling_app_id"] = _directory_target_app(event.properties, extended)
-
-
 def _directory_target_app(properties, extended):
     """The app a directory change was made to: ServicePrincipal.AppId, else the AppId in
     ExtendedProperties additionalDetails."""
@@ -308,13 +441,6 @@ def _directory_target_app(properties, extended):
 
 def _unquoted(text):
     return text.strip().strip('"').strip()
-
-
-def _add_mail_access_facts(event):
-    """Facts remote-collection rules test: who owns the mailbox read, which app read it."""
-    event.extra["non_owner"] = _non_owner(event.extra.get("mailbox_owner", ""), event.actor)
-    if not event.extra.get("calling_app_id"):
-        event.extra["calling_app_id"] = _caller_of(event.extra.get("client_app_id", ""), event.app_id)
 
 
 def _non_owner(owner, actor):
@@ -353,67 +479,6 @@ def _zip_fields(record, names_field, values_field, what, context):
     return {name.lower(): value for name, value in zip(names, values)}, False
 
 
-def _from_fields(record, operation, context):
-    event = MailEvent("o365", operation)
-    event.parameters, _ = _zip_fields(record, "Parameters{}.Name", "Parameters{}.Value", "parameters", context)
-    # Flattened parameters (ForwardTo, ForwardingSmtpAddress, ...) fill what the arrays lack.
-    for lower, spelled in context.parameter_fields.items():
-        if lower not in event.parameters:
-            value = record.get(spelled, record.get(lower))
-            if value is not None:
-                event.parameters[lower] = ";".join(as_list(value))
-    event.properties, misaligned = _zip_fields(
-        record, "OperationProperties{}.Name", "OperationProperties{}.Value", "properties", context)
-    if misaligned:
-        # Without names we can still recognise the inbox-rule action lists by their content.
-        for value in as_list(record.get("OperationProperties{}.Value")):
-            if "ActionType" in value:
-                key = "serverrule" if value.lstrip().startswith("{") else "ruleactions"
-                event.properties.setdefault(key, value)
-    event.actor = first_field(record, ("UserId", "user"))
-    event.mailbox = _mailbox(operation, first_field(record, ("MailboxOwnerUPN",)), event.parameters,
-                             first_field(record, ("ObjectId", "object")), event.actor)
-    event.src = clean_ip(first_field(record, ("ClientIP", "ClientIPAddress", "src_ip", "src")))
-    event.app_id = first_field(record, ("AppId", "ClientAppId"))
-    event.client_info = first_field(record, ("ClientInfoString",))
-    event.user_type = first_field(record, ("UserType",))
-    event.logon_type = first_field(record, ("LogonType",))
-    event.organization = first_field(record, ("OrganizationName",))
-    event.dest = first_field(record, ("OriginatingServer",)).strip()
-    event.extra = {
-        "workload": first_field(record, ("Workload",)),
-        "record_type": first_field(record, ("RecordType",)),
-        "result_status": first_field(record, ("ResultStatus",)),
-        "client_app_id": first_field(record, ("ClientAppId",)),
-        "external_access": first_field(record, ("ExternalAccess",)),
-        "mailbox_owner": first_field(record, ("MailboxOwnerUPN",)),
-        "operation_count": first_field(record, ("OperationCount",)),
-        "folders": "; ".join(dict.fromkeys(
-            as_list(record.get("Folders{}.Path")) + as_list(record.get("Item.ParentFolder.Path")))),
-        "folder_member": first_field(record, ("Item.ParentFolder.MemberUpn", "Item.ParentFolder.MemberSid")),
-        "folder_rights": first_field(record, ("Item.ParentFolder.MemberRights",)),
-    }
-    _add_nested_fields(event, record)
-    if record.get("ModifiedProperties{}.Name") is not None:
-        # Old and new values are zipped by position only in _raw; as extracted lists (empty
-        # old values dropped) they are compared as wholes, which is all added_values needs.
-        new_values = as_list(record.get("ModifiedProperties{}.NewValue"))
-        old_values = as_list(record.get("ModifiedProperties{}.OldValue"))
-        names = as_list(record.get("ModifiedProperties{}.Name"))
-        if len(names) == len(new_values):
-            for name, value in zip(names, new_values):
-                event.properties.setdefault(name.lower(), value)
-        event.extra["added_values"] = added_tokens(new_values, old_values)
-        event.extra["calling_app_id"] = _unquoted(event.properties.get("serviceprincipal.appid", ""))
-        if not event.extra["calling_app_id"]:
-            for value in as_list(record.get("ExtendedProperties{}.Value")):
-                found = _APP_ID_IN_DETAILS.search(value)
-                if found:
-                    event.extra["calling_app_id"] = found.group(1)
-                    break
-    return event
-
-
 def _json_field(record, name):
     """A nested field some extractions keep as one JSON string (Folders, Item, ModifiedProperties)."""
     value = record.get(name)
@@ -423,20 +488,6 @@ def _json_field(record, name):
         except (ValueError, RecursionError):
             return None
     return None
-
-
-def _add_nested_fields(event, record):
-    folders, item = _json_field(record, "Folders"), _json_field(record, "Item")
-    if folders is not None or item is not None:
-        paths = _folder_paths(folders, item)
-        if paths:
-            event.extra["folders"] = "; ".join(dict.fromkeys(
-                [p for p in (event.extra["folders"], paths) if p]))
-        event.extra["folder_member"] = event.extra["folder_member"] or _folder_member(item)
-        event.extra["folder_rights"] = event.extra["folder_rights"] or _folder_rights(item)
-    modified = _json_field(record, "ModifiedProperties")
-    if modified is not None:
-        _add_directory_changes(event, modified, _json_field(record, "ExtendedProperties"))
 
 
 def action_kind(action_type):
@@ -500,9 +551,6 @@ def _add_inbox_rule_actions(event, context):
         event.rule_recipients = tuple(recipients)
 
 
-# Sourcetypes that are Office 365 audit records and nothing else: such an event goes to this
-# reader, whose first step is the operation check (app/normalise/__init__.py's no_rule_wants).
-O365_SOURCETYPE_PREFIXES = ("o365", "ms:o365", "ms365")
 O365_FACTS = ("added_values", "calling_app_id", "client_app_id", "external_access", "folder_member",
               "folder_rights", "folders", "mailbox_owner", "non_owner", "operation_count", "record_type",
               "result_status", "workload")
@@ -512,28 +560,15 @@ READER = ReaderTable(
     "o365",
     facts={"o365": O365_FACTS},
     fields={
-        "recognition": ("sourcetype", "Operation", "Workload", "RecordType", "_raw"),
-        "operation": ("Operation", "_raw"),
+        "recognition": PROBE_FIELDS + AUDIT_MARK_FIELDS + ("_raw",),
+        "operation": (OPERATION_FIELD, "_raw"),
         "param": ("Parameters{}.Name", "Parameters{}.Value"),
         "prop": ("OperationProperties{}.Name", "OperationProperties{}.Value", "ModifiedProperties",
                  "ModifiedProperties{}.Name", "ModifiedProperties{}.NewValue", "ModifiedProperties{}.OldValue",
                  "ExtendedProperties", "ExtendedProperties{}.Value"),
-        "actor": ("UserId", "user"),
-        "mailbox": ("MailboxOwnerUPN", "ObjectId", "object"),
-        "src": ("ClientIP", "ClientIPAddress", "src_ip", "src"),
-        "app_id": ("AppId", "ClientAppId"),
-        "client_info": ("ClientInfoString",),
-        "user_type": ("UserType",),
-        "logon_type": ("LogonType",),
-        "organization": ("OrganizationName",),
-        "dest": ("OriginatingServer",),
-        "extra.workload": ("Workload",),
-        "extra.record_type": ("RecordType",),
-        "extra.result_status": ("ResultStatus",),
-        "extra.client_app_id": ("ClientAppId",),
-        "extra.external_access": ("ExternalAccess",),
-        "extra.mailbox_owner": ("MailboxOwnerUPN",),
-        "extra.operation_count": ("OperationCount",),
+        # The values read_audit reads by name (_READS); an ObjectId names the mailbox.
+        **{what: names for what, names in _FIELD_NAMES.items() if what != "object_id"},
+        "mailbox": _FIELD_NAMES["extra.mailbox_owner"] + _FIELD_NAMES["object_id"],
         "extra.folders": ("Folders", "Folders{}.Path", "Item", "Item.ParentFolder.Path"),
         "extra.folder_member": ("Item", "Item.ParentFolder.MemberUpn", "Item.ParentFolder.MemberSid"),
         "extra.folder_rights": ("Item", "Item.ParentFolder.MemberRights"),

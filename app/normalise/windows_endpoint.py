@@ -124,7 +124,7 @@ READER = ReaderTable(
     operations={"process": (PROCESS_CREATE, ANY_CMDLET),
                 "file": (FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE)},
     # The text facts of a process creation and of a file event, read before the rest: the
-    # engine's gates (app/endpoint_gate.py) decide from these alone whether any rule can fire.
+    # engine's gates (app/normalise/endpoint_gate.py) decide from these alone whether any rule can fire.
     # The reader builds exactly these facts, by these paths, before it asks the gate, and the
     # event carries what the gate was given.
     gated={"process": ("text", "extra.command_line", "extra.process_path", "extra.process_name",

@@ -96,13 +96,6 @@ class ChunkLayout:
         else:
             self._pick = itemgetter(*indexes) if indexes else (lambda row: ())
         self._multivalue = tuple(multivalue)
-        # The cells Engine.no_rule_wants reads, when the chunk has both fields: (sourcetype
-        # index, Operation index, their __mv_ indexes). A row whose __mv_ cells for them are
-        # empty has exactly these strings in its record, so it can be decided before one is built.
-        self.probe = None
-        if "sourcetype" in first and "Operation" in first:
-            self.probe = (first["sourcetype"], first["Operation"],
-                          tuple(index for index, name in multivalue if name in ("sourcetype", "Operation")))
 
         # Output: an output field the input already has is rewritten in place (a `__mv_`
         # column is added when it has none); the others are appended as a pair of columns.

@@ -13,11 +13,11 @@ import itertools
 
 from app.csv_rows import csv_rows
 from app.finding import expanded_fields, output_fields
-from app.normalise import is_o365_sourcetype
+from app.normalise import PROBE_FIELDS, is_o365_sourcetype
 
 from .chunk_codec import (CIM, ChunkLayout, ChunkWriter, SplunkCsv, cell_text, csv_line,  # noqa: F401
                           decode_multivalue, encode_value, without_line_end)
-from .chunk_rows import (FIRST_CAPTURED, ROW_END, LazyRecord, RowPattern, cells_getter, cells_of,  # noqa: F401
+from .chunk_rows import (FIRST_CAPTURED, ROW_END, LazyRecord, RowPattern, cells_of,  # noqa: F401
                          route_readers, widened)
 
 
@@ -34,7 +34,44 @@ def annotate_chunk(lines, engine, writer, keep_all, use_allowlist=True, expand=F
     held, reader, layout = _header(lines)
     if layout is None:
         return 0
-    return _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand)
+    return _annotate_rows(_plain_rows(reader, held, layout, engine), layout, engine, writer, keep_all,
+                          use_allowlist, expand)
+
+
+def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand=False):
+    """annotate_chunk() for a chunk body read from a text stream, rows matched by a regex
+    instead of parsed cell by cell (_block_rows). The same rows, in the same order, byte for
+    byte; returns the number of rows read."""
+    held, reader, layout = _header(stream)
+    if layout is None:
+        return 0
+    if layout.width < 2:   # a one-column chunk: an empty line is a row there, not for the regex
+        rows = _plain_rows(reader, held, layout, engine)
+    else:
+        rows = _block_rows(stream, held, layout, engine)
+    return _annotate_rows(rows, layout, engine, writer, keep_all, use_allowlist, expand)
+
+
+def _annotate_rows(rows, layout, engine, writer, keep_all, use_allowlist, expand):
+    """The one row loop of both record paths: each row of `rows` (_PlainRow or _BlockRow,
+    which know how their row was read and how it goes back out) through the engine."""
+    findings_of = engine.findings
+    count = 0
+    for row in rows:
+        count += 1
+        record = row.record()
+        findings = () if record is None else findings_of(record, use_allowlist)
+        if not findings:
+            if keep_all:
+                row.write_unannotated(writer)
+            continue
+        if expand:
+            for finding in findings:
+                if keep_all or finding.returned_by_default:
+                    writer.write(layout, layout.annotated(row.cells(), record, expanded_fields(finding, record)))
+        elif keep_all or any(finding.returned_by_default for finding in findings):
+            row.write_annotated(writer, record, output_fields(findings, record))
+    return count
 
 
 def _header(lines):
@@ -51,51 +88,74 @@ def _header(lines):
     return held, reader, ChunkLayout(header)
 
 
-def _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand):
-    width = layout.width
-    findings_of = engine.findings
-    write = writer.write
-    count = 0
-    probe = layout.probe
-    if probe is not None:
-        sourcetype_index, operation_index, probe_multivalue = probe
-        no_rule_wants = engine.no_rule_wants
-    for row in reader:
-        count += 1
-        ragged = len(row) != width
-        if ragged:
-            row = layout.fit(row)
-        if (probe is not None and not (probe_multivalue and any(row[index] for index in probe_multivalue))
-                and no_rule_wants(row[sourcetype_index], row[operation_index])):
-            findings = ()   # no record built: no rule reads this row's operation
+def probe_columns(layout):
+    """(the value column of each PROBE_FIELDS field, their __mv_ columns) when the chunk has
+    them all, else None: the cells Engine.no_rule_wants decides on. A row whose __mv_ cells
+    for them are empty has exactly those strings in its record, so it can be decided before
+    one is built."""
+    if not all(name in layout.first for name in PROBE_FIELDS):
+        return None
+    return (tuple(layout.first[name] for name in PROBE_FIELDS),
+            tuple(index for name in PROBE_FIELDS for index in layout.multivalue_columns.get(name, ())))
+
+
+# --- The plain path: every row parsed by the csv module -------------------------------------
+
+def _plain_rows(reader, held, layout, engine):
+    """Each row the csv reader gives, as one _PlainRow (the same object, moved on)."""
+    row = _PlainRow(layout, held, engine)
+    for cells in reader:
+        row.read(cells)
+        yield row
+        del held[:]
+
+
+class _PlainRow:
+    """A row parsed by the csv module, with the input lines it was read from."""
+
+    __slots__ = ("_layout", "_held", "_cells", "_ragged", "_probe", "_no_rule_wants")
+
+    def __init__(self, layout, held, engine):
+        self._layout = layout
+        self._held = held
+        self._probe = probe_columns(layout)
+        self._no_rule_wants = engine.no_rule_wants
+        self._cells = None
+        self._ragged = False
+
+    def read(self, cells):
+        self._ragged = ragged = len(cells) != self._layout.width
+        self._cells = self._layout.fit(cells) if ragged else cells
+
+    def record(self):
+        """The record the engine reads, or None when the probe rules every finding out (no
+        record is built: no rule reads this row's operation)."""
+        cells, probe = self._cells, self._probe
+        if probe is not None:
+            (sourcetype_index, operation_index), multivalue = probe
+            if (not (multivalue and any(cells[index] for index in multivalue))
+                    and self._no_rule_wants(cells[sourcetype_index], cells[operation_index])):
+                return None
+        return self._layout.record(cells)
+
+    def cells(self):
+        return list(self._cells)
+
+    def write_unannotated(self, writer):
+        layout = self._layout
+        line = None if self._ragged else layout.unannotated_line(self._held)
+        if line is None:
+            writer.write(layout, layout.unannotated(self._cells))
         else:
-            record = layout.record(row)
-            findings = findings_of(record, use_allowlist)
-        if not findings:
-            if keep_all:
-                line = None if ragged else layout.unannotated_line(held)
-                if line is None:
-                    write(layout, layout.unannotated(row))
-                else:
-                    writer.write_line(layout, line)
-            del held[:]
-            continue
-        if expand:
-            del held[:]
-            for finding in findings:
-                if keep_all or finding.returned_by_default:
-                    write(layout, layout.annotated(list(row), record, expanded_fields(finding, record)))
-        elif keep_all or any(finding.returned_by_default for finding in findings):
-            fields = output_fields(findings, record)
-            line = None if ragged else layout.annotated_line(held, record, fields)
-            if line is None:
-                write(layout, layout.annotated(row, record, fields))
-            else:
-                writer.write_line(layout, line)
-            del held[:]
+            writer.write_line(layout, line)
+
+    def write_annotated(self, writer, record, fields):
+        layout = self._layout
+        line = None if self._ragged else layout.annotated_line(self._held, record, fields)
+        if line is None:
+            writer.write(layout, layout.annotated(self._cells, record, fields))
         else:
-            del held[:]
-    return count
+            writer.write_line(layout, line)
 
 
 def _holding(lines, held):
@@ -110,9 +170,9 @@ def _holding(lines, held):
 #
 # Most rows of a chunk go back out unchanged, and the engine reads a handful of a row's 30-90
 # cells (an Office 365 record is read from `_raw`). Parsing every cell of every row with the
-# csv module is most of what a bare passthrough costs, so annotate_stream() does not: a regex
-# built for the chunk's header matches one whole row of exactly `width` cells, capturing only
-# the columns the probe and the engine are expected to read; the row's other cells are never
+# csv module is most of what a bare passthrough costs, so _block_rows does not: a regex built
+# for the chunk's header matches one whole row of exactly `width` cells, capturing only the
+# columns the probe and the engine are expected to read; the row's other cells are never
 # decoded unless the engine asks for one, and then the row is parsed by the csv module as the
 # plain path would (LazyRecord). A row the regex does not match (not exactly `width` cells, a
 # bare CR, a quote inside an unquoted cell: nothing splunkd writes) sends the rest of the
@@ -121,23 +181,14 @@ def _holding(lines, held):
 _BLOCK_CHARS = 1 << 20
 
 
-def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand=False):
-    """annotate_chunk() for a chunk body read from a text stream, rows matched by a regex
-    instead of parsed cell by cell (see above). The same rows, in the same order, byte for
-    byte; returns the number of rows read."""
-    held, reader, layout = _header(stream)
-    if layout is None:
-        return 0
-    if layout.width < 2:   # a one-column chunk: an empty line is a row there, not for the regex
-        return _annotate_rows(reader, held, layout, engine, writer, keep_all, use_allowlist, expand)
+def _block_rows(stream, held, layout, engine):
+    """Each row of the body as one _BlockRow (the same object, moved on), then, from a row the
+    regex does not read or when it does not pay, the rest as _plain_rows."""
     wanted = set(FIRST_CAPTURED) | {name for name, _, _ in layout.slots if name in CIM}
     missed = {}
-    findings_of = engine.findings
+    row = _BlockRow(layout, missed)
     no_rule_wants = engine.no_rule_wants
-    write, write_line = writer.write, writer.write_line
-    empty_tail = layout.empty_tail
-    blanked = bool(layout.blanked)
-    probe = layout.probe is not None
+    probe = probe_columns(layout) is not None
     pattern = RowPattern(layout, wanted)
     route_cells, sourcetype_of, operation_of = route_readers(pattern)
     routes = {}   # the sourcetype and Operation cells (route_cells) -> _route()
@@ -148,12 +199,11 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
             # The regex pays where the csv module's cost per character is most of a row's: not
             # when most rows are ones the engine reads many fields of (Windows events the gates
             # do not answer from their text), each parsed whole anyway. The plain path takes the rest.
-            return count + _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer,
-                                               keep_all, use_allowlist, expand)
+            break
         match = pattern.match(text, position)
         if match is None:
             if position >= len(text) and at_end:
-                return count
+                return
             if not at_end and ROW_END.match(text, position) is None:
                 # The row runs past what has been read: read on (at least as much again, so a
                 # row of many megabytes costs a linear number of tries).
@@ -167,75 +217,92 @@ def annotate_stream(stream, engine, writer, keep_all, use_allowlist=True, expand
                 continue
             # A whole row (its quotes balanced before a line end), not one this regex reads:
             # the plain path takes the rest of the chunk from it.
-            return count + _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer,
-                                               keep_all, use_allowlist, expand)
+            break
         count += 1
         start, position = position, match.end()
         groups = match.groups()
-        matched_by = pattern   # the pattern may widen below; the match's groups are this one's
-        cells = record = None
         route_key = route_cells(groups)
         route = routes.get(route_key)
         if route is None:
             route = _route(sourcetype_of(groups), operation_of(groups), probe, no_rule_wants)
             if len(routes) < _MOST_ROUTES:
                 routes[route_key] = route
+        if route is _PARSED:
+            parsed += 1
+        row.read(pattern, match, groups, text, start, position, route)
+        yield row
+        if missed:
+            pattern = widened(layout, pattern, missed)
+            route_cells, sourcetype_of, operation_of = route_readers(pattern)
+    yield from _rest_by_plain_path(text, position, at_end, stream, held, layout, engine)
+
+
+class _BlockRow:
+    """A row the chunk's RowPattern matched: its text, the match, and how it was routed."""
+
+    __slots__ = ("_layout", "_missed", "_pattern", "_match", "_groups", "_text", "_start", "_end", "_route",
+                 "_cells", "_record")
+
+    def __init__(self, layout, missed):
+        self._layout = layout
+        self._missed = missed    # the chunk's tally of fields the engine asked for and the pattern did not capture
+
+    def read(self, pattern, match, groups, text, start, end, route):
+        self._pattern = pattern   # the pattern that matched the row (it may widen for the next)
+        self._match, self._groups = match, groups
+        self._text, self._start, self._end = text, start, end
+        self._route = route
+        self._cells = self._record = None
+
+    def record(self):
+        """None when the probe rules every finding out, else a LazyRecord (Office 365 rows) or
+        the plain record of the row's parsed cells."""
+        route = self._route
         if route is _UNWANTED:
-            findings = ()
+            return None
+        if route is _LAZY:
+            record = LazyRecord(self._layout, self._pattern, self._groups, self._text[self._start:self._end],
+                                self._missed)
         else:
-            if route is _LAZY:
-                record = LazyRecord(layout, pattern, groups, text[start:position], missed)
-                findings = findings_of(record, use_allowlist)
-            else:
-                parsed += 1
-                cells = cells_of(text[start:position])
-                record = layout.record(cells)
-                findings = findings_of(record, use_allowlist)
-            if missed:
-                pattern = widened(layout, pattern, missed)
-                route_cells, sourcetype_of, operation_of = route_readers(pattern)
-        if not findings:
-            if keep_all:
-                if blanked:
-                    if cells is None:
-                        cells = cells_of(text[start:position])
-                    write(layout, layout.unannotated(cells))
-                else:
-                    # The row as read without its line end (\r\n or \n: a cell holds no bare \r).
-                    write_line(layout, text[start:position - 2 if text[position - 2] == "\r" else position - 1]
-                               + empty_tail)
-            continue
-        if cells is None:
-            copy_cells = record.cells
+            self._cells = cells_of(self._text[self._start:self._end])
+            record = self._layout.record(self._cells)
+        self._record = record
+        return record
+
+    def cells(self):
+        return self._record.cells() if self._cells is None else self._cells.copy()
+
+    def write_unannotated(self, writer):
+        layout, text, end = self._layout, self._text, self._end
+        if layout.blanked:
+            cells = self._cells if self._cells is not None else cells_of(text[self._start:end])
+            writer.write(layout, layout.unannotated(cells))
         else:
-            copy_cells = cells.copy
-        if expand:
-            for finding in findings:
-                if keep_all or finding.returned_by_default:
-                    write(layout, layout.annotated(copy_cells(), record, expanded_fields(finding, record)))
-        elif keep_all or any(finding.returned_by_default for finding in findings):
-            fields = output_fields(findings, record)
-            line = _spliced_line(layout, matched_by, match, text, start, position, record, fields)
-            if line is None:
-                write(layout, layout.annotated(copy_cells(), record, fields))
-            else:
-                write_line(layout, line)
+            # The row as read without its line end (\r\n or \n: a cell holds no bare \r).
+            writer.write_line(layout, text[self._start:end - 2 if text[end - 2] == "\r" else end - 1]
+                              + layout.empty_tail)
+
+    def write_annotated(self, writer, record, fields):
+        layout = self._layout
+        line = _spliced_line(layout, self._pattern, self._match, self._text, self._start, self._end, record, fields)
+        if line is None:
+            writer.write(layout, layout.annotated(self.cells(), record, fields))
+        else:
+            writer.write_line(layout, line)
 
 
-# Rows read before the chunk decides whether the regex is worth it (see annotate_stream).
+# Rows read before the chunk decides whether the regex is worth it (see _block_rows).
 _SAMPLE_ROWS = 200
 
 
-def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine, writer, keep_all, use_allowlist,
-                        expand):
-    """The rest of the chunk (text from `position`, then the stream) through the plain path."""
+def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine):
+    """The rest of the chunk (text from `position`, then the stream) as _plain_rows."""
     if not at_end and not text.endswith("\n"):
         text += stream.readline()   # the plain path reads lines: end the text at one
     lines = _lines_of(text, position)
     if not at_end:
         lines = itertools.chain(lines, stream)
-    return _annotate_rows(csv_rows(_holding(lines, held), SplunkCsv), held, layout, engine, writer, keep_all,
-                          use_allowlist, expand)
+    return _plain_rows(csv_rows(_holding(lines, held), SplunkCsv), held, layout, engine)
 
 
 def _lines_of(text, position):

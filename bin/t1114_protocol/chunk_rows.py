@@ -16,6 +16,8 @@ import sys
 from operator import itemgetter
 
 from app.csv_rows import csv_row
+from app.normalise import PROBE_FIELDS
+from app.normalise.o365 import READER as O365_READER
 
 from .chunk_codec import SplunkCsv, decode_multivalue
 
@@ -38,11 +40,10 @@ _SKIPPED_CELL = "(?:%s,)" % _CELL
 ROW_END = re.compile(r'[^"\n]*(?:"[^"]*"[^"\n]*)*\n')
 
 
-# Fields read from most rows that reach the engine: the probe's, the o365 reader's (which
-# reads an audit record from `_raw` alone), the event time, the recognisers' first looks.
-# Others are added per chunk as the engine asks for them (LazyRecord.get).
-FIRST_CAPTURED = ("sourcetype", "Operation", "_raw", "_time", "Workload", "RecordType", "source",
-                   "EventCode", "EventID")
+# Fields read from most rows that reach the engine: the o365 reader's recognition fields (the
+# probe's among them; it reads an audit record from `_raw` alone), the event time, the other
+# recognisers' first looks. Others are added per chunk as the engine asks for them (LazyRecord.get).
+FIRST_CAPTURED = O365_READER.fields["recognition"] + ("_time", "source", "EventCode", "EventID")
 
 
 # Past this many captured columns, or a third of the row, parsing the row whole is as cheap.
@@ -191,15 +192,15 @@ def cells_getter(pattern, fields):
 
 
 def route_readers(pattern):
-    """(groups -> the row's sourcetype and Operation cells, value and __mv_, as sent; and the
-    two _single_value_readers): _route() is a function of those cells."""
-    return (cells_getter(pattern, [name for name in ("sourcetype", "Operation") if name in pattern.reader_of]),
+    """(groups -> the row's probe cells (PROBE_FIELDS: sourcetype and Operation), value and
+    __mv_, as sent; and the two _single_value_readers): _route() is a function of those cells."""
+    return (cells_getter(pattern, [name for name in PROBE_FIELDS if name in pattern.reader_of]),
             ) + _single_value_readers(pattern)
 
 
 def _single_value_readers(pattern):
-    """Functions of a row's groups giving its sourcetype and Operation cells, or None when the
-    chunk lacks the field or the row has several values for it."""
+    """Functions of a row's groups giving its probe cells (sourcetype, Operation), each None
+    when the chunk lacks the field or the row has several values for it."""
     def reader_of(name):
         value_group, multivalue_groups = pattern.reader_of.get(name, (None, ()))
         if value_group is None:
@@ -211,7 +212,7 @@ def _single_value_readers(pattern):
                     return None
             return _unquoted(groups[value_group])
         return single
-    return reader_of("sourcetype"), reader_of("Operation")
+    return tuple(reader_of(name) for name in PROBE_FIELDS)
 
 
 def widened(layout, pattern, missed):

@@ -37,9 +37,9 @@ tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for
 
 import re
 
-from .conditions import check_field_path
-from .normalise.cmdlet_text import may_hide_a_name, screen_names
-from .regex_literals import by_rarest_letter, necessary_words
+from ..conditions import check_field_path
+from ..regex_literals import by_rarest_letter, necessary_words
+from .cmdlet_text import may_hide_a_name, screen_names
 
 # The letters a case-insensitive regex matches for an ASCII one and lower() does not turn into
 # it (Python's re documentation names these four: U+0130, U+0131, U+017F, U+212A).
