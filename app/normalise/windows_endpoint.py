@@ -134,7 +134,6 @@ READER = ReaderTable(
 )
 TELL_TALE_FIELDS = READER.fields["recognition"]
 GATED_PROCESS_FIELDS = frozenset(READER.gated["process"])
-GATED_FILE_FIELDS = frozenset(READER.gated["file"])
 
 
 class _Fields:
