@@ -4,7 +4,7 @@ management-log entry, a process command line) becomes one MailEvent, whatever so
 
 from ..event import MailEvent
 from .cmdlet_text import find_invocations, find_logged_invocations
-from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
+from .mailbox import cmdlet_mailbox
 
 
 # Sources whose text is a log's sentence naming the cmdlet that ran, not a script.
@@ -24,10 +24,7 @@ def cmdlet_events(source, text, context, actor, host, shown_text, clean_value=No
             {name: clean_value(value) for name, value in parameters.items()}
         event.actor = actor
         event.dest = host
-        if cmdlet.lower() in INBOX_RULE_OPERATIONS:
-            event.mailbox = inbox_rule_mailbox(parameters, actor)
-        else:
-            event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
+        event.mailbox = cmdlet_mailbox(cmdlet, parameters, actor)
         event.text = shown_text
         events.append(event)
     return events

@@ -11,6 +11,14 @@ INBOX_RULE_OPERATIONS = frozenset((
 ))
 
 
+def cmdlet_mailbox(cmdlet, parameters, actor):
+    """The mailbox an Exchange cmdlet acts on, from its parameters as written: an inbox rule's
+    (inbox_rule_mailbox), else -Identity, else -Mailbox."""
+    if cmdlet.lower() in INBOX_RULE_OPERATIONS:
+        return inbox_rule_mailbox(parameters, actor)
+    return parameters.get("identity") or parameters.get("mailbox") or ""
+
+
 def inbox_rule_mailbox(parameters, actor, owner="", object_id=""):
     """The mailbox of an inbox-rule action: the audited owner, the -Mailbox parameter, the
     mailbox part of -Identity or of the audit's ObjectId, else the acting user's own."""

@@ -20,7 +20,7 @@ import re
 
 from ..event import MailEvent
 from ..values import as_text, first_field
-from .mailbox import INBOX_RULE_OPERATIONS, inbox_rule_mailbox
+from .mailbox import cmdlet_mailbox
 from .reader_table import ANY_CMDLET, ReaderTable
 from .windows_xml import event_xml_fields, xml_event_id
 
@@ -93,10 +93,7 @@ def normalise_powershell_module_log(record, context):
         if not context.wants(command):
             continue  # most 4103 events are commands no rule reads (Out-Default, Write-Verbose, ...)
         event = _event(command, parameters, actor, host, payload, extra)
-        if command.lower() in INBOX_RULE_OPERATIONS:
-            event.mailbox = inbox_rule_mailbox(parameters, actor)
-        else:
-            event.mailbox = parameters.get("identity") or parameters.get("mailbox") or ""
+        event.mailbox = cmdlet_mailbox(command, parameters, actor)
         events.append(event)
     return events
 
