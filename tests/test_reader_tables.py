@@ -10,7 +10,7 @@ import copy
 import pytest
 
 import app.normalise as normalise_module
-from app.normalise import REGISTRY, RecordView, windows_endpoint
+from app.normalise import REGISTRY, RecordView, windows_endpoint, windows_text
 from app.normalise.reader_table import ReaderTable
 from tests.conftest import whole_reading
 from tests.rule_events import all_cases, presentations
@@ -188,9 +188,10 @@ def test_a_gated_fact_the_reader_does_not_build_stops_every_event_loudly(engine,
         windows_endpoint.normalise_windows_endpoint(record, context)
 
 
-def test_engine_gates_are_built_from_the_endpoint_table(engine):
-    table = windows_endpoint.READER
-    named = {operation for source in table.gated for operation in table.named_operations(source)}
+def test_engine_gates_are_built_from_the_tables_that_name_gated_facts(engine):
+    tables = [normaliser.table for normaliser in REGISTRY if normaliser.table.gated]
+    assert {table.name for table in tables} == {windows_endpoint.READER.name, windows_text.POWERSHELL_READER.name}
+    named = {operation for table in tables for source in table.gated for operation in table.named_operations(source)}
     assert set(engine.context.endpoint_gates) <= named
     assert named <= set(engine.context.endpoint_gates), "every endpoint operation of the shipped rules has a gate"
 

@@ -88,23 +88,24 @@ class _AnyOperation:
 
 def _endpoint_gates(by_operation, any_operation, cmdlets):
     """{endpoint operation: its gate} (app/normalise/endpoint_gate.py): the rules an event of the
-    operation is tried against, by the words they need in the facts the endpoint reader's
-    table says it reads first (READER.gated). A source whose events may call cmdlets (a
-    process creation's command line, which a cmdlet name in its facts lets through) has
-    its events' cmdlet events go to theirs."""
-    table = windows_endpoint.READER
+    operation is tried against, by the words they need in the facts its reader's table says it
+    reads first (ReaderTable.gated: the endpoint reader's process and file events, the
+    script-block reader's text). A source whose events may call cmdlets (a process creation's
+    command line, a script block), which a cmdlet name in its facts lets through, has its
+    events' cmdlet events go to theirs."""
     gates = {}
-    for source, fields in table.gated.items():
-        operations = table.operations[source]
-        names = cmdlets if ANY_CMDLET in operations else ()
-        for operation in operations:
-            if operation == ANY_CMDLET:
-                continue
-            tried = [rule for rule in list(by_operation.get(operation.lower(), ())) + list(any_operation)
-                     if rule.sources is None or source in rule.sources]
-            gate = endpoint_gate(tried, names, frozenset(fields))
-            if gate is not None:
-                gates[operation] = gate
+    for table in (normaliser.table for normaliser in REGISTRY if normaliser.table.gated):
+        for source, fields in table.gated.items():
+            operations = table.operations[source]
+            names = cmdlets if ANY_CMDLET in operations else ()
+            for operation in operations:
+                if operation == ANY_CMDLET:
+                    continue
+                tried = [rule for rule in list(by_operation.get(operation.lower(), ())) + list(any_operation)
+                         if rule.sources is None or source in rule.sources]
+                gate = endpoint_gate(tried, names, frozenset(fields))
+                if gate is not None:
+                    gates[operation] = gate
     return gates
 
 

@@ -26,7 +26,8 @@ class ReaderTable:
                 such as `actor`, or `recognition`): the event field names it is read from}
     operations: {source: operation names it writes, ANY_CMDLET and/or ANY_OPERATION}
     gated:      {source: the fact paths read before the rest, which the endpoint gates
-                (app/normalise/endpoint_gate.py) decide on}; only the endpoint reader has any
+                (app/normalise/endpoint_gate.py) decide on}: the endpoint reader's and the
+                script-block reader's
     prefixed:   whether every field is also read with a DATA_MODEL_PREFIXES prefix
     parameter_fields: whether the reader also reads, as event fields, the cmdlet parameters
                 rules name (`param.X`), in their spelling and lower-case

@@ -57,6 +57,12 @@ def normalise_powershell(record, context):
     text = script_block_text(record)
     if not text:
         return []
+    gate = context.endpoint_gates.get(SCRIPT_BLOCK_OPERATION)
+    # Most script blocks hold none of the words the script rules need nor a cmdlet they scan
+    # for (app/normalise/endpoint_gate.py). The gate reads the whole text, as the cmdlet scan
+    # does; the rules see its first _MAX_TEXT characters, so the gate may let more through, never less.
+    if gate is not None and not gate((text,)):
+        return []
     base = MailEvent("powershell", SCRIPT_BLOCK_OPERATION)
     base.text = text[:_MAX_TEXT]
     base.actor = first_field(record, ("user", "UserID", "User", "SubjectUserName"))
@@ -151,6 +157,7 @@ POWERSHELL_READER = ReaderTable(
         "dest": ("Computer", "ComputerName", "dest", "host"),
     },
     operations={"powershell": (SCRIPT_BLOCK_OPERATION, ANY_CMDLET)},
+    gated={"powershell": ("text",)},
 )
 EXCHANGE_CMDLET_LOG_READER = ReaderTable(
     "exchange_cmdlet_log",
