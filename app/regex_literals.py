@@ -28,47 +28,59 @@ def necessary_words(pattern):
     """The ASCII words one of which every match of `pattern` contains (longest first), or
     None when the parse tree names no such set. Case-insensitive patterns' words are only
     sure on ASCII text (see above)."""
+    word_sets = necessary_word_sets(pattern)
+    return word_sets[0] if word_sets else None
+
+
+def necessary_word_sets(pattern):
+    """Every such set the pattern's top-level sequence names, the one necessary_words gives
+    first: a match holds a word of each (`get-mg(beta)?user...message` needs `get-mg`, `user`
+    and `message`). None when there is none."""
     try:
         if pattern.flags & ~(re.IGNORECASE | re.UNICODE):
             return None
-        words = _necessary(_sre.parse(pattern.pattern, pattern.flags))
+        candidates = _candidates(_sre.parse(pattern.pattern, pattern.flags))
     except Exception:  # an unfamiliar parse tree: no pre-check, never a wrong answer
         return None
-    if not words or not all(word and word.isascii() for word in words):
-        return None
-    return tuple(sorted(words, key=len, reverse=True))
+    word_sets = [tuple(sorted(words, key=len, reverse=True)) for words in sorted(candidates, key=_preference, reverse=True)
+                 if all(word and word.isascii() for word in words)]
+    return word_sets or None
 
 
 def prefilter(pattern):
-    """text -> bool that is False only where `pattern.search(text)` finds nothing, or None."""
-    words = necessary_words(pattern)
-    if words is None:
+    """text -> bool that is False only where `pattern.search(text)` finds nothing, or None.
+    Each of the pattern's necessary word sets must have a word in the text."""
+    word_sets = necessary_word_sets(pattern)
+    if word_sets is None:
         return None
     if pattern.flags & re.IGNORECASE:
-        groups = by_rarest_letter(dict.fromkeys(word.lower() for word in words))
+        lowered_sets = tuple(by_rarest_letter(dict.fromkeys(word.lower() for word in words)) for words in word_sets)
 
         def may_match(text):
             if not text.isascii():
                 return True
-            lowered = text.lower()
-            for letter, group in groups:
-                if letter in lowered:
-                    for word in group:
-                        if word in lowered:
-                            return True
-            return False
+            return _holds_each(text.lower(), lowered_sets)
         return may_match
 
-    exact_groups = by_rarest_letter(words)
+    exact_sets = tuple(by_rarest_letter(words) for words in word_sets)
+    return lambda text: _holds_each(text, exact_sets)
 
-    def may_match_exact(text):
-        for letter, group in exact_groups:
+
+def _holds_each(text, grouped_sets):
+    """Whether `text` holds a word of each set (each grouped by by_rarest_letter)."""
+    for groups in grouped_sets:
+        found = False
+        for letter, group in groups:
             if letter in text:
                 for word in group:
                     if word in text:
-                        return True
-        return False
-    return may_match_exact
+                        found = True
+                        break
+                if found:
+                    break
+        if not found:
+            return False
+    return True
 
 
 # Characters of lower-cased command lines, paths and scripts, roughly the most frequent first.
@@ -134,8 +146,8 @@ def _finite_sequence(sequence):
     return texts
 
 
-def _necessary(sequence):
-    """A set of texts one of which every match of `sequence` contains, or None."""
+def _candidates(sequence):
+    """The sets of texts every match of `sequence` contains one of (each set necessary)."""
     candidates = []
     run = {""}
     for item in list(sequence) + [None]:
@@ -172,7 +184,15 @@ def _necessary(sequence):
             inner = _necessary(av[2])   # at least one repetition: its words are in every match
         if inner:
             candidates.append(inner)
-    candidates = [c for c in candidates if "" not in c]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: (min(len(w) for w in c), -len(c)))
+    return [c for c in candidates if "" not in c]
+
+
+def _preference(words):
+    """Longer shortest word first, then fewer words: the set a text most often lacks."""
+    return min(len(word) for word in words), -len(words)
+
+
+def _necessary(sequence):
+    """A set of texts one of which every match of `sequence` contains, or None."""
+    candidates = _candidates(sequence)
+    return max(candidates, key=_preference) if candidates else None

@@ -91,7 +91,10 @@ def test_clauses_follow_all_any_and_not():
         {"field": "extra.command_line", "matches": r"(?i)\.(pst|ost)\b"},
         {"all": [{"field": "text", "contains_any": ["Outlook.Application", "GetNamespace"]},
                  {"field": "extra.process_name", "endswith_any": [".exe"]}]}]}, fields) == [
-        frozenset({".pst", ".ost", ".exe"})]
+        frozenset({".pst", ".ost", "outlook.application", "getnamespace"})]   # of an alternative's clauses, the longer words
+    # Every word set a regex needs is a clause: `get-mg(beta)?user...message` needs all three words.
+    assert necessary_clauses({"field": "text", "matches": r"(?i)get-mg(beta)?user(mailfolder)?message"}, fields) == [
+        frozenset({"message"}), frozenset({"get-mg"}), frozenset({"user"})]
     # An alternative with no words, an absence, a test of another field: no clause.
     assert necessary_clauses({"any": [{"field": "text", "contains_any": ["x.pst"]},
                                       {"field": "extra.command_line", "nonempty": True}]}, fields) == []

@@ -38,7 +38,7 @@ tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for
 import re
 
 from ..conditions import check_field_path
-from ..regex_literals import by_rarest_letter, necessary_words
+from ..regex_literals import by_rarest_letter, necessary_word_sets
 from .cmdlet_text import may_hide_a_name, screen_names
 
 # The letters a case-insensitive regex matches for an ASCII one and lower() does not turn into
@@ -126,42 +126,42 @@ def necessary_clauses(spec, fields):
     has, for every clause, one of its words in one of `fields`. An empty list when the
     condition names no such words."""
     if "field" in spec:
-        words = _test_words(spec, fields)
-        return [words] if words else []
+        return _test_clauses(spec, fields)
     (combinator, body), = spec.items()
     if combinator == "all":
         return [clause for item in body for clause in necessary_clauses(item, fields)]
     if combinator == "any":
-        # Each alternative needs one of its clauses; the narrowest of each, joined, is one
-        # clause every alternative satisfies.
+        # Each alternative needs one of its clauses; the narrowest of each (longest shortest
+        # word, then fewest words), joined, is one clause every alternative satisfies.
         union = set()
         for item in body:
             clauses = necessary_clauses(item, fields)
             if not clauses:
                 return []
-            union |= min(clauses, key=len)
+            union |= max(clauses, key=lambda clause: (min(len(word) for word in clause), -len(clause)))
         return [frozenset(union)]
     return []   # `not`: what it requires is an absence, which names no word
 
 
-def _test_words(spec, fields):
+def _test_clauses(spec, fields):
+    """The clauses one test names in `fields`: one for a list of operands, each of a regex's
+    necessary word sets (app/regex_literals.py) for `matches`; empty when it names none."""
     path = check_field_path(str(spec["field"]), "condition")
     if path not in fields:
-        return None
+        return []
     operator = next((key for key in spec if key != "field"), None)
     if operator not in _WORD_OPERATORS:
-        return None
+        return []
     operand = spec[operator]
     if operator == "matches":
-        words = necessary_words(re.compile(str(operand)))
-        if words is None:
-            return None
+        word_sets = necessary_word_sets(re.compile(str(operand)))
+        if word_sets is None:
+            return []
     else:
-        words = operand if isinstance(operand, (list, tuple)) else (operand,)
-    words = frozenset(str(word).lower() for word in words)
-    if not words or not all(_is_word(word) for word in words):
-        return None
-    return words
+        word_sets = [operand if isinstance(operand, (list, tuple)) else (operand,)]
+    clauses = [frozenset(str(word).lower() for word in words) for words in word_sets]
+    # Each clause is necessary on its own: one that is no set of plain words is left out.
+    return [clause for clause in clauses if clause and all(_is_word(word) for word in clause)]
 
 
 def _is_word(word):
