@@ -34,6 +34,67 @@ _SPACE = re.compile(r"[^\S\r\n]+")
 _PLAIN_WORD = re.compile("[^\\s;|&(){}\\[\\],=`%s%s]+" % (SINGLE_QUOTES, DOUBLE_QUOTES))
 
 
+# The common tokens, each read by one match of _COMMON (after any white space within the line).
+# Each alternative matches only where _next_token would read the same token the same way, and
+# stops short of what needs its careful reading: backticks (escapes), doubled quotes, $( ) inside
+# double quotes, here-strings, unclosed strings. There no alternative matches and _next_token
+# reads the token. Where two alternatives could start alike they are in _next_token's order.
+# Each alternative ends in an empty group that names it (the match's lastindex): an alternative
+# that starts with a character or a set, not a group, is skipped by sre on its first character.
+def _chars(chars):
+    """A regex character class body for the characters `chars`."""
+    return "".join(re.escape(char) for char in sorted(set(chars)))
+
+
+# White space spelt out (str.isspace, as \s in a str pattern; none is above U+3000, a test checks):
+# a class of plain characters is one table lookup per character in sre, \s a walk of the class.
+_WHITE = _chars(char for char in map(chr, range(0x3001)) if char.isspace())
+_QUOTES = _chars(SINGLE_QUOTES + DOUBLE_QUOTES)
+_SQ, _DQ, _DASH = _chars(SINGLE_QUOTES), _chars(DOUBLE_QUOTES), _chars(DASHES)
+_WORD_STOP = _WHITE + r";|&(){}\[\],=" + _QUOTES   # where _PLAIN_WORD ends, a backtick apart
+# A word's characters that no backtick continues: next, a stop or the end (said as "not a word
+# character nor a backtick", a lookahead with no alternatives in it, quicker in sre).
+_WORD_RUN = r"[^{stop}`]*(?![^{stop}])".format(stop=_WORD_STOP)
+# What each alternative reads, so tokenize knows what to make of its text.
+_PUNCT_TEXT, _WORD_TEXT, _NEWLINE_RUN, _VARIABLE_NAME, _SINGLE_QUOTED, _PARAMETER_NAME = range(6)
+_DOUBLE_QUOTED, _BRACED_VARIABLE, _SPLAT_NAME, _READ_OVER = range(6, 10)
+# The most frequent first: sre tries the alternatives in turn.
+_ALTERNATIVES = [
+    (_PUNCT_TEXT, r"[;(){}\[\],=]"),   # none starts a two-character token
+    # a word first where its first character starts nothing else (a later alternative takes the
+    # other words): not $ @ (variables), dashes (parameters), < (<# is a comment even when the
+    # limit falls between < and #), # + . : > 2 * / (comments, operators)
+    (_WORD_TEXT, r"[^{stop}`$@<#+.:>2*/{dash}]".format(stop=_WORD_STOP, dash=_DASH) + _WORD_RUN),
+    (_NEWLINE_RUN, r"[\r\n][%s]*" % _WHITE),
+    # _variable's name: word characters, a colon only before one (one repeat per character is slow in sre)
+    (_VARIABLE_NAME, r"\$:?\w+(?::\w+)*"),
+    # a closing quote followed by another is a doubled quote, not the end
+    (_SINGLE_QUOTED, r"[{q}][^{q}]*[{q}](?![{q}])".format(q=_SQ)),
+    # a name that a backtick continues is not matched: the lookahead needs its true end
+    (_PARAMETER_NAME, r"[{dash}](?=[^\W\d])[^{stop}:`]+(?![^{stop}:]):?".format(dash=_DASH, stop=_chars(_WORD_END))),
+    (_READ_OVER, r"#[^\r\n]*"),
+    (_DOUBLE_QUOTED, r"[{q}][^{q}`$]*(?:\$(?!\()[^{q}`$]*)*[{q}](?![{q}])".format(q=_DQ)),
+] + [(_PUNCT_TEXT, re.escape(pair)) for pair in sorted(_TWO_CHAR_PUNCT)] + [
+    (_PUNCT_TEXT, r"[&|+]"),
+    (_PUNCT_TEXT, r"\.(?![^%s%s$({])" % (_WHITE, _QUOTES)),
+    (_WORD_TEXT, r"[^{stop}`$@<{dash}]".format(stop=_WORD_STOP, dash=_DASH) + _WORD_RUN),
+    (_VARIABLE_NAME, r"\$[$^?]"),
+    (_BRACED_VARIABLE, r"\$\{[^}]*\}?"),
+    (_SPLAT_NAME, r"@:?\w+(?::\w+)*"),
+    (_READ_OVER, r"<#[\s\S]*?(?:#>|\Z)"),
+    (_READ_OVER, r"`(?:\r\n?|\n)"),
+    (_WORD_TEXT, r"[{dash}](?=\d)".format(dash=_DASH) + _WORD_RUN),
+]
+_COMMON = re.compile(r"([^\S\r\n]*)(?:%s)" % "|".join("%s()" % pattern for _, pattern in _ALTERNATIVES))
+# _COMMON's lastindex -> what the alternative reads (group 1 is the white space before it).
+_READS = (None, None) + tuple(reads for reads, _ in _ALTERNATIVES)
+# Inside quotes, the characters with no meaning there.
+_SINGLE_PLAIN = re.compile("[^%s]+" % _SQ)
+_DOUBLE_PLAIN = re.compile("[^%s`$]+" % _DQ)
+# A $ that makes a double-quoted string expand (_double_quoted's test).
+_EXPANDS = re.compile(r"\$[\w{]")
+
+
 class Token(object):
     """One token: kind, value (escapes applied), start and end offsets in the text.
 
@@ -66,14 +127,52 @@ def tokenize(text, limit=None):
     """[Token] of `text` (its first `limit` characters)."""
     end = len(text) if limit is None else min(len(text), limit)
     tokens = []
+    append = tokens.append
     index = 0
     while index < end:
-        space = _SPACE.match(text, index, end)
-        if space:
-            index = space.end()
-            if index >= end:
-                break
-        index = _next_token(text, index, end, tokens)
+        # The scanner matches _COMMON at index, then where that match ended, and so on, until no
+        # common token starts there: one C-level step per token, none per character.
+        for found in iter(_COMMON.scanner(text, index, end).match, None):
+            reads = _READS[found.lastindex]
+            start = found.end(1)
+            index = found.end()
+            if reads == _PUNCT_TEXT:
+                append(Token(PUNCT, text[start:index], start, index))
+            elif reads == _WORD_TEXT:
+                append(Token(WORD, text[start:index], start, index))
+            elif reads == _NEWLINE_RUN:
+                # One newline token for a run of line ends (and the white space between them).
+                if not tokens or tokens[-1].value != NEWLINE or tokens[-1].kind != PUNCT:
+                    append(Token(PUNCT, NEWLINE, start, start + 1))
+            elif reads == _VARIABLE_NAME:
+                append(Token(VARIABLE, text[start + 1:index].lower(), start, index))
+            elif reads == _SINGLE_QUOTED:
+                append(Token(STRING, text[start + 1:index - 1], start, index))
+            elif reads == _PARAMETER_NAME:
+                first = text[start + 1]
+                if not (first.isalpha() or first == "_"):
+                    index = _next_token(text, start, end, tokens)   # a numeric letter such as ², not a name
+                    break
+                if text[index - 1] == ":":
+                    append(Token(PARAMETER, text[start + 1:index - 1], start, index, colon=True))
+                else:
+                    append(Token(PARAMETER, text[start + 1:index], start, index))
+            elif reads == _DOUBLE_QUOTED:
+                value = text[start + 1:index - 1]
+                append(Token(STRING, value, start, index, value, "$" in value and _EXPANDS.search(value) is not None))
+            elif reads == _BRACED_VARIABLE:
+                close = index - 1 if text[index - 1] == "}" else index
+                append(Token(VARIABLE, text[start + 2:close].lower(), start, index))
+            elif reads == _SPLAT_NAME:
+                append(Token(SPLAT, text[start + 1:index].lower(), start, index))
+            # else: a comment or a line continuation, read over.
+        else:
+            # No common token at index: white space to the end, or a token for the careful reading.
+            space = _SPACE.match(text, index, end)
+            if space:
+                index = space.end()
+            if index < end:
+                index = _next_token(text, index, end, tokens)
     return tokens
 
 
@@ -135,6 +234,11 @@ def _single_quoted(text, index, end, tokens):
     parts = []
     position = index + 1
     while position < end:
+        run = _SINGLE_PLAIN.match(text, position, end)
+        if run:   # characters that stand for themselves, in one step
+            parts.append(run.group())
+            position = run.end()
+            continue
         char = text[position]
         if char in SINGLE_QUOTES:
             if position + 1 < end and text[position + 1] in SINGLE_QUOTES:
@@ -156,6 +260,12 @@ def _double_quoted(text, index, end, tokens):
     dynamic = False
     position = index + 1
     while position < end:
+        run = _DOUBLE_PLAIN.match(text, position, end)
+        if run:   # characters that stand for themselves in the value and the name, in one step
+            parts.append(run.group())
+            names.append(run.group())
+            position = run.end()
+            continue
         char = text[position]
         if char == "`" and position + 1 < end:
             following = text[position + 1]
