@@ -72,6 +72,8 @@ def may_hide_a_name(text, names):
         lowered = lowered.replace("`", "")
         if any(name in lowered for name in names):
             return True
+    elif "+" not in text and "-f" not in lowered:
+        return False   # no join (CONCATENATION needs one of these), no escape
     if CONCATENATION.search(text) is None:
         # Escapes run by Invoke-Expression (`n, `") or a shell's \" can make a join the raw text lacks.
         if not ("`" in text or '\\"' in text) or CONCATENATION.search(lowered.replace('\\"', '"')) is None:
