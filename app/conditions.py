@@ -18,7 +18,7 @@ String comparisons ignore case. Field paths are checked when the rule loads.
 import re
 
 from .regex_literals import prefilter
-from .values import MAX_VALUE_CHARS, as_text, is_true
+from .values import MAX_VALUE_CHARS, as_text, is_true, lowered
 
 FIELD_HEADS = frozenset((
     "source", "operation", "actor", "mailbox", "src", "dest", "app_id", "client_info",
@@ -162,7 +162,7 @@ def _on_lowered(value_of, predicate):
     def test(event):
         value = value_of(event)
         if type(value) is str:
-            return predicate((value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS]).lower())
+            return predicate(lowered(value) if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS].lower())
         if isinstance(value, (list, tuple)):
             return any(predicate(as_text(item).lower()) for item in value)
         return predicate(as_text(value).lower())

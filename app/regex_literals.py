@@ -14,6 +14,8 @@ tests/test_optimisations_differential.py holds the pre-check to the regex on eve
 
 import re
 
+from .values import lowered
+
 try:  # the parser Python's own re module compiles with (sre_parse before 3.11)
     from re import _parser as _sre
 except ImportError:  # pragma: no cover - Python < 3.11
@@ -59,7 +61,7 @@ def prefilter(pattern):
         def may_match(text):
             if not text.isascii():
                 return True
-            return _holds_each(text.lower(), lowered_sets)
+            return _holds_each(lowered(text), lowered_sets)
         return may_match
 
     exact_sets = tuple(by_rarest_letter(words) for words in word_sets)

@@ -18,6 +18,30 @@ _SMTP_PREFIX = re.compile(r"^(?:smtp|sip|x500):", re.IGNORECASE)
 _TRUE_WORDS = frozenset(("true", "$true", "1", "yes", "on"))
 
 
+class _LastLowered:
+    """The last text lower-cased, and its lower case: one event's text (a script block, a
+    command line) is lowered by its gate, the cmdlet screening and each rule's regex pre-check
+    in turn, and a script block can be tens of kilobytes. Held by identity: the text held here
+    cannot be freed, so another text never takes its id."""
+
+    __slots__ = ("text", "lowered")
+
+    def __init__(self):
+        self.text = self.lowered = ""
+
+
+_LAST_LOWERED = _LastLowered()
+
+
+def lowered(text):
+    """text.lower(), computed once for the same text object asked about twice in a row."""
+    last = _LAST_LOWERED
+    if text is not last.text:
+        last.lowered = text.lower()
+        last.text = text
+    return last.lowered
+
+
 def as_text(value, limit=MAX_VALUE_CHARS):
     """One string from a Splunk value: a list becomes its first non-empty item."""
     if type(value) is str:  # the usual case, first: this runs dozens of times per event

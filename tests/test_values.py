@@ -24,3 +24,12 @@ def test_split_addresses():
 def test_is_true():
     assert is_true("True") and is_true("$true") and is_true(["1"])
     assert not is_true("False") and not is_true("") and not is_true(None)
+
+
+def test_lowered_answers_as_lower_for_the_text_asked_again_and_for_a_new_one():
+    from app.values import lowered
+    first = "Set-Mailbox -Identity CEO"
+    assert lowered(first) == "set-mailbox -identity ceo" and lowered(first) is lowered(first)
+    second = "".join(["Get-", "DATE"])   # another object, asked right after
+    assert lowered(second) == "get-date"
+    assert lowered(first) == "set-mailbox -identity ceo"

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from .powershell_commands import CONCATENATION, invocations
 from .powershell_names import DEFAULT_ALIASES, resolve_parameter
 from .powershell_tokens import DOUBLE_QUOTES, SINGLE_QUOTES
+from ..values import lowered as lower_once
 
 # Statement ends: PowerShell separators and the closing of the block or group holding the call.
 _STATEMENT_END = frozenset(";|\n\r})")
@@ -49,11 +50,23 @@ def _cannot_call(text, pattern):
         return False  # IGNORECASE folds some non-ASCII letters onto ASCII ones: the regex decides
     if may_hide_a_name(text, names):
         return False
-    lowered = text.lower()
-    return not any(name in lowered for name in names)
+    text_lowered = lower_once(text)
+    return not any(name in text_lowered for name in names)
 
 
 def may_hide_a_name(text, names):
+    """(_may_hide_a_name, asked once for the text and names the event's gate just asked about.)"""
+    last = _LAST_SCREENED
+    if text is not last[0] or names != last[1]:
+        last[:] = [text, names, _may_hide_a_name(text, names)]
+    return last[2]
+
+
+# The last (text, names, answer): an event's gate and then its cmdlet scan screen the same text.
+_LAST_SCREENED = [None, None, False]
+
+
+def _may_hide_a_name(text, names):
     """Whether the PowerShell reader could find one of `names` (lower case) in `text` where it
     is not written whole: backticks inside it, or literal pieces joined with `+` or formatted
     with `-f` (powershell_commands.CONCATENATION). Every other way it resolves a name (an alias,
@@ -67,7 +80,7 @@ def may_hide_a_name(text, names):
     (Invoke-Expression, `iex`), the pieces can be anything, so a text naming it is read whenever
     it joins pieces; one that spells `iex` out of pieces is caught by the first rule, `iex`
     being among the names looked for there."""
-    lowered = text.lower()
+    lowered = lower_once(text)
     if "`" in text:
         lowered = lowered.replace("`", "")
         if any(name in lowered for name in names):

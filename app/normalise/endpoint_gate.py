@@ -38,6 +38,7 @@ tests/test_endpoint_gate.py holds the gated reader to the ungated one, event for
 import re
 
 from ..conditions import check_field_path
+from ..values import lowered as lower_once
 from ..regex_literals import by_rarest_letter, necessary_word_sets
 from .cmdlet_text import may_hide_a_name, screen_names
 
@@ -93,7 +94,7 @@ def _text_gate(rules, names):
                     return True
         if names and may_hide_a_name(text, names):
             return True   # a cmdlet name PowerShell would read out of escapes or joined pieces
-        lowered = text.lower()
+        lowered = lower_once(text)
         for verb in verbs:
             if verb in lowered:
                 for name in names:
