@@ -209,4 +209,5 @@ READER = ReaderTable(
         "extra.path": ("ContextInfo", "Message", "_raw"),
     },
     operations={SOURCE: (PIPELINE_OPERATION, ANY_CMDLET)},
+    windows_event_log=True,
 )

@@ -14,6 +14,8 @@ import re
 ANY_CMDLET = "<any cmdlet>"           # a Verb-Noun name a script or command line calls
 ANY_OPERATION = "<any operation>"     # whatever the source writes (audit operations, event ids)
 _CMDLET = re.compile(r"^\w+-\w+$")   # \w: the cmdlet scan is case-insensitive, so `ſet-Mailbox` is one
+# The sourcetypes of Windows event log records (lower case, as RecordView reads them).
+WINDOWS_EVENT_LOG_SOURCETYPES = ("xmlwineventlog", "wineventlog")
 # Prefixes a field may carry in `| tstats` and data-model results (Processes.process_path).
 DATA_MODEL_PREFIXES = ("Processes.", "Filesystem.", "All_Processes.", "All_Filesystem.")
 
@@ -32,13 +34,17 @@ class ReaderTable:
     parameter_fields: whether the reader also reads, as event fields, the cmdlet parameters
                 rules name (`param.X`), in their spelling and lower-case
     sourcetype_prefixes: sourcetypes that go to this reader alone, decided on the sourcetype
+    windows_event_log: whether the reader reads Windows event log records: an event of a
+                Windows event log sourcetype (WINDOWS_EVENT_LOG_SOURCETYPES, the Splunk Add-on for
+                Windows' XmlWinEventLog and WinEventLog, with or without `:<channel>`) is offered
+                to these readers alone
     """
 
     __slots__ = ("name", "facts", "fields", "operations", "gated", "prefixed", "parameter_fields",
-                 "sourcetype_prefixes")
+                 "sourcetype_prefixes", "windows_event_log")
 
     def __init__(self, name, facts, fields, operations, gated=None, prefixed=False, parameter_fields=False,
-                 sourcetype_prefixes=()):
+                 sourcetype_prefixes=(), windows_event_log=False):
         self.name = name
         self.facts = {source: frozenset(names) for source, names in facts.items()}
         self.fields = {what: tuple(names) for what, names in fields.items()}
@@ -47,6 +53,7 @@ class ReaderTable:
         self.prefixed = prefixed
         self.parameter_fields = parameter_fields
         self.sourcetype_prefixes = tuple(sourcetype_prefixes)
+        self.windows_event_log = windows_event_log
         unknown = set(self.operations) - set(self.facts)
         if unknown:
             raise ValueError("reader %s: operations for sources it does not produce: %s" % (name, sorted(unknown)))

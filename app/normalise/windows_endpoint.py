@@ -131,6 +131,7 @@ READER = ReaderTable(
                        "extra.parent_process_path", "extra.parent_process_name", "extra.original_file_name"),
            "file": ("extra.file_path", "extra.file_name", "mailbox", "extra.previous_file_path")},
     prefixed=True,
+    windows_event_log=True,
 )
 TELL_TALE_FIELDS = READER.fields["recognition"]
 GATED_PROCESS_FIELDS = frozenset(READER.gated["process"])

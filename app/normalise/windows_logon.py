@@ -90,4 +90,5 @@ READER = ReaderTable(
         "extra.status": _STATUS,
     },
     operations={"windows_logon": (LOGON_OPERATION,)},
+    windows_event_log=True,
 )

@@ -158,6 +158,7 @@ POWERSHELL_READER = ReaderTable(
     },
     operations={"powershell": (SCRIPT_BLOCK_OPERATION, ANY_CMDLET)},
     gated={"powershell": ("text",)},
+    windows_event_log=True,
 )
 EXCHANGE_CMDLET_LOG_READER = ReaderTable(
     "exchange_cmdlet_log",
@@ -170,4 +171,5 @@ EXCHANGE_CMDLET_LOG_READER = ReaderTable(
         "extra.event_code": ("EventCode", "EventID", "_raw"),
     },
     operations={"exchange_cmdlet_log": (ANY_CMDLET,)},
+    windows_event_log=True,
 )
