@@ -289,3 +289,17 @@ def test_variants_read_as_their_script():
 def _spaced(calls):
     """Calls with names in lower case and values' white space as one space (a group's value is its text)."""
     return [(name.lower(), {key: " ".join(value.split()) for key, value in params.items()}) for name, params in calls]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("+-fF (\t\n\u00a0\u3000'\"@$<#\u2018\u201c\u201e_x-")), max_size=12))
+def test_the_screening_finds_a_join_where_the_reader_would(text):
+    from app.normalise.powershell_commands import CONCATENATION
+    assert cmdlet_text._joins(text) == (CONCATENATION.search(text) is not None)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("set-mailboxnw irm-`")), max_size=30))
+def test_looking_for_names_by_their_verb_finds_what_looking_for_each_finds(text):
+    names = cmdlet_text.screen_names(["Set-Mailbox", "New-InboxRule", "Invoke-RestMethod", "Set-MailUser"])
+    assert cmdlet_text._holds_a_name(text, names) == any(name in text for name in names)

@@ -8,7 +8,7 @@ import hashlib
 import re
 from collections import OrderedDict
 
-from .powershell_commands import CONCATENATION, invocations
+from .powershell_commands import FORMAT_JOIN, PLUS_JOIN, invocations
 from .powershell_names import DEFAULT_ALIASES, resolve_parameter
 from .powershell_tokens import DOUBLE_QUOTES, SINGLE_QUOTES
 from ..values import lowered as lower_once
@@ -50,8 +50,27 @@ def _cannot_call(text, pattern):
         return False  # IGNORECASE folds some non-ASCII letters onto ASCII ones: the regex decides
     if may_hide_a_name(text, names):
         return False
-    text_lowered = lower_once(text)
-    return not any(name in text_lowered for name in names)
+    return not _holds_a_name(lower_once(text), names)
+
+
+def _holds_a_name(lowered, names):
+    """any(name in lowered for name in names), a verb's names looked for only where the verb
+    (`set-`, `new-`) is: a long script holds few of the verbs."""
+    groups = _NAMES_BY_VERB.get(names)
+    if groups is None:
+        by_verb = {}
+        for name in names:
+            by_verb.setdefault(name.split("-", 1)[0] + "-" if "-" in name else name, []).append(name)
+        groups = _NAMES_BY_VERB[names] = tuple((verb, tuple(group)) for verb, group in by_verb.items())
+    for verb, group in groups:
+        if verb in lowered:
+            for name in group:
+                if name in lowered:
+                    return True
+    return False
+
+
+_NAMES_BY_VERB = {}   # {names: ((verb, its names), ...)}: a handful of name sets per engine
 
 
 def may_hide_a_name(text, names):
@@ -83,19 +102,24 @@ def _may_hide_a_name(text, names):
     lowered = lower_once(text)
     if "`" in text:
         lowered = lowered.replace("`", "")
-        if any(name in lowered for name in names):
+        if _holds_a_name(lowered, names):
             return True
     elif "+" not in text and "-f" not in lowered:
         return False   # no join (CONCATENATION needs one of these), no escape
-    if CONCATENATION.search(text) is None:
+    if not _joins(text):
         # Escapes run by Invoke-Expression (`n, `") or a shell's \" can make a join the raw text lacks.
-        if not ("`" in text or '\\"' in text) or CONCATENATION.search(lowered.replace('\\"', '"')) is None:
+        if not ("`" in text or '\\"' in text) or not _joins(lowered.replace('\\"', '"')):
             if not ("`" in text and any(runner in lowered for runner in _RUNNERS)):
                 return False
     if any(runner in lowered for runner in _RUNNERS):
         return True
     spelled = "\n".join(names + _RUNNERS)
     return any(piece and piece in spelled for piece in _PIECE_BOUNDS.split(lowered))
+
+
+def _joins(text):
+    """CONCATENATION.search(text) is not None, found as fast as a literal character is."""
+    return PLUS_JOIN.search(text) is not None or FORMAT_JOIN.search(text) is not None
 
 
 # Commands that run a string as a script (the reader follows these and no others), lower case.

@@ -28,8 +28,11 @@ _ASSIGNMENTS = frozenset(("=", "+=", "-=", "*=", "/="))
 # A `+` joining literal pieces into a name has, after white space and opening brackets, a
 # quote, a variable, a here-string or a comment; a format operator is `-f`. The evaluator
 # joins and formats no other, and cmdlet_text's pre-check lets every text holding one through
-# (the same pattern).
-CONCATENATION = re.compile("\\+[\\s(]*[<#'\"@$\u2018\u2019\u201a\u201b\u201c\u201d\u201e]|(?i:-f)(?![\\w-])")
+# (the same patterns). The two parts alone each start with a literal character, which the regex
+# engine finds by a fast scan: a search for either in a whole text is PLUS_JOIN or FORMAT_JOIN.
+PLUS_JOIN = re.compile("\\+[\\s(]*[<#'\"@$\u2018\u2019\u201a\u201b\u201c\u201d\u201e]")
+FORMAT_JOIN = re.compile(r"-[fF](?![\w-])")
+CONCATENATION = re.compile(PLUS_JOIN.pattern + "|(?i:-f)(?![\\w-])")
 _FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?:,\s*-?\d+)?(?::[^}]*)?\}")
 
 # powershell.exe / pwsh options that take a value (the value is no script), in lower case.
