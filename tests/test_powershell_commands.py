@@ -302,4 +302,4 @@ def test_the_screening_finds_a_join_where_the_reader_would(text):
 @given(st.text(alphabet=st.sampled_from(list("set-mailboxnw irm-`")), max_size=30))
 def test_looking_for_names_by_their_verb_finds_what_looking_for_each_finds(text):
     names = cmdlet_text.screen_names(["Set-Mailbox", "New-InboxRule", "Invoke-RestMethod", "Set-MailUser"])
-    assert cmdlet_text._holds_a_name(text, names) == any(name in text for name in names)
+    assert cmdlet_text.holds_a_name(text, names) == any(name in text for name in names)

@@ -50,10 +50,10 @@ def _cannot_call(text, pattern):
         return False  # IGNORECASE folds some non-ASCII letters onto ASCII ones: the regex decides
     if may_hide_a_name(text, names):
         return False
-    return not _holds_a_name(lower_once(text), names)
+    return not holds_a_name(lower_once(text), names)
 
 
-def _holds_a_name(lowered, names):
+def holds_a_name(lowered, names):
     """any(name in lowered for name in names), a verb's names looked for only where the verb
     (`set-`, `new-`) is: a long script holds few of the verbs."""
     groups = _NAMES_BY_VERB.get(names)
@@ -102,7 +102,7 @@ def _may_hide_a_name(text, names):
     lowered = lower_once(text)
     if "`" in text:
         lowered = lowered.replace("`", "")
-        if _holds_a_name(lowered, names):
+        if holds_a_name(lowered, names):
             return True
     elif "+" not in text and "-f" not in lowered:
         return False   # no join (CONCATENATION needs one of these), no escape

@@ -40,7 +40,7 @@ import re
 from ..conditions import check_field_path
 from ..values import lowered as lower_once
 from ..regex_literals import by_rarest_letter, necessary_word_sets
-from .cmdlet_text import may_hide_a_name, screen_names
+from .cmdlet_text import holds_a_name, may_hide_a_name, screen_names
 
 # The letters a case-insensitive regex matches for an ASCII one and lower() does not turn into
 # it (Python's re documentation names these four: U+0130, U+0131, U+017F, U+212A).
@@ -77,12 +77,6 @@ def _text_gate(rules, names):
     """text -> whether some rule of `rules` (each a tuple of clauses, a clause a tuple of
     words) has a word of each of its clauses in the lower-cased text, or the text names a
     cmdlet of `names`, or holds a letter that folds onto ASCII."""
-    # Every name starts with its verb and a dash (`set-`, `new-`, `add-`): three searches of a
-    # text that names none of them stand for all of the names.
-    verbs = tuple(sorted({name.split("-", 1)[0] + "-" for name in names}))
-    if not all("-" in name for name in names):
-        verbs = ("",)   # a name without a verb: every text is searched for every name
-
     # A clause's words grouped by their rarest character (app/regex_literals.py): a group is
     # searched only when its character is in the text.
     keyed = tuple(tuple(by_rarest_letter(clause) for clause in clauses) for clauses in rules)
@@ -95,12 +89,8 @@ def _text_gate(rules, names):
         if names and may_hide_a_name(text, names):
             return True   # a cmdlet name PowerShell would read out of escapes or joined pieces
         lowered = lower_once(text)
-        for verb in verbs:
-            if verb in lowered:
-                for name in names:
-                    if name in lowered:
-                        return True
-                break
+        if names and holds_a_name(lowered, names):
+            return True
         for clauses in keyed:
             for clause in clauses:
                 found = False
