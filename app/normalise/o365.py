@@ -137,8 +137,15 @@ class _AuditJson:
     def text(self, what):
         keys = _AUDIT_KEYS[what]
         value = self.audit.get(keys[0])
-        if type(value) is str and value and len(value) <= MAX_VALUE_CHARS:
-            return value   # the usual audit value: what _text returns for it, without the call
+        # The usual audit values, a string or a number (RecordType, UserType, LogonType,
+        # OperationCount): what _text returns for them, without the call.
+        if type(value) is str:
+            if value and len(value) <= MAX_VALUE_CHARS:
+                return value
+        elif type(value) is int:
+            text = str(value)
+            if len(text) <= MAX_VALUE_CHARS:
+                return text
         return _text(self.audit, keys)
 
     def folders(self):
