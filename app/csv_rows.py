@@ -8,6 +8,7 @@ NUL is given to the csv module with each NUL written as a stand-in and read back
 is what 3.11 and later read.
 """
 
+import collections
 import csv
 import re
 import sys
@@ -31,11 +32,20 @@ def _unescape(cell):
     return _ESCAPED.sub(lambda match: _UNESCAPED[match.group(1)], cell) if _STAND_IN in cell else cell
 
 
-def csv_rows(lines, dialect="excel"):
-    """csv.reader(lines, dialect), rows holding NUL read as Python 3.11 reads them."""
+def csv_rows(lines, dialect="excel", held=None):
+    """csv.reader(lines, dialect), rows holding NUL read as Python 3.11 reads them. Each line
+    read is also appended to the list `held`, when one is given (the chunk reader keeps a
+    row's lines to write it back as it came, and empties the list after each row)."""
     if CSV_READS_NUL:
-        return csv.reader(lines, dialect)
-    return _rows_with_nul(lines, dialect)
+        return csv.reader(lines if held is None else _holding(lines, held), dialect)
+    return _rows_with_nul(lines, dialect, held)
+
+
+def _holding(lines, held):
+    append = held.append
+    for line in lines:
+        append(line)
+        yield line
 
 
 def csv_row(text, dialect="excel"):
@@ -46,11 +56,15 @@ def csv_row(text, dialect="excel"):
     return [_unescape(cell) for cell in next(csv.reader((_escape(text),), dialect))]
 
 
-def _rows_with_nul(lines, dialect):
+def _rows_with_nul(lines, dialect, held=None):
     escaped = []   # set while the lines of the row being read were escaped
+    # One generator both keeps and escapes the lines: a Windows event's row is a dozen lines
+    # or more, each passing through every generator stacked here.
+    keep = _DISCARD if held is None else held.append
 
     def stand_ins(lines):
         for line in lines:
+            keep(line)
             if "\x00" in line or _STAND_IN in line:
                 escaped.append(True)
                 line = _escape(line)
@@ -61,3 +75,6 @@ def _rows_with_nul(lines, dialect):
             del escaped[:]
             row = [_unescape(cell) for cell in row]
         yield row
+
+
+_DISCARD = collections.deque(maxlen=0).append   # takes a line and keeps nothing

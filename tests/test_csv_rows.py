@@ -46,3 +46,21 @@ def test_unquoted_nul_and_a_quoted_cell_across_lines():
 def test_rows_without_nul_are_the_csv_modules():
     text = 'a,b\r\n"c,d",e\r\n'
     assert list(csv_rows(io.StringIO(text, newline=""))) == list(csv.reader(io.StringIO(text, newline="")))
+
+
+@given(ROWS)
+def test_the_lines_of_each_row_are_held_as_they_came(rows):
+    """csv_rows(..., held): when a row is given, `held` holds exactly the lines it was read
+    from, unescaped (the chunk reader writes them back), on the escaping path and the other."""
+    text = _written(rows, SplunkCsv)
+    lines = io.StringIO(text, newline="").readlines()
+    for read in (lambda held: csv_rows(iter(lines), SplunkCsv, held),
+                 lambda held: _rows_with_nul(iter(lines), SplunkCsv, held)):
+        held, rows_held = [], []
+        for row in read(held):
+            rows_held.append(("".join(held), row))
+            del held[:]
+        assert [row for _, row in rows_held] == rows
+        assert "".join(text for text, _ in rows_held) == text
+        for text_held, row in rows_held:
+            assert csv_row(text_held, SplunkCsv) == row

@@ -79,7 +79,7 @@ def _header(lines):
     None for an empty body. `held` keeps the input lines of the row being read: most rows go
     back out as that text."""
     held = []
-    reader = csv_rows(_holding(lines, held), SplunkCsv)
+    reader = csv_rows(lines, SplunkCsv, held)
     try:
         header = next(reader)
     except StopIteration:
@@ -156,14 +156,6 @@ class _PlainRow:
             writer.write(layout, layout.annotated(self._cells, record, fields))
         else:
             writer.write_line(layout, line)
-
-
-def _holding(lines, held):
-    """The lines, each also kept in `held` until the caller has used the row it ends."""
-    append = held.append
-    for line in lines:
-        append(line)
-        yield line
 
 
 # --- The block path: rows matched by one regex, cells decoded only when read ---------------
@@ -302,7 +294,7 @@ def _rest_by_plain_path(text, position, at_end, stream, held, layout, engine):
     lines = _lines_of(text, position)
     if not at_end:
         lines = itertools.chain(lines, stream)
-    return _plain_rows(csv_rows(_holding(lines, held), SplunkCsv), held, layout, engine)
+    return _plain_rows(csv_rows(lines, SplunkCsv, held), held, layout, engine)
 
 
 def _lines_of(text, position):
