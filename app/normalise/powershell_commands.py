@@ -32,7 +32,7 @@ _ASSIGNMENTS = frozenset(("=", "+=", "-=", "*=", "/="))
 # engine finds by a fast scan: a search for either in a whole text is PLUS_JOIN or FORMAT_JOIN.
 PLUS_JOIN = re.compile("\\+[\\s(]*[<#'\"@$\u2018\u2019\u201a\u201b\u201c\u201d\u201e]")
 FORMAT_JOIN = re.compile(r"-[fF](?![\w-])")
-CONCATENATION = re.compile(PLUS_JOIN.pattern + "|(?i:-f)(?![\\w-])")
+CONCATENATION = re.compile(PLUS_JOIN.pattern + "|" + FORMAT_JOIN.pattern)
 _FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?:,\s*-?\d+)?(?::[^}]*)?\}")
 
 # powershell.exe / pwsh options that take a value (the value is no script), in lower case.
